@@ -1,0 +1,487 @@
+//! cross_entropy, computed directly from its own formula: per row,
+//! `-log p_t = logsumexp(x) - x_t`, written as `-((x_t - m) - log Σ exp(x - m))`.
+//!
+//! It deliberately does not call [`super::nll_loss`] or [`super::log_softmax`], so the
+//! conformance suite's `cross_entropy = nll_loss ∘ log_softmax` is a real check.
+
+use ndarray::{ArrayD, ArrayView1, Axis};
+
+use super::nll::{total_weight, unbatched_as_sum, weight_of};
+use super::real::{Real, from_count};
+use super::reduce::{Reduction, array_from, scalar, sum, sum_iter};
+use super::shape::{
+    ClassLayout, WeightCheck, class_dim, class_weight, fmt_g, fmt_shape, index_target_layout,
+    resolve_targets,
+};
+use super::softmax::shift_and_log_norm;
+use crate::error::{ErrorKind, LossError};
+
+/// The target of a cross-entropy call. PyTorch decides by shape (equal to the input's
+/// shape means probabilities); here the type says it, and the shapes are then checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a, T> {
+    /// Class indices, shaped like the input without its class dimension.
+    Indices(&'a ArrayD<i64>),
+    /// Class probabilities (not validated: any reals), shaped like the input.
+    Probabilities(&'a ArrayD<T>),
+}
+
+/// Options of `F.cross_entropy` (the deprecated `size_average`/`reduce` are not modelled).
+#[derive(Debug, Clone, Copy)]
+pub struct CrossEntropyOptions<'a, T> {
+    /// Per-class weight, 1-D of length C.
+    pub weight: Option<&'a ArrayD<T>>,
+    /// Index targets equal to this are ignored; must be negative with probability targets.
+    pub ignore_index: i64,
+    pub reduction: Reduction,
+    /// `ε`: mixes the target with the uniform distribution. Only `ε > 1` is an error;
+    /// `ε <= 0` and NaN mean no smoothing (PyTorch tests `ε > 0`).
+    pub label_smoothing: f64,
+}
+
+impl<T> Default for CrossEntropyOptions<'_, T> {
+    fn default() -> Self {
+        CrossEntropyOptions {
+            weight: None,
+            ignore_index: -100,
+            reduction: Reduction::Mean,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+/// `Some(ε)` if smoothing applies, an error if `ε > 1` (including +inf).
+fn smoothing(label_smoothing: f64) -> Result<Option<f64>, LossError> {
+    // PyTorch tests `ε > 0`, so negative values and NaN silently mean "no smoothing".
+    let applies = label_smoothing > 0.0;
+    if !applies {
+        return Ok(None);
+    }
+    if label_smoothing > 1.0 {
+        return Err(LossError::new(
+            ErrorKind::InvalidLabelSmoothing,
+            format!(
+                "label_smoothing must be between 0.0 and 1.0. Got: {}",
+                fmt_g(label_smoothing)
+            ),
+        ));
+    }
+    Ok(Some(label_smoothing))
+}
+
+/// Cases PyTorch accepts without smoothing but rejects with it (its smoothing code
+/// broadcasts the per-row term and reshapes the weight itself), checked after the NLL checks.
+fn smoothing_shape_quirks<T>(
+    input_ndim: usize,
+    target_ndim: usize,
+    layout: &ClassLayout,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<(), LossError> {
+    if input_ndim == 1 && target_ndim == 1 {
+        return Err(LossError::new(
+            ErrorKind::ShapeMismatch,
+            "output with shape [] doesn't match the broadcast shape [1] (with label smoothing an unbatched input needs a 0-d target)",
+        ));
+    }
+    // Only 3-D and larger inputs accept a weight that is not 1-D in the first place.
+    let Some(w) = opts.weight.filter(|w| w.ndim() != 1) else {
+        return Ok(());
+    };
+    let detail = format!(
+        "(with label smoothing the weight must be 1-D of length {}, got shape {})",
+        layout.classes,
+        fmt_shape(w.shape())
+    );
+    let message = match w.shape().first() {
+        None => "Dimension specified as 0 but tensor has no dimensions".to_string(),
+        Some(&lead) if lead != layout.classes => {
+            let mut view = vec![1; input_ndim];
+            if let Some(slot) = view.get_mut(layout.class_dim) {
+                *slot = lead;
+            }
+            format!(
+                "shape '{}' is invalid for input of size {}",
+                fmt_shape(&view),
+                w.len()
+            )
+        }
+        Some(_) if opts.reduction == Reduction::Mean => {
+            "Index tensor must have the same number of dimensions as input tensor".to_string()
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(LossError::new(
+        ErrorKind::WeightShape,
+        format!("{message} {detail}"),
+    ))
+}
+
+/// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row.
+fn log_probs<T: Real>(row: ArrayView1<'_, T>) -> impl Iterator<Item = T> + '_ {
+    let (m, log_norm) = shift_and_log_norm(row);
+    row.into_iter().map(move |&x| (x - m) - log_norm)
+}
+
+/// Per-row terms of the index-target loss before reduction; the closed-form gradient
+/// (a later issue) is built from the same pieces plus the row softmax.
+#[allow(
+    dead_code,
+    reason = "`targets` is for the closed-form gradients (later issue)"
+)]
+pub(crate) struct IndexTerms<T> {
+    pub layout: ClassLayout,
+    pub targets: Vec<Option<usize>>,
+    /// `nll_n = -w[t_n]·log p[n, t_n]` (0 where ignored).
+    pub nll: Vec<T>,
+    /// With smoothing: `(ε, smooth_n = -Σ_c w_c·log p[n, c])` (0 where ignored).
+    pub smooth: Option<(f64, Vec<T>)>,
+    /// The 'mean' denominator of both terms: `Σ_valid w[t_n]`.
+    pub total_weight: T,
+}
+
+pub(crate) fn index_terms<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<i64>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<IndexTerms<T>, LossError> {
+    if target.shape() == input.shape() {
+        return Err(LossError::new(
+            ErrorKind::ShapeMismatch,
+            format!(
+                "Expected floating point type for target with class probabilities, got Long (an index target must not have the input's shape {})",
+                fmt_shape(input.shape())
+            ),
+        ));
+    }
+    let eps = smoothing(opts.label_smoothing)?;
+    let (layout, weight) = index_target_layout(input.shape(), target.shape(), opts.weight)?;
+    let targets = resolve_targets(target, layout.classes, opts.ignore_index)?;
+    if eps.is_some() {
+        smoothing_shape_quirks(input.ndim(), target.ndim(), &layout, opts)?;
+    }
+    let weight = weight.as_deref();
+    let mut nll = Vec::with_capacity(targets.len());
+    let mut smooth = Vec::with_capacity(if eps.is_some() { targets.len() } else { 0 });
+    for (row, t) in input
+        .lanes(Axis(layout.class_dim))
+        .into_iter()
+        .zip(&targets)
+    {
+        let Some(c) = *t else {
+            nll.push(T::zero());
+            smooth.push(T::zero());
+            continue;
+        };
+        let lp_t = log_probs(row).nth(c).unwrap_or_else(T::nan);
+        nll.push(-lp_t * weight_of(weight, c));
+        if eps.is_some() {
+            let weighted = log_probs(row)
+                .enumerate()
+                .map(|(k, lp)| lp * weight_of(weight, k));
+            smooth.push(-sum_iter(weighted));
+        }
+    }
+    let total_weight = total_weight(&targets, weight);
+    Ok(IndexTerms {
+        nll: unbatched_as_sum(&layout, nll),
+        layout,
+        targets,
+        smooth: eps.map(|e| (e, smooth)),
+        total_weight,
+    })
+}
+
+/// `(1-ε)·nll + (ε/C)·smooth`, reduced: both terms are divided by the same `Σ_valid w[t_n]`
+/// for 'mean' (PyTorch's "consistent with nll_loss" choice).
+fn reduce_index<T: Real>(terms: IndexTerms<T>, reduction: Reduction) -> ArrayD<T> {
+    let d = terms.total_weight;
+    let Some((eps, smooth)) = terms.smooth else {
+        return match reduction {
+            Reduction::None => array_from(&terms.layout.out_shape, terms.nll),
+            Reduction::Sum => scalar(sum(&terms.nll)),
+            Reduction::Mean => scalar(sum(&terms.nll) / d),
+        };
+    };
+    let keep = T::from_f64(1.0 - eps);
+    let spread = T::from_f64(eps / terms.layout.classes as f64);
+    match reduction {
+        Reduction::None => {
+            let mixed = terms.nll.iter().zip(&smooth);
+            let l = mixed.map(|(&n, &s)| keep * n + s * spread).collect();
+            array_from(&terms.layout.out_shape, l)
+        }
+        Reduction::Sum => scalar(keep * sum(&terms.nll) + sum(&smooth) * spread),
+        Reduction::Mean => scalar(keep * (sum(&terms.nll) / d) + (sum(&smooth) / d) * spread),
+    }
+}
+
+/// Per-row terms of the probability-target loss before reduction:
+/// `r_n = Σ_c w_c·q'_{nc}·log p_{nc}`, so that `l_n = -r_n`.
+#[allow(
+    dead_code,
+    reason = "`weight`, `eps` are for the closed-form gradients (later issue)"
+)]
+pub(crate) struct ProbTerms<T> {
+    pub out_shape: Vec<usize>,
+    pub classes: usize,
+    pub weight: Option<Vec<T>>,
+    /// `ε` if smoothing applies: `q' = (1-ε)·q + ε/C`.
+    pub eps: Option<f64>,
+    pub row_sums: Vec<T>,
+}
+
+pub(crate) fn prob_terms<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ProbTerms<T>, LossError> {
+    if target.shape() != input.shape() {
+        return Err(LossError::new(
+            ErrorKind::ShapeMismatch,
+            format!(
+                "Expected a probability target of the input's shape {}, got {}",
+                fmt_shape(input.shape()),
+                fmt_shape(target.shape())
+            ),
+        ));
+    }
+    if opts.ignore_index >= 0 {
+        return Err(LossError::new(
+            ErrorKind::IgnoreIndexWithProbabilities,
+            "ignore_index is not supported for floating point target",
+        ));
+    }
+    let cd = class_dim(input.ndim());
+    let classes = input.len_of(Axis(cd));
+    let weight = class_weight(opts.weight, classes, WeightCheck::Probabilities)?;
+    let eps = smoothing(opts.label_smoothing)?;
+    let (keep, spread) = match eps {
+        Some(e) => (T::from_f64(1.0 - e), T::from_f64(e / classes as f64)),
+        None => (T::one(), T::zero()),
+    };
+    let w = weight.as_deref();
+    let rows = input.lanes(Axis(cd)).into_iter();
+    let row_sums = rows
+        .zip(target.lanes(Axis(cd)))
+        .map(|(x, q)| {
+            let terms = log_probs(x).zip(q).enumerate().map(|(c, (lp, &q))| {
+                let q = if eps.is_some() { q * keep + spread } else { q };
+                let lq = lp * q;
+                if w.is_some() {
+                    lq * weight_of(w, c)
+                } else {
+                    lq
+                }
+            });
+            sum_iter(terms)
+        })
+        .collect();
+    let out_shape = (input.shape().iter().enumerate())
+        .filter_map(|(axis, &len)| (axis != cd).then_some(len))
+        .collect();
+    Ok(ProbTerms {
+        out_shape,
+        classes,
+        weight,
+        eps,
+        row_sums,
+    })
+}
+
+/// 'mean' divides by the number of rows `N·d1·…·dk`, not by any weight; an empty input
+/// gives NaN for 'mean' and `-0.0` for 'sum' (the negated empty sum), as in PyTorch.
+fn reduce_prob<T: Real>(terms: ProbTerms<T>, reduction: Reduction) -> ArrayD<T> {
+    let total = sum(&terms.row_sums);
+    let rows = terms.row_sums.len();
+    match reduction {
+        Reduction::None => {
+            let l = terms.row_sums.into_iter().map(|r| -r).collect();
+            array_from(&terms.out_shape, l)
+        }
+        Reduction::Sum => scalar(-total),
+        Reduction::Mean if rows * terms.classes == 0 => scalar(T::nan()),
+        Reduction::Mean => scalar(-total / from_count::<T>(rows)),
+    }
+}
+
+/// Cross-entropy between logits `input` and a class-index or class-probability target.
+///
+/// Input `(C)`, `(N, C)` or `(N, C, d1..dk)`; classes along dim 1 (dim 0 unbatched).
+/// Index targets: `l_n = -w[t_n]·log p[n, t_n]`, 'mean' divides by `Σ_valid w[t_n]`; with
+/// smoothing `(1-ε)·l_n + (ε/C)·(-Σ_c w_c log p[n, c])`. Probability targets:
+/// `l_n = -Σ_c w_c·q'_{nc}·log p_{nc}`, 'mean' divides by `N·d1·…·dk`.
+pub fn cross_entropy<T: Real>(
+    input: &ArrayD<T>,
+    target: Target<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    if input.ndim() == 0 {
+        return Err(LossError::new(
+            ErrorKind::InvalidRank,
+            "Expected 1 or more dimensions (got 0)",
+        ));
+    }
+    match target {
+        Target::Indices(t) => Ok(reduce_index(index_terms(input, t, opts)?, opts.reduction)),
+        Target::Probabilities(q) => Ok(reduce_prob(prob_terms(input, q, opts)?, opts.reduction)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{IxDyn, array};
+
+    fn x() -> ArrayD<f64> {
+        array![[1.0, 2.0, 3.0], [1.0, -1.0, 0.5], [0.0, 0.0, 0.0]].into_dyn()
+    }
+
+    /// none; sum; mean, flattened.
+    fn all(target: Target<'_, f64>, o: CrossEntropyOptions<'_, f64>) -> Vec<f64> {
+        let mut out = Vec::new();
+        for reduction in [Reduction::None, Reduction::Sum, Reduction::Mean] {
+            let mut opts = o;
+            opts.reduction = reduction;
+            out.extend(cross_entropy(&x(), target, &opts).unwrap());
+        }
+        out
+    }
+
+    fn close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(x == y || (x - y).abs() <= 1e-7 * y.abs(), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn tv05_tv06_tv07_tv10() {
+        let t = array![0i64, 2, 1].into_dyn();
+        let d = CrossEntropyOptions::default();
+        close(
+            &all(Target::Indices(&t), d),
+            &[2.407606, 1.0549569, 1.0986123, 4.5611752, 1.5203917],
+        );
+        let w = array![1.0, 2.0, 3.0].into_dyn();
+        let wd = CrossEntropyOptions {
+            weight: Some(&w),
+            ..d
+        };
+        close(
+            &all(Target::Indices(&t), wd),
+            &[2.407606, 3.1648708, 2.1972246, 7.7697013, 1.2949502],
+        );
+        let t = array![0i64, -100, 1].into_dyn();
+        close(
+            &all(Target::Indices(&t), wd),
+            &[2.407606, 0.0, 2.1972246, 4.6048305, 1.5349435],
+        );
+        let ls = CrossEntropyOptions {
+            label_smoothing: 0.2,
+            ..wd
+        };
+        close(
+            &all(Target::Indices(&t), ls),
+            &[2.3557938, 0.0, 2.1972246, 4.5530184, 1.5176728],
+        );
+    }
+
+    #[test]
+    fn tv12_tv13_probabilities() {
+        let q = array![[0.25, 0.25, 0.5], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]].into_dyn();
+        let w = array![1.0, 2.0, 3.0].into_dyn();
+        let o = CrossEntropyOptions {
+            weight: Some(&w),
+            ..Default::default()
+        };
+        close(
+            &all(Target::Probabilities(&q), o),
+            &[1.9171134, 0.55495692, 1.6479184, 4.1199888, 1.3733296],
+        );
+        let o = CrossEntropyOptions {
+            label_smoothing: 0.3,
+            ..Default::default()
+        };
+        close(
+            &all(Target::Probabilities(&q), o),
+            &[1.232606, 0.80495692, 1.0986123, 3.1361752, 1.0453917],
+        );
+    }
+
+    #[test]
+    fn tv14_kdim_and_empty() {
+        let x = array![[[0.0, 1.0, 2.0], [1.0, 1.0, -1.0]]].into_dyn();
+        let t = array![[1i64, 0, -100]].into_dyn();
+        let o = CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let l = cross_entropy(&x, Target::Indices(&t), &o).unwrap();
+        assert_eq!(l.shape(), &[1, 3]);
+        close(
+            &l.into_iter().collect::<Vec<_>>(),
+            &[0.31326169, std::f64::consts::LN_2, 0.0],
+        );
+        let e = ArrayD::<f32>::zeros(IxDyn(&[0, 3]));
+        let q = e.clone();
+        let o = CrossEntropyOptions {
+            reduction: Reduction::Sum,
+            ..Default::default()
+        };
+        let s = cross_entropy(&e, Target::Probabilities(&q), &o).unwrap();
+        assert!(s.iter().all(|v| *v == 0.0 && v.is_sign_negative()));
+        let m = cross_entropy(&e, Target::Probabilities(&q), &Default::default()).unwrap();
+        assert!(m.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn torch_quirks() {
+        // Unbatched 'none' is accumulated like a sum in PyTorch: +0.0, not -0.0.
+        let x = array![0.0f32].into_dyn();
+        let t = ArrayD::from_elem(IxDyn(&[]), 0i64);
+        let o = CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let l = cross_entropy(&x, Target::Indices(&t), &o).unwrap();
+        assert!(l.iter().all(|v| *v == 0.0 && v.is_sign_positive()));
+        // A (1,) target for an unbatched input is rejected once smoothing is on.
+        let t = array![0i64].into_dyn();
+        let o = CrossEntropyOptions {
+            label_smoothing: 0.1,
+            ..o
+        };
+        assert!(cross_entropy(&x, Target::Indices(&t), &o).is_err());
+        // An index target of the input's shape is what PyTorch reads as probabilities.
+        assert!(cross_entropy(&x, Target::Indices(&t), &Default::default()).is_err());
+    }
+
+    #[test]
+    fn smoothing_rule_and_errors() {
+        let t = array![0i64, 2, 1].into_dyn();
+        let plain = all(Target::Indices(&t), Default::default());
+        for eps in [-0.1, f64::NAN] {
+            let o = CrossEntropyOptions {
+                label_smoothing: eps,
+                ..Default::default()
+            };
+            close(&all(Target::Indices(&t), o), &plain);
+        }
+        let o = CrossEntropyOptions::<f64> {
+            label_smoothing: 1.5,
+            ..Default::default()
+        };
+        let e = cross_entropy(&x(), Target::Indices(&t), &o).unwrap_err();
+        assert_eq!(
+            e.message,
+            "label_smoothing must be between 0.0 and 1.0. Got: 1.5"
+        );
+        let q = x();
+        let o = CrossEntropyOptions::<f64> {
+            ignore_index: 0,
+            ..Default::default()
+        };
+        let e = cross_entropy(&x(), Target::Probabilities(&q), &o).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::IgnoreIndexWithProbabilities);
+    }
+}

@@ -1,0 +1,35 @@
+//! The reference implementation: PyTorch's cross-entropy family, option for option,
+//! written for clarity and numerical care rather than speed.
+//!
+//! - [`mod@softmax`] — softmax, log_softmax, sigmoid, log_sigmoid (max-shifted, stable).
+//! - [`mod@nll`] — `nll_loss`.
+//! - [`mod@cross_entropy`] — `cross_entropy` with index or probability targets, computed
+//!   from its own formula (not through `nll_loss ∘ log_softmax`, which the suite checks).
+//! - [`mod@binary`] — `binary_cross_entropy` and `binary_cross_entropy_with_logits` (the
+//!   latter not through `binary_cross_entropy ∘ sigmoid`).
+//! - [`mod@reduce`] — the `reduction` option and the pairwise sum every reduction uses.
+//! - [`mod@real`] — the `f32`/`f64` abstraction.
+//!
+//! No function panics on user data: every rejected input is a [`crate::error::LossError`].
+//!
+//! Gradients: each loss first computes crate-private per-element terms
+//! (`nll::NllTerms`, `cross_entropy::{IndexTerms, ProbTerms}`, the element losses in
+//! `binary`) and only then reduces them; the closed-form gradients (a later issue)
+//! belong next to those terms, reusing their validation and 'mean' denominators.
+
+pub mod binary;
+pub mod cross_entropy;
+pub mod nll;
+pub mod real;
+pub mod reduce;
+pub(crate) mod shape;
+pub mod softmax;
+
+pub use binary::{
+    BceOptions, BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits,
+};
+pub use cross_entropy::{CrossEntropyOptions, Target, cross_entropy};
+pub use nll::{NllOptions, nll_loss};
+pub use real::Real;
+pub use reduce::Reduction;
+pub use softmax::{log_sigmoid, log_softmax, sigmoid, softmax};

@@ -1,0 +1,66 @@
+//! The float types the reference is generic over.
+
+/// A PyTorch floating dtype the reference computes in: `f32` or `f64`.
+///
+/// Arithmetic stays in `Self`, as PyTorch's CPU kernels do for these dtypes, so
+/// f32 results round like PyTorch's f32 results.
+///
+/// Note: `num_traits::ToPrimitive` (a supertrait of `Float`) also has a
+/// `to_f64`; call this one as `Real::to_f64(x)`.
+pub trait Real:
+    num_traits::Float
+    + num_traits::FloatConst
+    + ndarray::ScalarOperand
+    + std::fmt::Debug
+    + std::fmt::Display
+    + std::iter::Sum
+    + Send
+    + Sync
+    + 'static
+{
+    /// Name of the dtype as PyTorch spells it: "float32" / "float64".
+    const DTYPE_NAME: &'static str;
+    /// Round-to-nearest conversion (how PyTorch turns a Python float scalar into this dtype).
+    fn from_f64(x: f64) -> Self;
+    /// Exact widening conversion.
+    fn to_f64(self) -> f64;
+}
+
+impl Real for f32 {
+    const DTYPE_NAME: &'static str = "float32";
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Real for f64 {
+    const DTYPE_NAME: &'static str = "float64";
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// `T` from a count (exact for any realistic tensor size in f64; rounded in f32).
+pub(crate) fn from_count<T: Real>(n: usize) -> T {
+    T::from_f64(n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(<f32 as Real>::from_f64(0.1), 0.1f32);
+        assert_eq!(Real::to_f64(0.5f32), 0.5);
+        assert_eq!(f32::DTYPE_NAME, "float32");
+        assert_eq!(f64::DTYPE_NAME, "float64");
+        assert_eq!(from_count::<f64>(3), 3.0);
+    }
+}
