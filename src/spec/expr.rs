@@ -18,7 +18,11 @@ pub enum Expr {
     Randn { shape: Vec<usize>, dtype: Dtype },
     /// `torch.empty(shape, dtype=...).random_(high)` or `torch.randint(0, high, shape)`: integers
     /// in [0, high), stored in `dtype`.
-    RandomBelow { shape: Vec<usize>, high: u64, dtype: Dtype },
+    RandomBelow {
+        shape: Vec<usize>,
+        high: u64,
+        dtype: Dtype,
+    },
     /// `torch.arange(start, end)`: int64 `start, start + 1, ..., end - 1`.
     Arange { start: i64, end: i64 },
     /// `torch.zeros(shape)`, `torch.ones(shape)`, `torch.full(shape, value)`: float32.
@@ -30,8 +34,12 @@ pub enum Expr {
 /// A function applied to one tensor inside an expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Func {
-    Softmax { dim: i64 },
-    LogSoftmax { dim: i64 },
+    Softmax {
+        dim: i64,
+    },
+    LogSoftmax {
+        dim: i64,
+    },
     Sigmoid,
     Log,
     Exp,
@@ -102,8 +110,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
             let start = i;
             while i < chars.len()
                 && (chars[i].is_ascii_digit()
-                    || chars[i] == '.'
-                        && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())
+                    || chars[i] == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())
                     || matches!(chars[i], 'e' | 'E'))
             {
                 if matches!(chars[i], 'e' | 'E') && matches!(chars.get(i + 1), Some('-' | '+')) {
@@ -334,7 +341,11 @@ impl Parser<'_> {
             }
             Some(Tok::Ident(name)) if matches!(name.as_str(), "inf" | "nan") => {
                 self.pos += 1;
-                let v = if name == "inf" { f64::INFINITY } else { f64::NAN };
+                let v = if name == "inf" {
+                    f64::INFINITY
+                } else {
+                    f64::NAN
+                };
                 Ok(Value::Float(sign as f64 * v))
             }
             _ => Ok(Value::Tensor(self.tensor_expr()?)),
@@ -445,7 +456,9 @@ impl Parser<'_> {
                 };
                 self.function(arg.clone(), name, rest, &kw)
             }
-            _ => Err(format!("`{path}(...)` is not part of the expression language")),
+            _ => Err(format!(
+                "`{path}(...)` is not part of the expression language"
+            )),
         }
     }
 
@@ -484,7 +497,9 @@ impl Parser<'_> {
                 Ok(apply(Func::Cast(d), e))
             }
             "random_" => Err(".random_(n) follows torch.empty(...)".into()),
-            _ => Err(format!("`.{method}(...)` is not part of the expression language")),
+            _ => Err(format!(
+                "`.{method}(...)` is not part of the expression language"
+            )),
         }
     }
 
@@ -533,7 +548,7 @@ fn cast_if(e: Expr, dtype: Option<Dtype>) -> Expr {
     }
 }
 
-fn split(args: &[Arg]) -> (Vec<Value>, Vec<(String, Value)>) {
+fn split(args: &[Arg]) -> (Vec<Value>, Keywords) {
     let mut pos = Vec::new();
     let mut kw = Vec::new();
     for a in args {
@@ -546,7 +561,10 @@ fn split(args: &[Arg]) -> (Vec<Value>, Vec<(String, Value)>) {
 }
 
 /// `rand(4, 5)`, `rand((4, 5))` and `rand(4, 5, dtype=...)` all name a shape.
-fn shape_args(args: &[Arg]) -> Result<(Vec<usize>, Vec<(String, Value)>), String> {
+/// Keyword arguments, in the order written.
+type Keywords = Vec<(String, Value)>;
+
+fn shape_args(args: &[Arg]) -> Result<(Vec<usize>, Keywords), String> {
     let (pos, kw) = split(args);
     let dims: Vec<i64> = match pos.as_slice() {
         [Value::Tuple(t)] => t.clone(),
@@ -635,7 +653,13 @@ mod tests {
             }
         );
         let e = parse("torch.randn(3, 5).softmax(dim=1)").unwrap();
-        assert!(matches!(e, Expr::Apply { func: Func::Softmax { dim: 1 }, .. }));
+        assert!(matches!(
+            e,
+            Expr::Apply {
+                func: Func::Softmax { dim: 1 },
+                ..
+            }
+        ));
         let e = parse("torch.arange(1, 13).reshape(3, 4).float()").unwrap();
         assert_eq!(e.natural_dtype(), Some(Dtype::Float32));
         let e = parse("torch.log(F.softmax(x, dim=1))").unwrap();

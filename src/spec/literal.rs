@@ -40,9 +40,7 @@ pub fn literal_from_toml(value: &toml::Value) -> Result<Literal, String> {
                 }
                 Some(_) => return Err("`dtype` must be a string".into()),
             };
-            let data = table
-                .get("data")
-                .ok_or("a tensor table needs `data`")?;
+            let data = table.get("data").ok_or("a tensor table needs `data`")?;
             let nested = literal_from_toml(data)?;
             let shape = match table.get("shape") {
                 None => nested.shape.clone(),

@@ -21,7 +21,7 @@ use crate::error::ErrorKind;
 use crate::vocab::{Dtype, Op, Role};
 
 /// Where something is in the spec: `spec/<file>:<line>`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
     pub file: String,
     pub line: usize,
@@ -215,7 +215,10 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
         };
         spec.chapters.push((path.clone(), chapter));
         let mut bindings: BTreeMap<String, Literal> = BTreeMap::new();
-        for block in blocks.iter().filter(|b| matches!(b.kind, BlockKind::Tensors)) {
+        for block in blocks
+            .iter()
+            .filter(|b| matches!(b.kind, BlockKind::Tensors))
+        {
             if let Err(e) = parse_bindings(block, &mut bindings) {
                 errors.push(e);
             }
@@ -408,7 +411,12 @@ fn check_id(id: &str) -> Result<(), String> {
 fn toml_error(block: &Block, e: &toml::de::Error) -> SpecError {
     let line = e
         .span()
-        .map(|s| block.body[..s.start.min(block.body.len())].matches('\n').count() + 1)
+        .map(|s| {
+            block.body[..s.start.min(block.body.len())]
+                .matches('\n')
+                .count()
+                + 1
+        })
         .unwrap_or(0);
     let message = e.message().to_string();
     SpecError {
@@ -438,12 +446,18 @@ fn key_location(block: &Block, key: &str) -> Location {
     }
 }
 
-fn parse_bindings(block: &Block, bindings: &mut BTreeMap<String, Literal>) -> Result<(), SpecError> {
+fn parse_bindings(
+    block: &Block,
+    bindings: &mut BTreeMap<String, Literal>,
+) -> Result<(), SpecError> {
     let table: toml::Table = toml::from_str(&block.body).map_err(|e| toml_error(block, &e))?;
     for (name, value) in &table {
         let at = key_location(block, name);
         if bindings.contains_key(name) {
-            return Err(err(&at, format!("tensor `{name}` is bound twice in this file")));
+            return Err(err(
+                &at,
+                format!("tensor `{name}` is bound twice in this file"),
+            ));
         }
         let lit = match value {
             toml::Value::String(_) => {
@@ -454,7 +468,8 @@ fn parse_bindings(block: &Block, bindings: &mut BTreeMap<String, Literal>) -> Re
                     ),
                 ));
             }
-            v => literal::literal_from_toml(v).map_err(|m| err(&at, format!("tensor `{name}`: {m}")))?,
+            v => literal::literal_from_toml(v)
+                .map_err(|m| err(&at, format!("tensor `{name}`: {m}")))?,
         };
         bindings.insert(name.clone(), lit);
     }
@@ -462,7 +477,9 @@ fn parse_bindings(block: &Block, bindings: &mut BTreeMap<String, Literal>) -> Re
 }
 
 fn parse_bounds(v: &toml::Value) -> Result<Bounds, String> {
-    let t = v.as_table().ok_or("expected a table { abs = .., rel = .. }")?;
+    let t = v
+        .as_table()
+        .ok_or("expected a table { abs = .., rel = .. }")?;
     bounds_from(t)
 }
 
@@ -574,7 +591,9 @@ fn parse_case(
             None
         }),
         Ok(None) => {
-            errors.borrow_mut().push(err(&block.at, "a case needs `op`".into()));
+            errors
+                .borrow_mut()
+                .push(err(&block.at, "a case needs `op`".into()));
             None
         }
         Err(m) => {
@@ -613,12 +632,16 @@ fn parse_case(
             Err(m) => fail(role.as_str(), m),
         }
     }
-    if !tensors.contains_key(&Role::Input) {
-        errors.borrow_mut().push(err(&block.at, "a case needs `input`".into()));
+    if !table.contains_key("input") {
+        errors
+            .borrow_mut()
+            .push(err(&block.at, "a case needs `input`".into()));
     }
     if let Some(op) = op {
-        if op.is_loss() && !tensors.contains_key(&Role::Target) {
-            errors.borrow_mut().push(err(&block.at, format!("`{op}` needs a `target`")));
+        if op.is_loss() && !table.contains_key("target") {
+            errors
+                .borrow_mut()
+                .push(err(&block.at, format!("`{op}` needs a `target`")));
         }
         for key in ["dim", "reduction", "ignore_index", "label_smoothing"] {
             if table.contains_key(key) && !op.attr_names().contains(&key) {
@@ -650,7 +673,10 @@ fn parse_case(
         None => {}
         Some(toml::Value::Float(f)) => attrs.label_smoothing = Some(*f),
         Some(toml::Value::Integer(i)) => attrs.label_smoothing = Some(*i as f64),
-        Some(_) => fail("label_smoothing", "`label_smoothing` must be a number".into()),
+        Some(_) => fail(
+            "label_smoothing",
+            "`label_smoothing` must be a number".into(),
+        ),
     }
 
     let seed = match integer("seed") {
@@ -668,11 +694,15 @@ fn parse_case(
     if draws && seed.is_none() {
         errors.borrow_mut().push(err(
             &block.at,
-            "this case draws random tensors: give the `seed` that torch.manual_seed received".into(),
+            "this case draws random tensors: give the `seed` that torch.manual_seed received"
+                .into(),
         ));
     }
     if !draws && seed.is_some() {
-        fail("seed", "`seed` is given but nothing in the case is drawn".into());
+        fail(
+            "seed",
+            "`seed` is given but nothing in the case is drawn".into(),
+        );
     }
 
     let dtypes = match strings("dtypes") {
@@ -684,7 +714,10 @@ fn parse_case(
             for n in names {
                 match Dtype::parse(&n) {
                     Some(d) if d.is_float() && !out.contains(&d) => out.push(d),
-                    _ => fail("dtypes", format!("`{n}` is not a floating dtype a case can run in")),
+                    _ => fail(
+                        "dtypes",
+                        format!("`{n}` is not a floating dtype a case can run in"),
+                    ),
                 }
             }
             if out.is_empty() {
@@ -742,7 +775,10 @@ fn parse_check(
 ) -> Option<Check> {
     match (table.get("expect"), table.get("expect_error")) {
         (Some(_), Some(_)) => {
-            fail("expect_error", "a case has `expect` or `expect_error`, not both".into());
+            fail(
+                "expect_error",
+                "a case has `expect` or `expect_error`, not both".into(),
+            );
             None
         }
         (None, None) => {
@@ -750,7 +786,13 @@ fn parse_check(
             None
         }
         (None, Some(kind)) => {
-            for key in ["tol", "select", "signed_zeros", "agrees_with", "differs_from"] {
+            for key in [
+                "tol",
+                "select",
+                "signed_zeros",
+                "agrees_with",
+                "differs_from",
+            ] {
                 if table.contains_key(key) {
                     fail(key, format!("`{key}` belongs to a case with `expect`"));
                 }
@@ -782,7 +824,10 @@ fn parse_check(
         }
         (Some(expect), None) => {
             if table.contains_key("message") {
-                fail("message", "`message` belongs to a case with `expect_error`".into());
+                fail(
+                    "message",
+                    "`message` belongs to a case with `expect_error`".into(),
+                );
             }
             let expect = match expect {
                 toml::Value::String(_) => {
@@ -809,7 +854,10 @@ fn parse_check(
                     Some(t) => t.clone(),
                     None => {
                         let known: BTreeSet<&String> = tolerances.keys().collect();
-                        fail("tol", format!("unknown tolerance `{name}` (known: {known:?})"));
+                        fail(
+                            "tol",
+                            format!("unknown tolerance `{name}` (known: {known:?})"),
+                        );
                         return None;
                     }
                 },
@@ -831,7 +879,10 @@ fn parse_check(
                     }
                 },
                 Some(_) => {
-                    fail("tol", "`tol` is a tolerance name or { abs = .., rel = .. }".into());
+                    fail(
+                        "tol",
+                        "`tol` is a tolerance name or { abs = .., rel = .. }".into(),
+                    );
                     return None;
                 }
             };
@@ -849,13 +900,19 @@ fn parse_check(
                             return None;
                         }
                         None => {
-                            fail("select", "`select` is a list of non-negative indices".into());
+                            fail(
+                                "select",
+                                "`select` is a list of non-negative indices".into(),
+                            );
                             return None;
                         }
                     }
                 }
                 Some(_) => {
-                    fail("select", "`select` is a list of non-negative indices".into());
+                    fail(
+                        "select",
+                        "`select` is a list of non-negative indices".into(),
+                    );
                     return None;
                 }
             };
@@ -873,15 +930,6 @@ fn parse_check(
                 tol,
                 signed_zeros,
             })
-        }
-    }
-}
-
-impl Default for Location {
-    fn default() -> Self {
-        Location {
-            file: String::new(),
-            line: 0,
         }
     }
 }

@@ -1,0 +1,79 @@
+//! An implementation's known divergences from the spec: which cases it is expected to fail, why,
+//! and where that is tracked. Strict both ways: a listed case that passes, or an id that names no
+//! case, is itself an error, so the list can never silently rot.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::{Report, Status};
+use crate::spec::Spec;
+
+/// One known divergence.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Divergence {
+    /// A case id, or `<case id>@<dtype>` for one dtype only.
+    pub id: String,
+    pub reason: String,
+    /// The implementation's issue or documentation, when there is one.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// The expectations file: `[[divergence]]` tables.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    #[serde(default)]
+    pub divergence: Vec<Divergence>,
+}
+
+impl Expectations {
+    /// Reads an expectations file (TOML).
+    pub fn parse(text: &str) -> Result<Expectations, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Ids that name no case (or no dtype of it) in `spec`.
+    pub fn stale(&self, spec: &Spec) -> Vec<String> {
+        let known: BTreeSet<String> = spec
+            .cases
+            .iter()
+            .flat_map(|c| {
+                std::iter::once(c.id.clone())
+                    .chain(c.dtypes.iter().map(move |d| format!("{}@{d}", c.id)))
+            })
+            .collect();
+        self.divergence
+            .iter()
+            .filter(|d| !known.contains(&d.id))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    fn find(&self, id: &str, dtype: &str) -> Option<&Divergence> {
+        let with_dtype = format!("{id}@{dtype}");
+        self.divergence
+            .iter()
+            .find(|d| d.id == with_dtype || d.id == id)
+    }
+
+    /// Marks the report's runs: listed failures become expected, listed passes unexpected.
+    pub fn apply(&self, report: &mut Report) {
+        for run in &mut report.runs {
+            let Some(d) = self.find(&run.id, run.dtype.as_str()) else {
+                continue;
+            };
+            let note = match &d.link {
+                Some(link) => format!("{} ({link})", d.reason),
+                None => d.reason.clone(),
+            };
+            run.status = match std::mem::replace(&mut run.status, Status::Passed) {
+                Status::Failed(_) | Status::Errored(_) => Status::ExpectedFailure(note),
+                Status::Passed => Status::UnexpectedPass(note),
+                other => other,
+            };
+        }
+    }
+}

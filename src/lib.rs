@@ -1,0 +1,20 @@
+//! # cross-entropy-spec
+//!
+//! The readable specification and the executable conformance suite of PyTorch's cross-entropy
+//! family of losses. The spec is Markdown in `spec/`; this crate parses it ([`spec`]), runs its
+//! cases against the reference implementation ([`reference`]) or any other ([`conformance`]),
+//! and regenerates PyTorch's seeded inputs ([`torch_rng`]).
+
+pub mod bundle;
+pub mod compare;
+pub mod conformance;
+pub mod documents;
+pub mod error;
+pub mod eval;
+pub mod materialize;
+pub mod protocol;
+pub mod reference;
+pub mod spec;
+pub mod tensor;
+pub mod torch_rng;
+pub mod vocab;

@@ -1,0 +1,314 @@
+//! `cross-entropy-spec`: runs the spec's cases against an implementation (the default job),
+//! speaks the conformance protocol, exports the suite, and regenerates PyTorch's seeded inputs.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use cross_entropy_spec::conformance::{
+    Expectations, Implementation, Reference, Subprocess, case_json, glob_match, run_suite,
+};
+use cross_entropy_spec::protocol::{Reply, Request, tensor_json};
+use cross_entropy_spec::spec::{Spec, parse_spec};
+use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::torch_rng::TorchGenerator;
+use cross_entropy_spec::{bundle, vocab::Dtype};
+
+/// How long an implementation under test may take to answer one request, by default.
+const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+
+#[derive(Parser)]
+#[command(name = "cross-entropy-spec", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every spec case against an implementation and print a report per spec section
+    /// (without arguments: the reference, in process; what `cargo run --release` does).
+    Check(CheckArgs),
+    /// Print every spec case as the request it sends, with its expected values, tolerance, and
+    /// spec file and line: the machine-readable export of the suite.
+    Cases(CasesArgs),
+    /// Be the reference implementation on stdin/stdout, speaking protocol v1 (JSON Lines).
+    Eval,
+    /// Print the tensor PyTorch's CPU generator gives after `torch.manual_seed(seed)`, as JSON.
+    TorchRng(RngArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct SpecArgs {
+    /// Only the cases whose id matches this glob (`*` and `?`), e.g. `ce.doc001.*`.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Read the spec from this directory instead of the copy built into the binary.
+    #[arg(long, value_name = "DIR")]
+    spec: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Default)]
+struct CheckArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// The implementation under test: a command speaking protocol v1 on stdin/stdout, started
+    /// with `sh -c`. Without it, the built-in reference runs in process.
+    #[arg(long = "impl", value_name = "COMMAND")]
+    implementation: Option<String>,
+    /// The implementation's known divergences (TOML `[[divergence]]` tables: id, reason, link).
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "REPORT")]
+    json: Option<PathBuf>,
+    /// How long the implementation may take to answer one request [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+}
+
+#[derive(clap::Args)]
+struct CasesArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct RngArgs {
+    /// The seed given to `torch.manual_seed`.
+    #[arg(long)]
+    seed: u64,
+    /// `rand` (uniform in [0, 1)), `randn` (standard normal) or `randint` (integers in [0, high)).
+    #[arg(long)]
+    op: RngOp,
+    /// The shape, comma-separated: `4,5`. Empty for a 0-d tensor.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    shape: Vec<usize>,
+    /// float32 (PyTorch's default) or float64; int64 (the default) or a float for randint.
+    #[arg(long)]
+    dtype: Option<String>,
+    /// The exclusive upper bound of `randint`.
+    #[arg(long)]
+    high: Option<u64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RngOp {
+    Rand,
+    Randn,
+    Randint,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => check(CheckArgs::default()),
+        Some(Command::Check(args)) => check(args),
+        Some(Command::Cases(args)) => cases(args),
+        Some(Command::Eval) => eval(),
+        Some(Command::TorchRng(args)) => torch_rng(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The spec to run: the bundled one, or a directory's.
+fn load(args: &SpecArgs) -> Result<Spec, String> {
+    match &args.spec {
+        None => bundle::spec().cloned().map_err(lines),
+        Some(dir) => load_dir(dir),
+    }
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, String> {
+    let spec = load(&args.spec)?;
+    let expectations = match &args.expect {
+        None => Expectations::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return Err(format!(
+            "--timeout must be a positive number of seconds, not {timeout}"
+        ));
+    }
+    let mut implementation: Box<dyn Implementation> = match &args.implementation {
+        None => Box::new(Reference),
+        Some(command) => Box::new(Subprocess::new(command, Duration::from_secs_f64(timeout))),
+    };
+    let filter = args.spec.filter.as_deref();
+    let mut report = run_suite(&spec, filter, implementation.as_mut());
+    drop(implementation);
+    if report.runs.is_empty() {
+        return Err(format!(
+            "no case matches the filter `{}`",
+            filter.unwrap_or_default()
+        ));
+    }
+    expectations.apply(&mut report);
+    report.stale_expectations = expectations.stale(&spec);
+    print!("{}", report.render());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn cases(args: CasesArgs) -> Result<ExitCode, String> {
+    let spec = load(&args.spec)?;
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let mut count = 0;
+    for case in &spec.cases {
+        if args
+            .spec
+            .filter
+            .as_deref()
+            .is_some_and(|f| !glob_match(f, &case.id))
+        {
+            continue;
+        }
+        for &dtype in &case.dtypes {
+            count += 1;
+            let line = if args.json {
+                case_json(case, dtype)
+                    .map_err(|e| format!("{}: case `{}` [{dtype}]: {e}", case.at, case.id))?
+                    .to_string()
+            } else {
+                format!(
+                    "{:<58} {:<8} {:<12} {}",
+                    case.id,
+                    dtype.as_str(),
+                    case.op.as_str(),
+                    case.at
+                )
+            };
+            if let Err(e) = writeln!(out, "{line}") {
+                // A reader that stopped early (`| head`) is not an error of ours.
+                return match e.kind() {
+                    std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                    _ => Err(format!("writing stdout: {e}")),
+                };
+            }
+        }
+    }
+    if count == 0 {
+        return Err("no case matches the filter".into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Protocol v1 on stdin/stdout: one reply line per request line, in order; a malformed line
+/// gets an error reply naming the problem and the next line is read.
+fn eval() -> Result<ExitCode, String> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in stdin.lock().lines() {
+        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match Request::from_json(&line) {
+            Ok(request) => {
+                let reply = Reference.evaluate(&request);
+                reply.to_json(&request.id)
+            }
+            Err(bad) => Reply::Error {
+                kind: bad.kind.as_str().to_string(),
+                message: bad.message,
+            }
+            .to_json(bad.id.as_deref().unwrap_or("")),
+        };
+        writeln!(out, "{reply}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("writing stdout: {e}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_dir(dir: &Path) -> Result<Spec, String> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    names.sort();
+    let files = names
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|text| (p.display().to_string(), text))
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    parse_spec(&files).map_err(|errors| lines(&errors))
+}
+
+fn lines(errors: &[impl ToString]) -> String {
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!("the spec is malformed:\n  {}", all.join("\n  "))
+}
+
+fn widen(values: Vec<f32>) -> Vec<f64> {
+    values.into_iter().map(f64::from).collect()
+}
+
+fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
+    let default = match args.op {
+        RngOp::Randint => Dtype::Int64,
+        _ => Dtype::Float32,
+    };
+    let dtype = match &args.dtype {
+        None => default,
+        Some(name) => Dtype::parse(name)
+            .ok_or_else(|| format!("unknown dtype `{name}` (float32, float64 or int64)"))?,
+    };
+    let numel: usize = args.shape.iter().product();
+    let mut generator = TorchGenerator::manual_seed(args.seed);
+    let values: Vec<f64> = match (args.op, dtype, args.high) {
+        (RngOp::Rand | RngOp::Randn, _, Some(_)) => {
+            return Err("--high is for --op randint".into());
+        }
+        (RngOp::Randint, _, None) => return Err("--op randint needs --high".into()),
+        (RngOp::Rand | RngOp::Randn, Dtype::Int64, _) => {
+            return Err("rand and randn draw floats: --dtype float32 or float64".into());
+        }
+        (RngOp::Rand, Dtype::Float32, _) => widen(generator.rand_f32(numel)),
+        (RngOp::Rand, _, _) => generator.rand_f64(numel),
+        (RngOp::Randn, Dtype::Float32, _) => widen(generator.randn_f32(numel)),
+        (RngOp::Randn, _, _) => generator.randn_f64(numel),
+        (RngOp::Randint, _, Some(high)) => generator
+            .random_below(high, numel)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+    };
+    // Widening f32 to f64 and back is exact, so the tensor holds the generator's values.
+    let tensor = Tensor::from_f64(dtype, &args.shape, &values)?;
+    println!("{}", tensor_json(&tensor));
+    Ok(ExitCode::SUCCESS)
+}

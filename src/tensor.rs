@@ -1,0 +1,148 @@
+//! A tensor of any of the suite's dtypes: what crosses the boundary between the spec, the runner
+//! and an implementation, whichever language it is written in.
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::reference::Real;
+use crate::vocab::Dtype;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tensor {
+    Float32(ArrayD<f32>),
+    Float64(ArrayD<f64>),
+    Int64(ArrayD<i64>),
+}
+
+impl Tensor {
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            Tensor::Float32(_) => Dtype::Float32,
+            Tensor::Float64(_) => Dtype::Float64,
+            Tensor::Int64(_) => Dtype::Int64,
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Tensor::Float32(a) => a.shape(),
+            Tensor::Float64(a) => a.shape(),
+            Tensor::Int64(a) => a.shape(),
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// The elements in row-major order, widened to `f64` (exact for every f32 and for integers
+    /// up to 2^53).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            Tensor::Float32(a) => a.iter().map(|&v| f64::from(v)).collect(),
+            Tensor::Float64(a) => a.iter().copied().collect(),
+            Tensor::Int64(a) => a.iter().map(|&v| v as f64).collect(),
+        }
+    }
+
+    /// Builds a tensor of `dtype` from row-major `f64` values (rounding to f32, truncating to
+    /// int64 only values that are integers: anything else is an error).
+    pub fn from_f64(dtype: Dtype, shape: &[usize], data: &[f64]) -> Result<Tensor, String> {
+        let numel: usize = shape.iter().product();
+        if numel != data.len() {
+            return Err(format!(
+                "shape {shape:?} holds {numel} elements, but {} were given",
+                data.len()
+            ));
+        }
+        let shape = IxDyn(shape);
+        let bad = |e: ndarray::ShapeError| e.to_string();
+        Ok(match dtype {
+            Dtype::Float32 => Tensor::Float32(
+                ArrayD::from_shape_vec(shape, data.iter().map(|&v| v as f32).collect())
+                    .map_err(bad)?,
+            ),
+            Dtype::Float64 => {
+                Tensor::Float64(ArrayD::from_shape_vec(shape, data.to_vec()).map_err(bad)?)
+            }
+            Dtype::Int64 => {
+                let ints = data
+                    .iter()
+                    .map(|&v| {
+                        if v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0 {
+                            Ok(v as i64)
+                        } else {
+                            Err(format!("{v} is not an int64 value"))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Tensor::Int64(ArrayD::from_shape_vec(shape, ints).map_err(bad)?)
+            }
+        })
+    }
+
+    /// The same values in another dtype (PyTorch's `.to(dtype)`: floats to int64 truncate).
+    pub fn cast(&self, dtype: Dtype) -> Tensor {
+        if self.dtype() == dtype {
+            return self.clone();
+        }
+        match (self, dtype) {
+            (Tensor::Float32(a), Dtype::Int64) => Tensor::Int64(a.mapv(|v| v as i64)),
+            (Tensor::Float64(a), Dtype::Int64) => Tensor::Int64(a.mapv(|v| v as i64)),
+            (Tensor::Int64(a), Dtype::Float32) => Tensor::Float32(a.mapv(|v| v as f32)),
+            (Tensor::Int64(a), Dtype::Float64) => Tensor::Float64(a.mapv(|v| v as f64)),
+            (Tensor::Float64(a), Dtype::Float32) => Tensor::Float32(a.mapv(|v| v as f32)),
+            (Tensor::Float32(a), Dtype::Float64) => Tensor::Float64(a.mapv(f64::from)),
+            _ => self.clone(),
+        }
+    }
+
+    /// A floating tensor as an array of `T`, converting if needed.
+    pub fn float_array<T: Real>(&self) -> ArrayD<T> {
+        match self {
+            Tensor::Float32(a) => a.mapv(|v| T::from_f64(f64::from(v))),
+            Tensor::Float64(a) => a.mapv(T::from_f64),
+            Tensor::Int64(a) => a.mapv(|v| T::from_f64(v as f64)),
+        }
+    }
+
+    /// Wraps an array of `T` (f32 or f64) as a tensor of its dtype.
+    pub fn from_real<T: Real>(a: ArrayD<T>) -> Tensor {
+        match T::DTYPE_NAME {
+            "float32" => Tensor::Float32(a.mapv(|v| v.to_f64() as f32)),
+            _ => Tensor::Float64(a.mapv(|v| v.to_f64())),
+        }
+    }
+
+    /// Formats one element as the shortest decimal that reads back to the same value in the
+    /// tensor's dtype, with `nan`, `inf` and `-inf` spelled out.
+    pub fn format_element(&self, index: usize) -> String {
+        match self {
+            Tensor::Float32(a) => a.iter().nth(index).map(|v| fmt_float(f64::from(*v), true)),
+            Tensor::Float64(a) => a.iter().nth(index).map(|v| fmt_float(*v, false)),
+            Tensor::Int64(a) => a.iter().nth(index).map(|v| v.to_string()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Every element formatted as by [`Tensor::format_element`], row-major.
+    pub fn formatted(&self) -> Vec<String> {
+        match self {
+            Tensor::Float32(a) => a.iter().map(|v| fmt_float(f64::from(*v), true)).collect(),
+            Tensor::Float64(a) => a.iter().map(|v| fmt_float(*v, false)).collect(),
+            Tensor::Int64(a) => a.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+}
+
+/// Shortest round-trip decimal of a float (as f32 when `single`), `nan`/`inf`/`-inf` spelled out.
+pub fn fmt_float(v: f64, single: bool) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if single {
+        format!("{:?}", v as f32)
+    } else {
+        format!("{v:?}")
+    }
+}

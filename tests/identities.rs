@@ -1,0 +1,205 @@
+//! The two identities of the suite on random inputs of many shapes, in both dtypes:
+//! CE = NLL∘log_softmax (with weights, ignored targets and every reduction, unbatched to K-dim)
+//! and BCE-with-logits = BCE∘sigmoid where sigmoid does not saturate. Inputs are drawn with
+//! ndarray-rand from fixed seeds; a failure prints the seed and the shape. Both sides are held to
+//! the spec's own `identity` tolerance.
+
+use approx::relative_eq;
+use cross_entropy_spec::bundle;
+use cross_entropy_spec::reference::{
+    BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Real, Reduction, Target,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, log_softmax, nll_loss,
+    sigmoid,
+};
+use cross_entropy_spec::spec::Bounds;
+use cross_entropy_spec::vocab::Dtype;
+use ndarray::{Array1, ArrayD, IxDyn};
+use ndarray_rand::RandomExt;
+use ndarray_rand::rand::rngs::StdRng;
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::Uniform;
+
+const SEEDS: u64 = 40;
+const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
+
+fn identity_bounds(dtype: Dtype) -> Bounds {
+    let spec = bundle::spec().expect("the bundled spec parses");
+    spec.tolerances["identity"].bounds(dtype)
+}
+
+fn assert_close<T: Real>(a: &ArrayD<T>, b: &ArrayD<T>, bounds: Bounds, context: &str) {
+    assert_eq!(a.shape(), b.shape(), "{context}: shapes differ");
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let (x, y) = (Real::to_f64(*x), Real::to_f64(*y));
+        let same = (x.is_nan() && y.is_nan())
+            || relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel);
+        assert!(
+            same,
+            "{context}: element {i}: {x} vs {y} (bounds {bounds:?})"
+        );
+    }
+}
+
+/// A random shape for a class-index problem: `(C)`, `(N, C)`, `(N, C, d1)` or `(N, C, d1, d2)`.
+fn class_shape(rng: &mut StdRng) -> Vec<usize> {
+    let classes = rng.random_range(1..7);
+    let batch = rng.random_range(0..5);
+    match rng.random_range(0..4) {
+        0 => vec![classes],
+        1 => vec![batch, classes],
+        2 => vec![batch, classes, rng.random_range(1..4)],
+        _ => vec![
+            batch,
+            classes,
+            rng.random_range(1..3),
+            rng.random_range(1..4),
+        ],
+    }
+}
+
+fn ce_is_nll_of_log_softmax<T: Real>(dtype: Dtype) {
+    let bounds = identity_bounds(dtype);
+    for seed in 0..SEEDS {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let shape = class_shape(&mut rng);
+        let classes = shape[if shape.len() == 1 { 0 } else { 1 }];
+        let scale = [1.0, 10.0, 100.0][rng.random_range(0..3)];
+        let range = Uniform::new(-scale, scale).expect("a valid range");
+        let input: ArrayD<T> =
+            ArrayD::random_using(IxDyn(&shape), range, &mut rng).mapv(T::from_f64);
+        let mut target_shape = shape.clone();
+        target_shape.remove(if shape.len() == 1 { 0 } else { 1 });
+        let ignore_index = if rng.random_bool(0.5) {
+            -100
+        } else {
+            rng.random_range(0..classes as i64)
+        };
+        let target: ArrayD<i64> = ArrayD::from_shape_fn(IxDyn(&target_shape), |_| {
+            if rng.random_bool(0.2) {
+                ignore_index
+            } else {
+                rng.random_range(0..classes as i64)
+            }
+        });
+        let weight: Option<ArrayD<T>> = rng.random_bool(0.5).then(|| {
+            Array1::random_using(
+                classes,
+                Uniform::new(0.1, 3.0).expect("a valid range"),
+                &mut rng,
+            )
+            .mapv(T::from_f64)
+            .into_dyn()
+        });
+        let class_dim = if shape.len() == 1 { 0 } else { 1 };
+        let log_probs = log_softmax(&input, class_dim).expect("log_softmax of a valid input");
+        for reduction in REDUCTIONS {
+            let context = format!(
+                "seed {seed}, {dtype}, shape {shape:?}, ignore_index {ignore_index}, weight {}, {reduction:?}",
+                weight.is_some()
+            );
+            let ce = cross_entropy(
+                &input,
+                Target::Indices(&target),
+                &CrossEntropyOptions {
+                    weight: weight.as_ref(),
+                    ignore_index,
+                    reduction,
+                    label_smoothing: 0.0,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{context}: cross_entropy failed: {e}"));
+            let nll = nll_loss(
+                &log_probs,
+                &target,
+                &NllOptions {
+                    weight: weight.as_ref(),
+                    ignore_index,
+                    reduction,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{context}: nll_loss failed: {e}"));
+            assert_close(&ce, &nll, bounds, &context);
+        }
+    }
+}
+
+fn bce_with_logits_is_bce_of_sigmoid<T: Real>(dtype: Dtype, limit: f64) {
+    let bounds = identity_bounds(dtype);
+    for seed in 0..SEEDS {
+        let mut rng = StdRng::seed_from_u64(1000 + seed);
+        let rank = rng.random_range(0..4);
+        let shape: Vec<usize> = (0..rank).map(|_| rng.random_range(1..5)).collect();
+        let input: ArrayD<T> = ArrayD::random_using(
+            IxDyn(&shape),
+            Uniform::new(-limit, limit).expect("a valid range"),
+            &mut rng,
+        )
+        .mapv(T::from_f64);
+        let target: ArrayD<T> = ArrayD::random_using(
+            IxDyn(&shape),
+            Uniform::new(0.0, 1.0).expect("a valid range"),
+            &mut rng,
+        )
+        .mapv(T::from_f64);
+        let weight: Option<ArrayD<T>> = (rng.random_bool(0.5) && !shape.is_empty()).then(|| {
+            let last = shape[shape.len() - 1];
+            Array1::random_using(
+                last,
+                Uniform::new(0.0, 2.0).expect("a valid range"),
+                &mut rng,
+            )
+            .mapv(T::from_f64)
+            .into_dyn()
+        });
+        let probs = sigmoid(&input);
+        for reduction in REDUCTIONS {
+            let context = format!(
+                "seed {}, {dtype}, shape {shape:?}, weight {}, {reduction:?}",
+                1000 + seed,
+                weight.is_some()
+            );
+            let with_logits = binary_cross_entropy_with_logits(
+                &input,
+                &target,
+                &BceWithLogitsOptions {
+                    weight: weight.as_ref(),
+                    pos_weight: None,
+                    reduction,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{context}: binary_cross_entropy_with_logits failed: {e}"));
+            let of_sigmoid = binary_cross_entropy(
+                &probs,
+                &target,
+                &BceOptions {
+                    weight: weight.as_ref(),
+                    reduction,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{context}: binary_cross_entropy failed: {e}"));
+            assert_close(&with_logits, &of_sigmoid, bounds, &context);
+        }
+    }
+}
+
+#[test]
+fn cross_entropy_is_nll_of_log_softmax_f32() {
+    ce_is_nll_of_log_softmax::<f32>(Dtype::Float32);
+}
+
+#[test]
+fn cross_entropy_is_nll_of_log_softmax_f64() {
+    ce_is_nll_of_log_softmax::<f64>(Dtype::Float64);
+}
+
+/// In float32, `log(1 - sigmoid(x))` loses `eps * e^|x|` relative accuracy: |x| <= 4 keeps it
+/// inside the identity tolerance (see `spec/06-binary-losses.md` for what happens beyond).
+#[test]
+fn bce_with_logits_is_bce_of_sigmoid_f32() {
+    bce_with_logits_is_bce_of_sigmoid::<f32>(Dtype::Float32, 4.0);
+}
+
+#[test]
+fn bce_with_logits_is_bce_of_sigmoid_f64() {
+    bce_with_logits_is_bce_of_sigmoid::<f64>(Dtype::Float64, 8.0);
+}
