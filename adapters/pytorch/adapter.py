@@ -1,0 +1,132 @@
+"""PyTorch, speaking cross-entropy-spec's conformance protocol v1 (see spec/protocol.md).
+
+Reads one JSON request per line on stdin, calls torch.nn.functional, and writes one JSON reply
+per line on stdout, in order, until end of input. Usage:
+
+    cargo run --release -- check --impl ".venv-torch/bin/python adapters/pytorch/adapter.py"
+"""
+
+import json
+import re
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PROTOCOL = 1
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64}
+NAMES = {v: k for k, v in DTYPES.items()}
+SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+# PyTorch's error messages (2.x, CPU), mapped to the protocol's closed list of error kinds.
+# The first pattern that matches wins, so the specific ones come first.
+ERROR_KINDS = [
+    (r"Target -?\d+ is out of bounds", "target_out_of_bounds"),
+    (r"Dimension out of range", "dim_out_of_range"),
+    (r"label_smoothing must be between", "invalid_label_smoothing"),
+    (r"ignore_index is not supported for floating point target", "ignore_index_with_probabilities"),
+    (r"all elements of input should be between 0 and 1", "input_out_of_range"),
+    (r"all elements of target should be between 0 and 1", "target_out_of_range"),
+    (r"is not a valid value for reduction", "invalid_reduction"),
+    (r"weight tensor should be defined either for all", "weight_shape"),
+    (r"Expected floating point type for target with class probabilities", "dtype_mismatch"),
+    (r"expected target dtype|expected scalar type|Found dtype|not implemented for|can't be cast", "dtype_mismatch"),
+    (r"Expected 1 or more dimensions|Dimension specified as \d+ but tensor has no dimensions",
+     "invalid_rank"),
+    (r"Expected input batch_size|Expected target size|size mismatch|Using a target size|"
+     r"must be the same as input size|1D target must have size 1|multi-target not supported|"
+     r"only batches of spatial targets supported", "shape_mismatch"),
+    (r"Attempting to broadcast a dimension|doesn't match the broadcast shape|"
+     r"The size of tensor a \(\d+\) must match the size of tensor b", "weight_shape"),
+]
+
+
+def error_kind(message):
+    for pattern, kind in ERROR_KINDS:
+        if re.search(pattern, message):
+            return kind
+    return "unclassified"
+
+
+def to_tensor(t):
+    dtype = DTYPES[t["dtype"]]
+    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
+    return torch.tensor(data, dtype=dtype).reshape(t["shape"])
+
+
+def number(v, dtype):
+    """Shortest round-trip decimal of one element, non-finite values as strings."""
+    if dtype == torch.int64:
+        return int(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    text = str(np.float32(v)) if dtype == torch.float32 else repr(float(v))
+    return json.loads(text if any(c in text for c in ".e") else text + ".0")
+
+
+def from_tensor(t):
+    t = t.detach().contiguous()
+    flat = t.reshape(-1).tolist()
+    return {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data": [number(v, t.dtype) for v in flat]}
+
+
+def call(request):
+    op = request["op"]
+    inputs = {name: to_tensor(t) for name, t in request.get("inputs", {}).items()}
+    attrs = request.get("attrs", {})
+    if "label_smoothing" in attrs and isinstance(attrs["label_smoothing"], str):
+        attrs["label_smoothing"] = SPECIAL[attrs["label_smoothing"]]
+    x = inputs["input"]
+    want_grad = request.get("grad", False)
+    if want_grad:
+        x.requires_grad_(True)
+    options = {k: v for k, v in attrs.items()}
+    for name in ("weight", "pos_weight"):
+        if name in inputs:
+            options[name] = inputs[name]
+    if op in ("softmax", "log_softmax"):
+        out = getattr(F, op)(x, dim=options["dim"])
+    elif op == "sigmoid":
+        out = torch.sigmoid(x)
+    elif op in ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
+        out = getattr(F, op)(x, inputs["target"], **options)
+    else:
+        return {"unsupported": f"op {op}"}
+    reply = {"output": from_tensor(out)}
+    if want_grad:
+        out.sum().backward()
+        reply["grad_input"] = from_tensor(x.grad if x.grad is not None else torch.zeros_like(x))
+    return reply
+
+
+def answer(line):
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as e:
+        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
+    rid = request.get("id", "")
+    if request.get("protocol", PROTOCOL) != PROTOCOL:
+        return {"id": rid, "error": {"kind": "unsupported_protocol",
+                                     "message": f"protocol {request.get('protocol')} is not supported"}}
+    try:
+        reply = call(request)
+    except (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reply = {"error": {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}}
+    reply["id"] = rid
+    return reply
+
+
+def main():
+    torch.set_num_threads(1)
+    for line in sys.stdin:
+        if line.strip():
+            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
