@@ -22,7 +22,14 @@ pub fn materialize(case: &Case, dtype: Dtype) -> Result<Tensors, String> {
             TensorSpec::Expr { source, expr } => evaluate(expr, dtype, &mut generator)
                 .map_err(|m| format!("{role} = \"{source}\": {m}"))?,
         };
-        out.insert(role, for_role(case.op, role, natural, dtype));
+        // A dtype written out in the case is the point of the case (a wrong dtype on purpose).
+        let explicit = matches!(spec, TensorSpec::Literal(lit) if lit.dtype.is_some());
+        let tensor = if explicit {
+            natural
+        } else {
+            for_role(case.op, role, natural, dtype)
+        };
+        out.insert(role, tensor);
     }
     Ok(out)
 }
