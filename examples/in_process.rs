@@ -1,0 +1,79 @@
+//! How another Rust crate gets checked by the suite, in process: implement
+//! [`Implementation`] by converting each request's tensors into your crate's types, calling your
+//! function, and converting the result (or your error) back. Answer `Unsupported` for what your
+//! crate does not do: it is counted as skipped, never as passed.
+//!
+//! Here the crate's own typed reference functions stand in for "your crate", restricted to what a
+//! typical small crate offers (float32 only, softmax and class-index cross-entropy without
+//! options), so the example shows the adaptation work and the skips it produces:
+//!
+//! ```sh
+//! cargo run --release --example in_process
+//! ```
+
+use std::process::ExitCode;
+
+use cross_entropy_spec::bundle;
+use cross_entropy_spec::conformance::{Implementation, run_suite};
+use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::reference::{self as your_crate, CrossEntropyOptions, Target};
+use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::vocab::{Op, Role};
+
+struct YourCrate;
+
+impl Implementation for YourCrate {
+    fn name(&self) -> String {
+        "your-crate (example)".into()
+    }
+
+    fn evaluate(&mut self, request: &Request) -> Reply {
+        let Some(Tensor::Float32(input)) = request.tensors.get(&Role::Input) else {
+            return Reply::Unsupported("float32 inputs only".into());
+        };
+        let result = match (request.op, request.tensors.get(&Role::Target)) {
+            (Op::Softmax, _) => match request.attrs.dim {
+                Some(dim) => your_crate::softmax(input, dim as isize),
+                None => return Reply::Unsupported("softmax without dim".into()),
+            },
+            (Op::CrossEntropy, Some(Tensor::Int64(target)))
+                if request.tensors.len() == 2 && request.attrs == Default::default() =>
+            {
+                your_crate::cross_entropy(
+                    input,
+                    Target::Indices(target),
+                    &CrossEntropyOptions::default(),
+                )
+            }
+            (op, _) => return Reply::Unsupported(format!("{op} with these options")),
+        };
+        match result {
+            Ok(output) => Reply::Output {
+                output: Tensor::Float32(output),
+                grad_input: None,
+            },
+            // Map your crate's errors onto the protocol's kinds; here they already are.
+            Err(e) => Reply::Error {
+                kind: e.kind.as_str().into(),
+                message: e.message,
+            },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let spec = match bundle::spec() {
+        Ok(spec) => spec,
+        Err(errors) => {
+            eprintln!("the bundled spec does not parse: {errors:?}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run_suite(spec, None, &mut YourCrate);
+    print!("{}", report.render());
+    if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
