@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use ndarray::{ArrayD, IxDyn};
 
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Reference, Subprocess, case_json, glob_match, run_suite,
 };
 use cross_entropy_spec::protocol::{Reply, Request, tensor_json};
+use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
 use cross_entropy_spec::spec::{Spec, parse_spec};
-use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::tensor::{Tensor, checked_numel};
 use cross_entropy_spec::torch_rng::TorchGenerator;
 use cross_entropy_spec::{bundle, vocab::Dtype};
 
@@ -272,10 +274,6 @@ fn lines(errors: &[impl ToString]) -> String {
     format!("the spec is malformed:\n  {}", all.join("\n  "))
 }
 
-fn widen(values: Vec<f32>) -> Vec<f64> {
-    values.into_iter().map(f64::from).collect()
-}
-
 fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
     let default = match args.op {
         RngOp::Randint => Dtype::Int64,
@@ -286,9 +284,18 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
         Some(name) => Dtype::parse(name)
             .ok_or_else(|| format!("unknown dtype `{name}` (float32, float64 or int64)"))?,
     };
-    let numel: usize = args.shape.iter().product();
+    let numel = checked_numel(&args.shape)
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| {
+            format!(
+                "--shape {:?} is larger than {MAX_ELEMENTS} elements",
+                args.shape
+            )
+        })?;
     let mut generator = TorchGenerator::manual_seed(args.seed);
-    let values: Vec<f64> = match (args.op, dtype, args.high) {
+    let shape = IxDyn(&args.shape);
+    let array = |values: Vec<f64>| ArrayD::from_shape_vec(shape.clone(), values);
+    let tensor = match (args.op, dtype, args.high) {
         (RngOp::Rand | RngOp::Randn, _, Some(_)) => {
             return Err("--high is for --op randint".into());
         }
@@ -296,19 +303,32 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
         (RngOp::Rand | RngOp::Randn, Dtype::Int64, _) => {
             return Err("rand and randn draw floats: --dtype float32 or float64".into());
         }
-        (RngOp::Rand, Dtype::Float32, _) => widen(generator.rand_f32(numel)),
-        (RngOp::Rand, _, _) => generator.rand_f64(numel),
-        (RngOp::Randn, Dtype::Float32, _) => widen(generator.randn_f32(numel)),
-        (RngOp::Randn, _, _) => generator.randn_f64(numel),
-        (RngOp::Randint, _, Some(high)) => generator
-            .random_below(high, numel)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
-    };
-    // Widening f32 to f64 and back is exact, so the tensor holds the generator's values.
-    let tensor = Tensor::from_f64(dtype, &args.shape, &values)?;
+        (RngOp::Rand, Dtype::Float32, _) => {
+            ArrayD::from_shape_vec(shape, generator.rand_f32(numel)).map(Tensor::Float32)
+        }
+        (RngOp::Rand, _, _) => array(generator.rand_f64(numel)).map(Tensor::Float64),
+        (RngOp::Randn, Dtype::Float32, _) => {
+            ArrayD::from_shape_vec(shape, generator.randn_f32(numel)).map(Tensor::Float32)
+        }
+        (RngOp::Randn, _, _) => array(generator.randn_f64(numel)).map(Tensor::Float64),
+        (RngOp::Randint, dtype, Some(high)) => {
+            let ints = generator
+                .random_below(high, numel)
+                .map_err(|e| e.to_string())?;
+            match dtype {
+                Dtype::Int64 => ArrayD::from_shape_vec(shape, ints).map(Tensor::Int64),
+                // A float tensor's random_(high) holds the integers rounded to its dtype.
+                Dtype::Float32 => {
+                    ArrayD::from_shape_vec(shape, ints.iter().map(|&v| v as f32).collect())
+                        .map(Tensor::Float32)
+                }
+                Dtype::Float64 => {
+                    array(ints.iter().map(|&v| v as f64).collect()).map(Tensor::Float64)
+                }
+            }
+        }
+    }
+    .map_err(|e| e.to_string())?;
     println!("{}", tensor_json(&tensor));
     Ok(ExitCode::SUCCESS)
 }

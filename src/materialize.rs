@@ -199,8 +199,7 @@ fn reshape(t: Tensor, dims: &[i64]) -> Result<Tensor, String> {
 }
 
 fn reshape_to(t: Tensor, shape: &[usize]) -> Result<Tensor, String> {
-    let n: usize = shape.iter().product();
-    if n != t.numel() {
+    if crate::tensor::checked_numel(shape) != Some(t.numel()) {
         return Err(format!(
             "shape {:?} cannot be reshaped to {shape:?}",
             t.shape()

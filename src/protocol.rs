@@ -111,7 +111,8 @@ pub fn tensor_from_json(v: &Value) -> Result<Tensor, String> {
             .iter()
             .map(|v| v.as_i64().ok_or_else(|| format!("{v} is not an int64")))
             .collect::<Result<Vec<_>, _>>()?;
-        let numel: usize = shape.iter().product();
+        let numel = crate::tensor::checked_numel(&shape)
+            .ok_or_else(|| format!("shape {shape:?} is too large"))?;
         if numel != ints.len() {
             return Err(format!(
                 "shape {shape:?} holds {numel} elements, but `data` has {}",

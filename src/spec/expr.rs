@@ -438,14 +438,8 @@ impl Parser<'_> {
                     return Err("torch.arange takes no keyword arguments here".into());
                 }
                 match pos.as_slice() {
-                    [Value::Int(end)] => Ok(Expr::Arange {
-                        start: 0,
-                        end: *end,
-                    }),
-                    [Value::Int(start), Value::Int(end)] => Ok(Expr::Arange {
-                        start: *start,
-                        end: *end,
-                    }),
+                    [Value::Int(end)] => arange(0, *end),
+                    [Value::Int(start), Value::Int(end)] => arange(*start, *end),
                     _ => Err("write torch.arange(end) or torch.arange(start, end)".into()),
                 }
             }
@@ -541,6 +535,12 @@ fn apply(func: Func, arg: Expr) -> Expr {
     }
 }
 
+fn arange(start: i64, end: i64) -> Result<Expr, String> {
+    let len = end.saturating_sub(start).max(0);
+    to_shape(&[len])?;
+    Ok(Expr::Arange { start, end })
+}
+
 fn cast_if(e: Expr, dtype: Option<Dtype>) -> Expr {
     match dtype {
         Some(d) if d != Dtype::Float32 => apply(Func::Cast(d), e),
@@ -579,10 +579,21 @@ fn shape_args(args: &[Arg]) -> Result<(Vec<usize>, Keywords), String> {
     Ok((to_shape(&dims)?, kw))
 }
 
+/// The largest tensor an expression may create: far above any example, far below what would
+/// exhaust memory.
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
 fn to_shape(dims: &[i64]) -> Result<Vec<usize>, String> {
-    dims.iter()
+    let shape = dims
+        .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("a dimension cannot be {d}")))
-        .collect()
+        .collect::<Result<Vec<usize>, _>>()?;
+    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) if n <= MAX_ELEMENTS => Ok(shape),
+        _ => Err(format!(
+            "shape {shape:?} is larger than the {MAX_ELEMENTS} elements an expression may create"
+        )),
+    }
 }
 
 fn dtype_kw(kw: &[(String, Value)]) -> Result<Option<Dtype>, String> {

@@ -54,7 +54,10 @@ pub fn literal_from_toml(value: &toml::Value) -> Result<Literal, String> {
                     .collect::<Result<Vec<_>, _>>()?,
                 Some(_) => return Err("`shape` must be an array".into()),
             };
-            let numel: usize = shape.iter().product();
+            let numel = shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .ok_or_else(|| format!("shape {shape:?} is too large"))?;
             if numel != nested.numel() {
                 return Err(format!(
                     "shape {shape:?} holds {numel} elements but `data` has {}",
