@@ -282,21 +282,7 @@ fn fmt_bound(v: f64) -> String {
 }
 
 fn attrs_text(case: &Case) -> String {
-    let a = &case.attrs;
-    let mut parts = Vec::new();
-    if let Some(d) = a.dim {
-        parts.push(format!("dim={d}"));
-    }
-    if let Some(r) = &a.reduction {
-        parts.push(format!("reduction={r}"));
-    }
-    if let Some(i) = a.ignore_index {
-        parts.push(format!("ignore_index={i}"));
-    }
-    if let Some(l) = a.label_smoothing {
-        parts.push(format!("label_smoothing={l}"));
-    }
-    format!("({})", parts.join(", "))
+    format!("({})", repro::keyword_args(&case.attrs).join(", "))
 }
 
 /// At most 12 values, then an ellipsis with the count.

@@ -2,6 +2,7 @@
 //! reproduced without reading the suite.
 
 use crate::protocol::Request;
+use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Op, Role};
 
@@ -17,7 +18,20 @@ pub fn torch_line(request: &Request) -> String {
             });
         }
     }
-    let a = &request.attrs;
+    args.extend(keyword_args(&request.attrs));
+    let call = match request.op {
+        Op::Sigmoid => "torch.sigmoid".to_string(),
+        op => format!("F.{op}"),
+    };
+    format!(
+        "import torch; import torch.nn.functional as F; print({call}({}))",
+        args.join(", ")
+    )
+}
+
+/// The options as PyTorch keyword arguments (`reduction='sum'`), only those the case sets.
+pub(crate) fn keyword_args(a: &Attrs) -> Vec<String> {
+    let mut args = Vec::new();
     if let Some(d) = a.dim {
         args.push(format!("dim={d}"));
     }
@@ -30,14 +44,7 @@ pub fn torch_line(request: &Request) -> String {
     if let Some(l) = a.label_smoothing {
         args.push(format!("label_smoothing={}", python_float(l)));
     }
-    let call = match request.op {
-        Op::Sigmoid => "torch.sigmoid".to_string(),
-        op => format!("F.{op}"),
-    };
-    format!(
-        "import torch; import torch.nn.functional as F; print({call}({}))",
-        args.join(", ")
-    )
+    args
 }
 
 fn tensor(t: &Tensor) -> String {
