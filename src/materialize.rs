@@ -69,22 +69,15 @@ fn evaluate(
 ) -> Result<Tensor, String> {
     let t = match expr {
         Expr::Literal(lit) => literal(lit, run, lit.integral && lit.dtype.is_none())?,
-        Expr::Rand { shape, dtype } => {
+        Expr::Rand { shape, dtype } | Expr::Randn { shape, dtype } => {
+            let g = drawing(generator)?;
             let n = shape.iter().product();
-            match dtype {
-                Dtype::Float64 => {
-                    Tensor::from_f64(Dtype::Float64, shape, &drawing(generator)?.rand_f64(n))?
-                }
-                _ => from_f32(shape, drawing(generator)?.rand_f32(n))?,
-            }
-        }
-        Expr::Randn { shape, dtype } => {
-            let n = shape.iter().product();
-            match dtype {
-                Dtype::Float64 => {
-                    Tensor::from_f64(Dtype::Float64, shape, &drawing(generator)?.randn_f64(n))?
-                }
-                _ => from_f32(shape, drawing(generator)?.randn_f32(n))?,
+            let normal = matches!(expr, Expr::Randn { .. });
+            match (dtype, normal) {
+                (Dtype::Float64, false) => Tensor::from_f64(Dtype::Float64, shape, &g.rand_f64(n))?,
+                (Dtype::Float64, true) => Tensor::from_f64(Dtype::Float64, shape, &g.randn_f64(n))?,
+                (_, false) => from_f32(shape, g.rand_f32(n))?,
+                (_, true) => from_f32(shape, g.randn_f32(n))?,
             }
         }
         Expr::RandomBelow { shape, high, dtype } => {
