@@ -94,52 +94,17 @@ fn torch_rng_prints_what_pytorch_drew() {
 
 #[test]
 fn bad_arguments_are_errors_not_panics() {
-    for args in [
-        vec![
-            "torch-rng",
-            "--seed",
-            "1",
-            "--op",
-            "randint",
-            "--shape",
-            "3",
-        ],
-        vec![
-            "torch-rng",
-            "--seed",
-            "1",
-            "--op",
-            "rand",
-            "--shape",
-            "3",
-            "--high",
-            "2",
-        ],
-        vec![
-            "torch-rng",
-            "--seed",
-            "1",
-            "--op",
-            "rand",
-            "--dtype",
-            "int64",
-            "--shape",
-            "3",
-        ],
-        vec![
-            "torch-rng",
-            "--seed",
-            "1",
-            "--op",
-            "rand",
-            "--shape",
-            "100000000,100000000",
-        ],
-        vec!["check", "--filter", "no.such.case"],
-        vec!["check", "--timeout", "-1", "--impl", "cat"],
-        vec!["check", "--spec", "/nonexistent/spec/dir"],
-        vec!["check", "--expect", "/nonexistent/expectations.toml"],
+    for line in [
+        "torch-rng --seed 1 --op randint --shape 3",
+        "torch-rng --seed 1 --op rand --shape 3 --high 2",
+        "torch-rng --seed 1 --op rand --dtype int64 --shape 3",
+        "torch-rng --seed 1 --op rand --shape 100000000,100000000",
+        "check --filter no.such.case",
+        "check --timeout -1 --impl cat",
+        "check --spec /nonexistent/spec/dir",
+        "check --expect /nonexistent/expectations.toml",
     ] {
+        let args: Vec<&str> = line.split(' ').collect();
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&output.stderr);
