@@ -108,15 +108,13 @@ fn logits_weight<'a, T>(
     })
 }
 
-/// Binary cross-entropy between probabilities `input` and targets, both in `[0, 1]`.
-///
-/// Shapes must be equal (any rank, 0-d included); 'none' keeps that shape; 'mean' is
-/// `Σ l / numel` whatever the weight (NaN when empty).
-pub fn binary_cross_entropy<T: Real>(
+/// The checks of `F.binary_cross_entropy`, in PyTorch's order; returns the weight
+/// broadcast to the target's shape. Shared by the loss and its gradient.
+pub(crate) fn bce_checked<'a, T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
-    opts: &BceOptions<'_, T>,
-) -> Result<ArrayD<T>, LossError> {
+    opts: &BceOptions<'a, T>,
+) -> Result<Option<ArrayViewD<'a, T>>, LossError> {
     if input.shape() != target.shape() {
         return Err(LossError::new(
             ErrorKind::ShapeMismatch,
@@ -144,7 +142,19 @@ pub fn binary_cross_entropy<T: Real>(
             "all elements of target should be between 0 and 1",
         ));
     }
-    let weight = weight.transpose()?;
+    weight.transpose()
+}
+
+/// Binary cross-entropy between probabilities `input` and targets, both in `[0, 1]`.
+///
+/// Shapes must be equal (any rank, 0-d included); 'none' keeps that shape; 'mean' is
+/// `Σ l / numel` whatever the weight (NaN when empty).
+pub fn binary_cross_entropy<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let weight = bce_checked(input, target, opts)?;
     let mut losses = input.clone();
     Zip::from(&mut losses)
         .and(target)
@@ -159,16 +169,19 @@ pub fn binary_cross_entropy<T: Real>(
     ))
 }
 
-/// Binary cross-entropy on logits, stable for any finite `x`; targets are not
-/// range-checked (PyTorch does not either).
-///
-/// `l = weight·((1 - y)·x - (1 + (pos_weight - 1)·y)·log σ(x))`. Shapes must be equal;
-/// `weight` and `pos_weight` broadcast to the target by trailing dimensions.
-pub fn binary_cross_entropy_with_logits<T: Real>(
+/// `weight` and `pos_weight` of a BCE-with-logits call, broadcast to the target's shape.
+pub(crate) struct LogitsWeights<'a, T> {
+    pub weight: Option<ArrayViewD<'a, T>>,
+    pub pos_weight: Option<ArrayViewD<'a, T>>,
+}
+
+/// The checks of `F.binary_cross_entropy_with_logits`, in PyTorch's order. Shared by the
+/// loss and its gradient.
+pub(crate) fn logits_checked<'a, T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
-    opts: &BceWithLogitsOptions<'_, T>,
-) -> Result<ArrayD<T>, LossError> {
+    opts: &BceWithLogitsOptions<'a, T>,
+) -> Result<LogitsWeights<'a, T>, LossError> {
     if input.shape() != target.shape() {
         return Err(LossError::new(
             ErrorKind::ShapeMismatch,
@@ -188,6 +201,20 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
         .weight
         .map(|w| logits_weight(w, shape, false))
         .transpose()?;
+    Ok(LogitsWeights { weight, pos_weight })
+}
+
+/// Binary cross-entropy on logits, stable for any finite `x`; targets are not
+/// range-checked (PyTorch does not either).
+///
+/// `l = weight·((1 - y)·x - (1 + (pos_weight - 1)·y)·log σ(x))`. Shapes must be equal;
+/// `weight` and `pos_weight` broadcast to the target by trailing dimensions.
+pub fn binary_cross_entropy_with_logits<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceWithLogitsOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     let mut losses = input.clone();
     match &pos_weight {
         Some(pw) => Zip::from(&mut losses)
@@ -202,7 +229,7 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
         Zip::from(&mut losses).and(&w).for_each(|l, &w| *l = *l * w);
     }
     Ok(reduce_elementwise(
-        shape,
+        target.shape(),
         losses.into_iter().collect(),
         opts.reduction,
     ))

@@ -117,20 +117,18 @@ fn smoothing_shape_quirks<T>(
 }
 
 /// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row.
-fn log_probs<T: Real>(row: ArrayView1<'_, T>) -> impl Iterator<Item = T> + '_ {
+pub(crate) fn log_probs<T: Real>(row: ArrayView1<'_, T>) -> impl Iterator<Item = T> + '_ {
     let (m, log_norm) = shift_and_log_norm(row);
     row.into_iter().map(move |&x| (x - m) - log_norm)
 }
 
 /// Per-row terms of the index-target loss before reduction; the closed-form gradient
-/// (a later issue) is built from the same pieces plus the row softmax.
-#[allow(
-    dead_code,
-    reason = "`targets` is for the closed-form gradients (later issue)"
-)]
+/// (`grad::cross_entropy_grad`) is built from the same pieces plus the row softmax.
 pub(crate) struct IndexTerms<T> {
     pub layout: ClassLayout,
     pub targets: Vec<Option<usize>>,
+    /// The class weight, flattened (`None`: all ones).
+    pub weight: Option<Vec<T>>,
     /// `nll_n = -w[t_n]·log p[n, t_n]` (0 where ignored).
     pub nll: Vec<T>,
     /// With smoothing: `(ε, smooth_n = -Σ_c w_c·log p[n, c])` (0 where ignored).
@@ -159,7 +157,7 @@ pub(crate) fn index_terms<T: Real>(
     if eps.is_some() {
         smoothing_shape_quirks(input.ndim(), target.ndim(), &layout, opts)?;
     }
-    let weight = weight.as_deref();
+    let w = weight.as_deref();
     let mut nll = Vec::with_capacity(targets.len());
     let mut smooth = Vec::with_capacity(if eps.is_some() { targets.len() } else { 0 });
     for (row, t) in input
@@ -173,19 +171,20 @@ pub(crate) fn index_terms<T: Real>(
             continue;
         };
         let lp_t = log_probs(row).nth(c).unwrap_or_else(T::nan);
-        nll.push(-lp_t * weight_of(weight, c));
+        nll.push(-lp_t * weight_of(w, c));
         if eps.is_some() {
             let weighted = log_probs(row)
                 .enumerate()
-                .map(|(k, lp)| lp * weight_of(weight, k));
+                .map(|(k, lp)| lp * weight_of(w, k));
             smooth.push(-sum_iter(weighted));
         }
     }
-    let total_weight = total_weight(&targets, weight);
+    let total_weight = total_weight(&targets, w);
     Ok(IndexTerms {
         nll: unbatched_as_sum(&layout, nll),
         layout,
         targets,
+        weight,
         smooth: eps.map(|e| (e, smooth)),
         total_weight,
     })
@@ -217,10 +216,6 @@ fn reduce_index<T: Real>(terms: IndexTerms<T>, reduction: Reduction) -> ArrayD<T
 
 /// Per-row terms of the probability-target loss before reduction:
 /// `r_n = Σ_c w_c·q'_{nc}·log p_{nc}`, so that `l_n = -r_n`.
-#[allow(
-    dead_code,
-    reason = "`weight`, `eps` are for the closed-form gradients (later issue)"
-)]
 pub(crate) struct ProbTerms<T> {
     pub out_shape: Vec<usize>,
     pub classes: usize,
@@ -228,6 +223,12 @@ pub(crate) struct ProbTerms<T> {
     /// `ε` if smoothing applies: `q' = (1-ε)·q + ε/C`.
     pub eps: Option<f64>,
     pub row_sums: Vec<T>,
+}
+
+/// `q ↦ q' = (1-ε)·q + ε/C` when smoothing applies, the identity otherwise.
+pub(crate) fn smoothed_target<T: Real>(eps: Option<f64>, classes: usize) -> impl Fn(T) -> T {
+    let keep_spread = eps.map(|e| (T::from_f64(1.0 - e), T::from_f64(e / classes as f64)));
+    move |q| keep_spread.map_or(q, |(keep, spread)| q * keep + spread)
 }
 
 pub(crate) fn prob_terms<T: Real>(
@@ -255,18 +256,14 @@ pub(crate) fn prob_terms<T: Real>(
     let classes = input.len_of(Axis(cd));
     let weight = class_weight(opts.weight, classes, WeightCheck::Probabilities)?;
     let eps = smoothing(opts.label_smoothing)?;
-    let (keep, spread) = match eps {
-        Some(e) => (T::from_f64(1.0 - e), T::from_f64(e / classes as f64)),
-        None => (T::one(), T::zero()),
-    };
+    let smoothed = smoothed_target(eps, classes);
     let w = weight.as_deref();
     let rows = input.lanes(Axis(cd)).into_iter();
     let row_sums = rows
         .zip(target.lanes(Axis(cd)))
         .map(|(x, q)| {
             let terms = log_probs(x).zip(q).enumerate().map(|(c, (lp, &q))| {
-                let q = if eps.is_some() { q * keep + spread } else { q };
-                let lq = lp * q;
+                let lq = lp * smoothed(q);
                 if w.is_some() {
                     lq * weight_of(w, c)
                 } else {
@@ -304,6 +301,17 @@ fn reduce_prob<T: Real>(terms: ProbTerms<T>, reduction: Reduction) -> ArrayD<T> 
     }
 }
 
+/// A 0-d input has no class dimension; PyTorch rejects it before looking at the target.
+pub(crate) fn check_rank<T>(input: &ArrayD<T>) -> Result<(), LossError> {
+    if input.ndim() == 0 {
+        return Err(LossError::new(
+            ErrorKind::InvalidRank,
+            "Expected 1 or more dimensions (got 0)",
+        ));
+    }
+    Ok(())
+}
+
 /// Cross-entropy between logits `input` and a class-index or class-probability target.
 ///
 /// Input `(C)`, `(N, C)` or `(N, C, d1..dk)`; classes along dim 1 (dim 0 unbatched).
@@ -315,12 +323,7 @@ pub fn cross_entropy<T: Real>(
     target: Target<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
-    if input.ndim() == 0 {
-        return Err(LossError::new(
-            ErrorKind::InvalidRank,
-            "Expected 1 or more dimensions (got 0)",
-        ));
-    }
+    check_rank(input)?;
     match target {
         Target::Indices(t) => Ok(reduce_index(index_terms(input, t, opts)?, opts.reduction)),
         Target::Probabilities(q) => Ok(reduce_prob(prob_terms(input, q, opts)?, opts.reduction)),

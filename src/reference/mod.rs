@@ -7,18 +7,21 @@
 //!   from its own formula (not through `nll_loss ∘ log_softmax`, which the suite checks).
 //! - [`mod@binary`] — `binary_cross_entropy` and `binary_cross_entropy_with_logits` (the
 //!   latter not through `binary_cross_entropy ∘ sigmoid`).
+//! - [`mod@grad`] — the closed-form gradient of each function's summed output with respect
+//!   to `input`, as PyTorch's autograd computes it.
 //! - [`mod@reduce`] — the `reduction` option and the pairwise sum every reduction uses.
 //! - [`mod@real`] — the `f32`/`f64` abstraction.
 //!
 //! No function panics on user data: every rejected input is a [`crate::error::LossError`].
 //!
-//! Gradients: each loss first computes crate-private per-element terms
-//! (`nll::NllTerms`, `cross_entropy::{IndexTerms, ProbTerms}`, the element losses in
-//! `binary`) and only then reduces them; the closed-form gradients (a later issue)
-//! belong next to those terms, reusing their validation and 'mean' denominators.
+//! Gradients: each loss first validates its arguments and computes crate-private terms
+//! (`nll::NllTerms`, `cross_entropy::{IndexTerms, ProbTerms}`, `binary::{bce_checked,
+//! logits_checked}`) and only then reduces them; [`mod@grad`] reuses those terms, so a
+//! gradient fails exactly where its forward fails and shares its 'mean' denominators.
 
 pub mod binary;
 pub mod cross_entropy;
+pub mod grad;
 pub mod nll;
 pub mod real;
 pub mod reduce;
@@ -29,6 +32,10 @@ pub use binary::{
     BceOptions, BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits,
 };
 pub use cross_entropy::{CrossEntropyOptions, Target, cross_entropy};
+pub use grad::{
+    binary_cross_entropy_grad, binary_cross_entropy_with_logits_grad, cross_entropy_grad,
+    log_softmax_grad, nll_loss_grad, sigmoid_grad, softmax_grad,
+};
 pub use nll::{NllOptions, nll_loss};
 pub use real::Real;
 pub use reduce::Reduction;

@@ -27,16 +27,14 @@ impl<T> Default for NllOptions<'_, T> {
     }
 }
 
-/// Everything the forward pass computes before reducing. The closed-form
-/// gradient (a later issue: `-w[t_n]·g/D` at `[n, t_n]`) needs exactly these.
-#[allow(
-    dead_code,
-    reason = "`targets` is for the closed-form gradient (later issue)"
-)]
+/// Everything the forward pass computes before reducing; the closed-form gradient
+/// (`grad::nll_loss_grad`: `-w[t_n]·g/D` at `[n, t_n]`) is built from these.
 pub(crate) struct NllTerms<T> {
     pub layout: ClassLayout,
     /// `Some(class)` per target element (row-major), `None` where ignored.
     pub targets: Vec<Option<usize>>,
+    /// The class weight, flattened (`None`: all ones).
+    pub weight: Option<Vec<T>>,
     /// `l_n` per target element (0 where ignored).
     pub losses: Vec<T>,
     /// The 'mean' denominator `D = Σ_valid w[t_n]` (the valid count without a weight).
@@ -77,19 +75,20 @@ pub(crate) fn nll_terms<T: Real>(
 ) -> Result<NllTerms<T>, LossError> {
     let (layout, weight) = index_target_layout(input.shape(), target.shape(), opts.weight)?;
     let targets = resolve_targets(target, layout.classes, opts.ignore_index)?;
-    let weight = weight.as_deref();
+    let w = weight.as_deref();
     let losses: Vec<T> = input
         .lanes(Axis(layout.class_dim))
         .into_iter()
         .zip(&targets)
         .map(|(row, t)| match *t {
-            Some(c) => -row.get(c).copied().unwrap_or_else(T::nan) * weight_of(weight, c),
+            Some(c) => -row.get(c).copied().unwrap_or_else(T::nan) * weight_of(w, c),
             None => T::zero(),
         })
         .collect();
-    let total_weight = total_weight(&targets, weight);
+    let total_weight = total_weight(&targets, w);
     Ok(NllTerms {
         losses: unbatched_as_sum(&layout, losses),
+        weight,
         layout,
         targets,
         total_weight,

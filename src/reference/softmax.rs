@@ -32,7 +32,7 @@ pub(crate) fn shift_and_log_norm<T: Real>(x: ArrayView1<'_, T>) -> (T, T) {
 }
 
 /// Apply `f` to every 1-D slice of `x` along `dim`; a 0-d tensor is one slice of length 1.
-fn along<T: Real>(
+pub(crate) fn along<T: Real>(
     x: &ArrayD<T>,
     dim: isize,
     f: impl Fn(ArrayViewMut1<'_, T>),

@@ -1,0 +1,371 @@
+//! Closed-form gradients of the sum of each function's output with respect to `input`: what
+//! PyTorch's `out.sum().backward()` leaves in `input.grad` (an upstream gradient of ones).
+//!
+//! Each function takes the forward's arguments, runs the forward's own validation and terms
+//! (so it fails exactly where the forward fails), and evaluates the gradient in the order
+//! PyTorch's backward kernels do. Cross-entropy in particular goes, as in PyTorch, through
+//! the gradient with respect to the log-probabilities and then log_softmax's backward
+//! `g - exp(lp)·Σg`: that is why a NaN logit in an ignored row still gives a NaN row
+//! (`0 - NaN·0`). The derivations are in `spec/10-gradients.md`.
+
+use ndarray::{ArrayD, ArrayViewMut1, Axis, Zip};
+
+use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
+use super::cross_entropy::{
+    CrossEntropyOptions, Target, check_rank, index_terms, log_probs, prob_terms, smoothed_target,
+};
+use super::nll::{NllOptions, nll_terms, weight_of};
+use super::real::{Real, from_count};
+use super::reduce::{Reduction, sum, sum_iter};
+use super::shape::class_dim;
+use super::softmax::{along, log_softmax, sigmoid_scalar, softmax};
+use crate::error::{ErrorKind, LossError};
+
+/// PyTorch's `EPSILON` of the BCE backward, a C++ `float`: in f64 it is 9.9999999600e-13.
+const BCE_EPSILON: f32 = 1e-12;
+
+/// `∂ softmax(x)·1 / ∂x = s ⊙ (1 - Σ s)` along `dim`: zero up to the rounding of `Σ s`.
+pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    let s = softmax(x, dim)?;
+    along(&s, dim, |mut lane| {
+        let total = sum_iter(lane.iter().copied()); // Σ g⊙s with g = 1
+        lane.mapv_inplace(|s| s * (T::one() - total));
+    })
+}
+
+/// `∂ log_softmax(x)·1 / ∂x = 1 - exp(lp)·C` along `dim` (`C` the length of the slice).
+pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    let lp = log_softmax(x, dim)?;
+    along(&lp, dim, |mut lane| {
+        let total = from_count::<T>(lane.len()); // Σ g with g = 1
+        lane.mapv_inplace(|lp| T::one() - lp.exp() * total);
+    })
+}
+
+/// `σ'(x) = (1 - σ)·σ`.
+pub fn sigmoid_grad<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
+    x.mapv(|v| {
+        let s = sigmoid_scalar(v);
+        (T::one() - s) * s
+    })
+}
+
+/// The upstream gradient of one loss element: `g/D` for 'mean' (D the loss's own
+/// denominator), `g` for 'sum' and 'none' (whose elements are summed with weight 1).
+fn per_loss<T: Real>(reduction: Reduction, g: T, denominator: T) -> T {
+    match reduction {
+        Reduction::Mean => g / denominator,
+        Reduction::None | Reduction::Sum => g,
+    }
+}
+
+/// PyTorch's NLL backward (also cross-entropy's, with index targets) rejects the `(1,)` target
+/// that its forward accepts for an unbatched `(C)` input, unless `C = 1`: it compares
+/// `input.size(0)` with `target.size(0)`.
+fn check_unbatched_target(input: &[usize], target: &[usize]) -> Result<(), LossError> {
+    match (input, target) {
+        ([c], [1]) if *c != 1 => Err(LossError::new(
+            ErrorKind::ShapeMismatch,
+            format!("size mismatch (got input: {input:?}, target: {target:?})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `-w[t_n]·g/D` at `[n, t_n]` for every valid `n`, 0 elsewhere. With 'mean' and a zero
+/// total weight that is `0·inf = NaN` at the valid targets, while ignored rows stay 0.
+pub fn nll_loss_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<i64>,
+    opts: &NllOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let terms = nll_terms(input, target, opts)?;
+    check_unbatched_target(input.shape(), target.shape())?;
+    let g = -per_loss(opts.reduction, T::one(), terms.total_weight);
+    let w = terms.weight.as_deref();
+    let mut grad = ArrayD::zeros(input.raw_dim());
+    let rows = grad.lanes_mut(Axis(terms.layout.class_dim)).into_iter();
+    for (mut row, &t) in rows.zip(&terms.targets) {
+        if let Some((c, slot)) = t.and_then(|c| Some((c, row.get_mut(c)?))) {
+            *slot = weight_of(w, c) * g;
+        }
+    }
+    Ok(grad)
+}
+
+/// log_softmax's backward on one slice: `∂/∂x = g - exp(lp)·Σ g`, given `g = ∂L/∂lp`.
+fn log_softmax_backward<T: Real>(lp: impl Iterator<Item = T>, g: &[T], out: ArrayViewMut1<'_, T>) {
+    let total = sum(g);
+    for ((o, lp), &g) in out.into_iter().zip(lp).zip(g) {
+        *o = g - lp.exp() * total;
+    }
+}
+
+/// Gradient of `cross_entropy(input, target, opts)` summed, for every target kind,
+/// weight, `ignore_index`, label smoothing and reduction:
+///
+/// - index targets, valid row: `[(1-ε)·w_t·(s - e_t) + (ε/C)·(s·Σ_c w_c - w)]·g/D`; ignored
+///   rows 0 (NaN if their softmax is NaN); `D = Σ_valid w[t_n]` for 'mean', so an all-ignored
+///   'mean' has a zero gradient although its value is NaN;
+/// - probability targets: `(s·Σ_c w_c·q'_c - w ⊙ q')·g`, `g = 1/(N·d1·…·dk)` for 'mean'.
+pub fn cross_entropy_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: Target<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    check_rank(input)?;
+    match target {
+        Target::Indices(t) => index_grad(input, t, opts),
+        Target::Probabilities(q) => prob_grad(input, q, opts),
+    }
+}
+
+fn index_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<i64>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let terms = index_terms(input, target, opts)?;
+    check_unbatched_target(input.shape(), target.shape())?;
+    let (classes, d) = (terms.layout.classes, terms.total_weight);
+    let eps = terms.smooth.as_ref().map(|(eps, _)| *eps);
+    // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t/D at the target and
+    // -(ε/C)·w_c/D at every class c (the smooth term only exists when smoothing applies).
+    let nll_g = -per_loss(opts.reduction, T::from_f64(1.0 - eps.unwrap_or(0.0)), d);
+    let smooth_g = eps.map(|e| -per_loss(opts.reduction, T::from_f64(e / classes as f64), d));
+    let w = terms.weight.as_deref();
+    let mut grad = ArrayD::zeros(input.raw_dim());
+    let cd = Axis(terms.layout.class_dim);
+    let rows = input.lanes(cd).into_iter().zip(grad.lanes_mut(cd));
+    for ((row, out), t) in rows.zip(&terms.targets) {
+        let mut g = vec![T::zero(); classes];
+        if let Some(t) = *t {
+            if let Some(smooth_g) = smooth_g {
+                g.iter_mut()
+                    .enumerate()
+                    .for_each(|(c, g)| *g = weight_of(w, c) * smooth_g);
+            }
+            if let Some(g_t) = g.get_mut(t) {
+                *g_t = *g_t + weight_of(w, t) * nll_g;
+            }
+        }
+        log_softmax_backward(log_probs(row), &g, out);
+    }
+    Ok(grad)
+}
+
+fn prob_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let terms = prob_terms(input, target, opts)?;
+    let smoothed = smoothed_target(terms.eps, terms.classes);
+    let rows = from_count::<T>(terms.row_sums.len());
+    // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = 1/rows for 'mean'.
+    let g = -per_loss(opts.reduction, T::one(), rows);
+    let w = terms.weight.as_deref();
+    let mut grad = ArrayD::zeros(input.raw_dim());
+    let cd = Axis(class_dim(input.ndim()));
+    let rows = input.lanes(cd).into_iter().zip(target.lanes(cd));
+    for ((row, q), out) in rows.zip(grad.lanes_mut(cd)) {
+        let g: Vec<T> = (q.iter().enumerate())
+            .map(|(c, &q)| g * weight_of(w, c) * smoothed(q))
+            .collect();
+        log_softmax_backward(log_probs(row), &g, out);
+    }
+    Ok(grad)
+}
+
+/// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail that
+/// PyTorch's two binary backward kernels share.
+fn weighted_and_reduced<T: Real>(
+    mut grad: ArrayD<T>,
+    weight: Option<ndarray::ArrayViewD<'_, T>>,
+    reduction: Reduction,
+) -> ArrayD<T> {
+    if let Some(w) = weight {
+        Zip::from(&mut grad).and(&w).for_each(|g, &w| *g = *g * w);
+    }
+    if reduction == Reduction::Mean {
+        let n = from_count::<T>(grad.len());
+        grad.mapv_inplace(|g| g / n);
+    }
+    grad
+}
+
+/// `w·(x - y) / max((1 - x)·x, EPS)`, divided by `numel` for 'mean'.
+///
+/// `EPS` is PyTorch's float constant 1e-12. The backward does not know about the forward's
+/// clamp of each log at -100 (PyTorch issue #171327): at `x = 0, y = 1` the loss is the
+/// constant 100 but the gradient is `-1/EPS`, about `-1e12`.
+pub fn binary_cross_entropy_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let weight = bce_checked(input, target, opts)?;
+    let eps = T::from_f64(f64::from(BCE_EPSILON));
+    let mut grad = input.clone();
+    Zip::from(&mut grad).and(target).for_each(|g, &y| {
+        let x = *g;
+        *g = (x - y) / ((T::one() - x) * x).max(eps);
+    });
+    Ok(weighted_and_reduced(grad, weight, opts.reduction))
+}
+
+/// `weight·((pos_weight·y + 1 - y)·σ(x) - pos_weight·y)`, divided by `numel` for 'mean';
+/// `σ(x) - y` without either weight. Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
+/// may be NaN.
+pub fn binary_cross_entropy_with_logits_grad<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceWithLogitsOptions<'_, T>,
+) -> Result<ArrayD<T>, LossError> {
+    let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
+    let mut grad = input.clone();
+    match pos_weight {
+        Some(pw) => Zip::from(&mut grad)
+            .and(target)
+            .and(&pw)
+            .for_each(|g, &y, &p| {
+                let py = p * y;
+                *g = (py + T::one() - y) * sigmoid_scalar(*g) - py;
+            }),
+        None => Zip::from(&mut grad)
+            .and(target)
+            .for_each(|g, &y| *g = sigmoid_scalar(*g) - y),
+    }
+    Ok(weighted_and_reduced(grad, weight, opts.reduction))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{IxDyn, array};
+
+    fn close(got: &ArrayD<f64>, want: &[f64]) {
+        let ok = got.len() == want.len()
+            && got.iter().zip(want).all(|(&a, &b)| {
+                a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-7 * b.abs()
+            });
+        assert!(ok, "{got:?} vs {want:?}");
+    }
+
+    fn x() -> ArrayD<f64> {
+        array![[1.0, 2.0, 3.0], [1.0, -1.0, 0.5], [0.0, 0.0, 0.0]].into_dyn()
+    }
+
+    #[test]
+    fn tv22_tv23_cross_entropy() {
+        let w = array![1.0, 2.0, 3.0].into_dyn();
+        let t = array![0i64, -100, 1].into_dyn();
+        let opts = CrossEntropyOptions {
+            weight: Some(&w),
+            label_smoothing: 0.2,
+            ..Default::default()
+        };
+        let g = cross_entropy_grad(&x(), Target::Indices(&t), &opts).unwrap();
+        let tv22 = [
+            -0.25287666,
+            0.053446944,
+            0.19942972,
+            0.0,
+            0.0,
+            0.0,
+            0.2,
+            -0.35555556,
+            0.15555556,
+        ];
+        close(&g, &tv22);
+        let t = array![0i64, 2, 1].into_dyn();
+        let g = cross_entropy_grad(&x(), Target::Indices(&t), &Default::default()).unwrap();
+        let tv23 = [
+            -0.30332314,
+            0.081576157,
+            0.22174699,
+            0.19136566,
+            0.025898526,
+            -0.21726419,
+            0.11111111,
+            -0.22222222,
+            0.11111111,
+        ];
+        close(&g, &tv23);
+    }
+
+    #[test]
+    fn ignored_rows_all_ignored_and_zero_weight() {
+        // An ignored row is 0, unless its softmax is NaN; all ignored: zeros, not NaN.
+        let x = array![[f64::NAN, 0.0], [1.0, 2.0]].into_dyn();
+        let t = array![-100i64, -100].into_dyn();
+        let g = cross_entropy_grad(&x, Target::Indices(&t), &Default::default()).unwrap();
+        close(&g, &[f64::NAN, f64::NAN, 0.0, 0.0]);
+        // A zero total weight with valid targets: 0·(1/0) = NaN, in NLL and in CE.
+        let w = array![0.0, 1.0].into_dyn();
+        let t = array![0i64, 0].into_dyn();
+        let o = NllOptions {
+            weight: Some(&w),
+            ..Default::default()
+        };
+        let g = nll_loss_grad(&array![[0.0, 1.0], [2.0, 3.0]].into_dyn(), &t, &o).unwrap();
+        close(&g, &[f64::NAN, 0.0, f64::NAN, 0.0]);
+    }
+
+    #[test]
+    fn tv24_tv25_binary() {
+        let x = array![0.25, 0.5, 0.9, 0.0].into_dyn();
+        let y = array![0.0, 1.0, 0.3, 1.0].into_dyn();
+        let o = BceOptions {
+            reduction: Reduction::Sum,
+            ..Default::default()
+        };
+        let g = binary_cross_entropy_grad(&x, &y, &o).unwrap();
+        close(&g, &[1.3333333, -2.0, 6.6666667, -1000000003995.8029]);
+        let g32 = binary_cross_entropy_grad(&x.mapv(|v| v as f32), &y.mapv(|v| v as f32), &{
+            BceOptions {
+                reduction: Reduction::Sum,
+                ..Default::default()
+            }
+        })
+        .unwrap();
+        assert_eq!(g32[3], -999999995904.0);
+        let x = array![[-2.0, 0.0, 3.0], [0.5, -1.0, 1.0]].into_dyn();
+        let y = array![[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]].into_dyn();
+        let (pw, w) = (
+            array![1.0, 3.0, 0.5].into_dyn(),
+            array![[2.0], [0.5]].into_dyn(),
+        );
+        let o = BceWithLogitsOptions {
+            weight: Some(&w),
+            pos_weight: Some(&pw),
+            reduction: Reduction::Mean,
+        };
+        let g = binary_cross_entropy_with_logits_grad(&x, &y, &o).unwrap();
+        let tv25 = [
+            0.039734307,
+            -0.5,
+            -0.0079043122,
+            -0.031461722,
+            0.022411785,
+            0.024857828,
+        ];
+        close(&g, &tv25);
+    }
+
+    #[test]
+    fn softmax_family_and_errors() {
+        let g = softmax_grad(&x(), 1).unwrap();
+        assert!(g.iter().all(|v| v.abs() < 1e-16));
+        let z = ArrayD::from_elem(IxDyn(&[]), 3.0);
+        close(&log_softmax_grad(&z, 0).unwrap(), &[0.0]);
+        // 1 - C·s for the uniform row: 1 - 3·(1/3).
+        let g: ArrayD<f64> = log_softmax_grad(&array![[0.0, 0.0, 0.0]].into_dyn(), -1).unwrap();
+        assert!(g.iter().all(|v| v.abs() < 1e-15));
+        close(&sigmoid_grad(&array![0.0].into_dyn()), &[0.25]);
+        assert!(softmax_grad(&z, 1).is_err());
+        let bad = array![1.5].into_dyn();
+        assert!(binary_cross_entropy_grad(&bad, &bad, &Default::default()).is_err());
+        assert!(cross_entropy_grad(&z, Target::Probabilities(&z), &Default::default()).is_err());
+    }
+}
