@@ -15,6 +15,9 @@ pub struct Comparison {
     /// Row-major index of the element that is furthest outside its bound.
     pub worst: Option<usize>,
     pub bounds: Bounds,
+    /// How many times its allowance the worst element is off: `|got - want| / (abs + rel·|want|)`,
+    /// infinite for a NaN, infinity or zero sign that does not match, or a shape that does not.
+    pub worst_ratio: f64,
 }
 
 /// Whether `got` matches `want` for one element: NaN only matches NaN, infinities only the same
@@ -47,6 +50,7 @@ pub fn compare(
         max_rel: 0.0,
         worst: None,
         bounds,
+        worst_ratio: 0.0,
     };
     let values = got.to_f64_vec();
     let (got_values, offset): (Vec<f64>, usize) = match select {
@@ -54,6 +58,7 @@ pub fn compare(
             Some(i) => (vec![values[i]], i),
             None => {
                 result.passed = false;
+                result.worst_ratio = f64::INFINITY;
                 result.reason = Some(format!(
                     "`select` {index:?} is outside the output of shape {:?}",
                     got.shape()
@@ -64,6 +69,7 @@ pub fn compare(
         None => {
             if got.shape() != want.shape.as_slice() {
                 result.passed = false;
+                result.worst_ratio = f64::INFINITY;
                 result.reason = Some(format!(
                     "shape {:?}, expected {:?}",
                     got.shape(),
@@ -92,6 +98,19 @@ pub fn compare(
         };
         result.max_abs = result.max_abs.max(abs);
         result.max_rel = result.max_rel.max(rel);
+        let allowance = bounds.abs + bounds.rel * w.abs();
+        let ratio = if ok && abs == 0.0 {
+            0.0
+        } else if !ok
+            && (g.is_nan() || w.is_nan() || g.is_infinite() || w.is_infinite() || abs == 0.0)
+        {
+            f64::INFINITY
+        } else if allowance > 0.0 {
+            abs / allowance
+        } else {
+            f64::INFINITY
+        };
+        result.worst_ratio = result.worst_ratio.max(ratio);
         let excess = if ok {
             abs - (bounds.abs + bounds.rel * w.abs())
         } else {
@@ -176,6 +195,7 @@ mod tests {
         assert!(!c.passed);
         assert_eq!(c.worst, Some(1));
         assert_eq!(c.max_abs, 0.5);
+        assert_eq!(c.worst_ratio, 500.0);
         let c = compare(&got, &lit(&[1, 3], &[1.0, 2.0, 3.0]), None, B, false);
         assert!(c.reason.unwrap().contains("shape"));
         let c = compare(&got, &lit(&[], &[2.5]), Some(&[1]), B, false);
