@@ -38,11 +38,24 @@ fn main() {
     };
 
     write(&out.join("spec_cases.rs"), &generate_tests(&parsed));
-    write(
-        &out.join("bundled_spec.rs"),
-        &generate_bundle(&root, &files),
+    let mut bundle = generate_bundle(&root, &files);
+    let gradients = root.join(RECORDED_GRADIENTS);
+    println!("cargo::rerun-if-changed={RECORDED_GRADIENTS}");
+    if !gradients.is_file() {
+        fail(&[format!(
+            "{RECORDED_GRADIENTS}: missing (scripts/observe_torch_gradients.py writes it)"
+        )]);
+    }
+    let _ = writeln!(
+        bundle,
+        "/// PyTorch's gradients of every case, as recorded.\npub static RECORDED_GRADIENTS: &str = include_str!({:?});",
+        gradients.display().to_string()
     );
+    write(&out.join("bundled_spec.rs"), &bundle);
 }
+
+/// PyTorch's recorded gradient of every case, bundled with the spec.
+const RECORDED_GRADIENTS: &str = "spec/recorded/pytorch-gradients.json";
 
 /// Every `spec/*.md`, sorted by name, as `(path relative to the crate, text)`.
 fn read_spec_files(dir: &Path) -> Result<Vec<(String, String)>, String> {

@@ -17,8 +17,26 @@ use crate::vocab::{Dtype, Op, Role};
 /// The tensors of one call, by role.
 pub type Tensors = BTreeMap<Role, Tensor>;
 
+/// What a dispatch computes: the call's output, or the gradient of its sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Value,
+    Gradient,
+}
+
 /// Evaluates `op` on `tensors` with `attrs`, as PyTorch's functional API would.
 pub fn evaluate(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
+    dispatch(op, tensors, attrs, Mode::Value)
+}
+
+/// The gradient of the sum of `op`'s output with respect to `input` (PyTorch's
+/// `out.sum().backward()`), in the input's dtype; the same arguments are rejected as by
+/// [`evaluate`].
+pub fn gradient(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
+    dispatch(op, tensors, attrs, Mode::Gradient)
+}
+
+fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tensor, LossError> {
     let input = tensors
         .get(&Role::Input)
         .ok_or_else(|| LossError::new(ErrorKind::MissingArgument, "missing tensor `input`"))?;
@@ -41,10 +59,15 @@ pub fn evaluate(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Loss
         }
         _ => input.dtype(),
     };
-    match promoted {
-        Dtype::Float64 => call::<f64>(op, tensors, attrs),
-        _ => call::<f32>(op, tensors, attrs),
-    }
+    let result = match promoted {
+        Dtype::Float64 => call::<f64>(op, tensors, attrs, mode),
+        _ => call::<f32>(op, tensors, attrs, mode),
+    }?;
+    // A gradient has the dtype of what it is the gradient with respect to.
+    Ok(match mode {
+        Mode::Gradient => result.cast(input.dtype()),
+        Mode::Value => result,
+    })
 }
 
 fn widest(tensors: &Tensors, roles: &[Role]) -> Dtype {
@@ -59,7 +82,14 @@ fn widest(tensors: &Tensors, roles: &[Role]) -> Dtype {
     }
 }
 
-fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
+fn call<T: Real>(
+    op: Op,
+    tensors: &Tensors,
+    attrs: &Attrs,
+    mode: Mode,
+) -> Result<Tensor, LossError> {
+    use reference::grad;
+    let value = mode == Mode::Value;
     let input: ArrayD<T> = tensors[&Role::Input].float_array();
     let reduction = match &attrs.reduction {
         Some(r) => r.parse::<Reduction>()?,
@@ -104,13 +134,15 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                     format!("dim {dim} is out of range"),
                 )
             })?;
-            if op == Op::Softmax {
-                reference::softmax(&input, dim)?
-            } else {
-                reference::log_softmax(&input, dim)?
+            match (op == Op::Softmax, value) {
+                (true, true) => reference::softmax(&input, dim)?,
+                (true, false) => grad::softmax_grad(&input, dim)?,
+                (false, true) => reference::log_softmax(&input, dim)?,
+                (false, false) => grad::log_softmax_grad(&input, dim)?,
             }
         }
-        Op::Sigmoid => reference::sigmoid(&input),
+        Op::Sigmoid if value => reference::sigmoid(&input),
+        Op::Sigmoid => grad::sigmoid_grad(&input),
         Op::CrossEntropy => {
             let target = target()?;
             let opts = |weight| CrossEntropyOptions {
@@ -118,6 +150,13 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                 ignore_index,
                 reduction,
                 label_smoothing: attrs.label_smoothing.unwrap_or(0.0),
+            };
+            let run = |target: Target<'_, T>, opts: &CrossEntropyOptions<'_, T>| {
+                if value {
+                    reference::cross_entropy(&input, target, opts)
+                } else {
+                    grad::cross_entropy_grad(&input, target, opts)
+                }
             };
             // PyTorch chooses the path by shape, not dtype: a target shaped like the input holds
             // class probabilities, any other target class indices.
@@ -130,8 +169,7 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                 }
                 let probabilities = target.float_array::<T>();
                 let weight = float_arg(Role::Weight, false)?;
-                reference::cross_entropy(
-                    &input,
+                run(
                     Target::Probabilities(&probabilities),
                     &opts(weight.as_ref()),
                 )?
@@ -144,7 +182,7 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                         &opts(weight.as_ref()),
                     )
                 })?;
-                reference::cross_entropy(&input, Target::Indices(&indices), &opts(weight.as_ref()))?
+                run(Target::Indices(&indices), &opts(weight.as_ref()))?
             }
         }
         Op::NllLoss => {
@@ -157,7 +195,11 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
             let indices = class_indices(target()?, |indices| {
                 reference::nll_loss(&input, indices, &opts)
             })?;
-            reference::nll_loss(&input, &indices, &opts)?
+            if value {
+                reference::nll_loss(&input, &indices, &opts)?
+            } else {
+                grad::nll_loss_grad(&input, &indices, &opts)?
+            }
         }
         Op::BinaryCrossEntropy => {
             let t = target()?;
@@ -177,7 +219,11 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                 weight: weight.as_ref(),
                 reduction,
             };
-            reference::binary_cross_entropy(&input, &target, &opts)?
+            if value {
+                reference::binary_cross_entropy(&input, &target, &opts)?
+            } else {
+                grad::binary_cross_entropy_grad(&input, &target, &opts)?
+            }
         }
         Op::BinaryCrossEntropyWithLogits => {
             let t = target()?;
@@ -198,7 +244,11 @@ fn call<T: Real>(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Los
                 pos_weight: pos_weight.as_ref(),
                 reduction,
             };
-            reference::binary_cross_entropy_with_logits(&input, &target, &opts)?
+            if value {
+                reference::binary_cross_entropy_with_logits(&input, &target, &opts)?
+            } else {
+                grad::binary_cross_entropy_with_logits_grad(&input, &target, &opts)?
+            }
         }
     };
     Ok(Tensor::from_real(output))

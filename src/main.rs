@@ -194,7 +194,7 @@ fn cases(args: CasesArgs) -> Result<ExitCode, String> {
         for &dtype in &case.dtypes {
             count += 1;
             let line = if args.json {
-                case_json(case, dtype)
+                case_json(&spec, case, dtype)
                     .map_err(|e| format!("{}: case `{}` [{dtype}]: {e}", case.at, case.id))?
                     .to_string()
             } else {

@@ -4,6 +4,7 @@
 use ndarray::{ArrayD, IxDyn};
 
 use crate::reference::Real;
+use crate::spec::Literal;
 use crate::vocab::Dtype;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +131,18 @@ impl Tensor {
             Tensor::Float32(a) => a.iter().map(|v| fmt_float(f64::from(*v), true)).collect(),
             Tensor::Float64(a) => a.iter().map(|v| fmt_float(*v, false)).collect(),
             Tensor::Int64(a) => a.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+}
+
+impl From<&Tensor> for Literal {
+    /// The tensor's values as an expectation (exact: every f32 and int64 up to 2^53 is an f64).
+    fn from(t: &Tensor) -> Literal {
+        Literal {
+            dtype: Some(t.dtype()),
+            shape: t.shape().to_vec(),
+            data: t.to_f64_vec(),
+            integral: t.dtype() == Dtype::Int64,
         }
     }
 }

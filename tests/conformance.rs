@@ -128,7 +128,11 @@ fn a_crashing_implementation_is_reported_and_the_run_goes_on() {
         Duration::from_secs(10),
     );
     let report = run_suite(spec(), Some("ce.doc001.*"), &mut child);
-    assert_eq!(report.runs.len(), 4, "every case still runs");
+    assert_eq!(
+        report.runs.len(),
+        8,
+        "every case still runs, value and gradient"
+    );
     for run in &report.runs {
         let Status::Errored(why) = &run.status else {
             panic!("{} should be errored: {:?}", run.id, run.status);
@@ -144,7 +148,7 @@ fn a_crashing_implementation_is_reported_and_the_run_goes_on() {
 fn a_hanging_implementation_times_out_per_case() {
     let mut child = Subprocess::new("sleep 30", Duration::from_millis(300));
     let report = run_suite(spec(), Some("ce.doc004.arange.mean"), &mut child);
-    assert_eq!(report.runs.len(), 2);
+    assert_eq!(report.runs.len(), 4);
     for run in &report.runs {
         assert!(
             matches!(&run.status, Status::Errored(why) if why.contains("no answer within 0.3 s")),
@@ -161,7 +165,7 @@ fn garbage_is_reported_as_such() {
         Duration::from_secs(10),
     );
     let report = run_suite(spec(), Some("ce.doc001.batch3x5.*"), &mut child);
-    assert_eq!(report.runs.len(), 4);
+    assert_eq!(report.runs.len(), 8);
     for run in &report.runs {
         assert!(
             matches!(&run.status, Status::Errored(why) if why.contains("unreadable reply")),

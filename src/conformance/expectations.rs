@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::{Report, Status};
+use super::{Part, Report, Status};
 use crate::spec::Spec;
 
 /// One known divergence.
@@ -19,6 +19,9 @@ pub struct Divergence {
     /// The implementation's issue or documentation, when there is one.
     #[serde(default)]
     pub link: Option<String>,
+    /// `"value"` or `"gradient"` when only that part diverges; both when absent.
+    #[serde(default)]
+    pub part: Option<String>,
 }
 
 /// The expectations file: `[[divergence]]` tables.
@@ -32,7 +35,14 @@ pub struct Expectations {
 impl Expectations {
     /// Reads an expectations file (TOML).
     pub fn parse(text: &str) -> Result<Expectations, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let parsed: Expectations = toml::from_str(text).map_err(|e| e.to_string())?;
+        match parsed.invalid_parts().as_slice() {
+            [] => Ok(parsed),
+            ids => Err(format!(
+                "`part` is \"value\" or \"gradient\" (entries {})",
+                ids.join(", ")
+            )),
+        }
     }
 
     /// Ids that name no case (or no dtype of it) in `spec`.
@@ -52,17 +62,31 @@ impl Expectations {
             .collect()
     }
 
-    fn find(&self, id: &str, dtype: &str) -> Option<&Divergence> {
+    fn find(&self, id: &str, dtype: &str, part: Part) -> Option<&Divergence> {
         let with_dtype = format!("{id}@{dtype}");
+        self.divergence.iter().find(|d| {
+            (d.id == with_dtype || d.id == id)
+                && d.part.as_deref().is_none_or(|p| p == part.as_str())
+        })
+    }
+
+    /// Entries whose `part` is neither `value` nor `gradient`.
+    pub fn invalid_parts(&self) -> Vec<String> {
         self.divergence
             .iter()
-            .find(|d| d.id == with_dtype || d.id == id)
+            .filter(|d| {
+                d.part
+                    .as_deref()
+                    .is_some_and(|p| !matches!(p, "value" | "gradient"))
+            })
+            .map(|d| d.id.clone())
+            .collect()
     }
 
     /// Marks the report's runs: listed failures become expected, listed passes unexpected.
     pub fn apply(&self, report: &mut Report) {
         for run in &mut report.runs {
-            let Some(d) = self.find(&run.id, run.dtype.as_str()) else {
+            let Some(d) = self.find(&run.id, run.dtype.as_str(), run.part) else {
                 continue;
             };
             let note = match &d.link {

@@ -3,14 +3,15 @@
 
 use serde_json::{Value, json};
 
-use super::request_for;
+use super::{expected_gradient, request_for};
 use crate::protocol::{PROTOCOL_VERSION, tensor_json};
-use crate::spec::{Case, Check};
+use crate::spec::{Case, Check, Spec};
 use crate::tensor::Tensor;
 use crate::vocab::Dtype;
 
-/// One exported case run: `{"id", "case", "dtype", "spec", "request", "expect" | "expect_error"}`.
-pub fn case_json(case: &Case, dtype: Dtype) -> Result<Value, String> {
+/// One exported case run: `{"id", "case", "dtype", "spec", "request", "expect" | "expect_error"}`,
+/// and `"expect_grad"` (the gradient of the output's sum, with its tolerance) for a value case.
+pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String> {
     let request = request_for(case, dtype)?;
     let request_value: Value = serde_json::from_str(&request.to_json())
         .map_err(|e| format!("unreachable: the request does not read back: {e}"))?;
@@ -29,6 +30,7 @@ pub fn case_json(case: &Case, dtype: Dtype) -> Result<Value, String> {
             select,
             tol,
             signed_zeros,
+            ..
         } => {
             let expected = Tensor::from_f64(Dtype::Float64, &expect.shape, &expect.data)?;
             let bounds = tol.bounds(dtype);
@@ -42,6 +44,15 @@ pub fn case_json(case: &Case, dtype: Dtype) -> Result<Value, String> {
         Check::Error { kind, message } => {
             out["expect_error"] = json!({ "kind": kind.as_str(), "message": message });
         }
+    }
+    // A case whose gradient is neither stated nor recorded is exported without one.
+    if let Some(Ok((want, tol))) = expected_gradient(spec, case, dtype) {
+        let want = Tensor::from_f64(Dtype::Float64, &want.shape, &want.data)?;
+        let bounds = tol.bounds(dtype);
+        out["expect_grad"] = json!({
+            "grad_input": serde_json::from_str::<Value>(&tensor_json(&want)).map_err(|e| e.to_string())?,
+            "tolerance": { "name": tol.name, "abs": bounds.abs, "rel": bounds.rel, "why": tol.why },
+        });
     }
     Ok(out)
 }

@@ -16,11 +16,12 @@ pub use report::{Counts, Report};
 pub use repro::torch_line;
 pub use subprocess::Subprocess;
 
+use crate::bundle;
 use crate::compare::{Comparison, compare};
 use crate::eval;
 use crate::materialize::materialize;
 use crate::protocol::{Reply, Request};
-use crate::spec::{Case, Check, Location, Spec};
+use crate::spec::{Case, Check, Literal, Location, Spec, Tolerance};
 use crate::vocab::Dtype;
 
 /// An implementation under test, called in process. Another crate implements this to be
@@ -42,19 +43,18 @@ impl Implementation for Reference {
     }
 
     fn evaluate(&mut self, request: &Request) -> Reply {
-        if request.grad {
-            return Reply::Unsupported("gradients are not implemented yet".into());
-        }
-        match eval::evaluate(request.op, &request.tensors, &request.attrs) {
-            Ok(output) => Reply::Output {
-                output,
-                grad_input: None,
-            },
-            Err(e) => Reply::Error {
-                kind: e.kind.as_str().into(),
-                message: e.message,
-            },
-        }
+        let answer =
+            eval::evaluate(request.op, &request.tensors, &request.attrs).and_then(|output| {
+                let grad_input = request
+                    .grad
+                    .then(|| eval::gradient(request.op, &request.tensors, &request.attrs))
+                    .transpose()?;
+                Ok(Reply::Output { output, grad_input })
+            });
+        answer.unwrap_or_else(|e| Reply::Error {
+            kind: e.kind.as_str().into(),
+            message: e.message,
+        })
     }
 }
 
@@ -74,11 +74,28 @@ pub enum Status {
     UnexpectedPass(String),
 }
 
-/// One case run in one dtype.
+/// What a run checks: the value of the call, or the gradient of its sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    Value,
+    Gradient,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Value => "value",
+            Part::Gradient => "gradient",
+        }
+    }
+}
+
+/// One case run in one dtype, for its value or its gradient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRun {
     pub id: String,
     pub dtype: Dtype,
+    pub part: Part,
     pub at: Location,
     pub chapter: String,
     pub section: String,
@@ -108,6 +125,7 @@ pub fn judge(case: &Case, dtype: Dtype, request: &Request, reply: &Reply) -> Sta
                 select,
                 tol,
                 signed_zeros,
+                ..
             },
             Reply::Output { output, .. },
         ) => {
@@ -145,20 +163,109 @@ pub fn judge(case: &Case, dtype: Dtype, request: &Request, reply: &Reply) -> Sta
     }
 }
 
-/// Runs one case in one dtype against an implementation.
-pub fn run_case(case: &Case, dtype: Dtype, implementation: &mut dyn Implementation) -> CaseRun {
-    let status = match request_for(case, dtype) {
-        Ok(request) => judge(case, dtype, &request, &implementation.evaluate(&request)),
-        Err(why) => Status::Errored(format!("{}: the case could not be built: {why}", case.at)),
+/// The gradient a case expects in `dtype`: the one it states (`expect_grad`, within
+/// `grad_tol`), or else PyTorch's recorded gradient for it, within the spec's `gradient`
+/// tolerance. `None` for a case that expects an error.
+pub fn expected_gradient(
+    spec: &Spec,
+    case: &Case,
+    dtype: Dtype,
+) -> Option<Result<(Literal, Tolerance), String>> {
+    let Check::Value { grad, .. } = &case.check else {
+        return None;
     };
-    CaseRun {
+    if let Some(g) = grad {
+        return Some(Ok((g.expect.clone(), g.tol.clone())));
+    }
+    let key = format!("{}@{dtype}", case.id);
+    let Some(recorded) = bundle::recorded_gradient(&key) else {
+        return Some(Err(format!(
+            "no gradient is recorded for {key}: run scripts/observe_torch_gradients.py"
+        )));
+    };
+    let tol = spec.tolerances.get("gradient").cloned().ok_or_else(|| {
+        "the spec defines no `gradient` tolerance, which recorded gradients are checked with"
+            .to_string()
+    });
+    Some(tol.map(|tol| (recorded, tol)))
+}
+
+/// Judges the `grad_input` of a reply to a request that asked for it.
+pub fn judge_gradient(
+    case: &Case,
+    dtype: Dtype,
+    request: &Request,
+    reply: &Reply,
+    want: &Literal,
+    tol: &Tolerance,
+) -> Status {
+    let failed = |what: String| Status::Failed(report::failure(case, dtype, request, &what));
+    match reply {
+        Reply::Unsupported(why) => Status::Skipped(why.clone()),
+        Reply::Broken(why) => Status::Errored(why.clone()),
+        Reply::Error { kind, message } => failed(format!(
+            "expected a gradient, got an error: {kind}: {message}"
+        )),
+        Reply::Output {
+            grad_input: None, ..
+        } => failed("asked for `grad_input`, the reply has none".into()),
+        Reply::Output {
+            grad_input: Some(grad),
+            ..
+        } => {
+            let c = compare(grad, want, None, tol.bounds(dtype), false);
+            if c.passed {
+                Status::Passed
+            } else {
+                failed(format!(
+                    "the gradient of the sum of the output with respect to input:\n{}",
+                    report::value_mismatch(case, grad, want, None, &c, tol)
+                ))
+            }
+        }
+    }
+}
+
+/// Runs one case in one dtype against an implementation: its value, and for a case that
+/// expects a value, the gradient of its sum.
+pub fn run_case(
+    spec: &Spec,
+    case: &Case,
+    dtype: Dtype,
+    implementation: &mut dyn Implementation,
+) -> Vec<CaseRun> {
+    let run = |part, status| CaseRun {
         id: case.id.clone(),
         dtype,
+        part,
         at: case.at.clone(),
         chapter: case.chapter.clone(),
         section: case.section.clone(),
         status,
+    };
+    let mut request = match request_for(case, dtype) {
+        Ok(request) => request,
+        Err(why) => {
+            let why = format!("{}: the case could not be built: {why}", case.at);
+            return vec![run(Part::Value, Status::Errored(why))];
+        }
+    };
+    let mut runs = vec![run(
+        Part::Value,
+        judge(case, dtype, &request, &implementation.evaluate(&request)),
+    )];
+    if let Some(expected) = expected_gradient(spec, case, dtype) {
+        request.grad = true;
+        let status = match expected {
+            Ok((want, tol)) => {
+                let reply = implementation.evaluate(&request);
+                judge_gradient(case, dtype, &request, &reply, &want, &tol)
+            }
+            Err(why) => Status::Skipped(why),
+        };
+        runs.push(run(Part::Gradient, status));
     }
+    runs
 }
 
 /// Runs every case whose id matches `filter` (a glob with `*` and `?`) in each of its dtypes.
@@ -173,7 +280,7 @@ pub fn run_suite(
             continue;
         }
         for &dtype in &case.dtypes {
-            runs.push(run_case(case, dtype, implementation));
+            runs.extend(run_case(spec, case, dtype, implementation));
         }
     }
     Report {

@@ -5,7 +5,10 @@
 
 use std::fmt::Write as _;
 
-use super::{Implementation, Reference, Status, describe, judge, request_for};
+use super::{
+    Implementation, Reference, Status, describe, expected_gradient, judge, judge_gradient,
+    request_for,
+};
 use crate::bundle;
 use crate::compare::compare;
 use crate::documents;
@@ -51,6 +54,25 @@ fn check_case(spec: &Spec, case: &Case, dtype: Dtype) -> Result<SpecOutcome, Str
             return Err(format!("{}: case `{}`: {why}", case.at, case.id));
         }
     }
+    let grad_reply = match expected_gradient(spec, case, dtype) {
+        None => None,
+        Some(Err(why)) => return Err(format!("{}: case `{}` [{dtype}]: {why}", case.at, case.id)),
+        Some(Ok((want, tol))) => {
+            let mut grad_request = request.clone();
+            grad_request.grad = true;
+            let reply = Reference.evaluate(&grad_request);
+            match judge_gradient(case, dtype, &grad_request, &reply, &want, &tol) {
+                Status::Passed => Some(reply),
+                Status::Failed(detail) => return Err(detail),
+                other => {
+                    return Err(format!(
+                        "{}: case `{}` [{dtype}] gradient: {other:?}",
+                        case.at, case.id
+                    ));
+                }
+            }
+        }
+    };
     let identity = spec.tolerances.get("identity").ok_or_else(|| {
         "the spec defines no `identity` tolerance, which identities are checked with".to_string()
     })?;
@@ -108,7 +130,7 @@ fn check_case(spec: &Spec, case: &Case, dtype: Dtype) -> Result<SpecOutcome, Str
     }
     Ok(SpecOutcome {
         name: format!("{}.{}", case.id, dtype),
-        snapshot: snapshot(case, dtype, &reply, &checked),
+        snapshot: snapshot(case, dtype, &reply, grad_reply.as_ref(), &checked),
     })
 }
 
@@ -220,7 +242,7 @@ fn agree(
     output: &Tensor,
     identity: &Tolerance,
 ) -> Result<(), String> {
-    let want = literal_of(output);
+    let want = Literal::from(output);
     let c = compare(other, &want, None, identity.bounds(dtype), false);
     if c.passed {
         Ok(())
@@ -237,44 +259,20 @@ fn agree(
     }
 }
 
-fn literal_of(t: &Tensor) -> Literal {
-    Literal {
-        dtype: Some(t.dtype()),
-        shape: t.shape().to_vec(),
-        data: t.to_f64_vec(),
-        integral: false,
-    }
-}
-
 /// The snapshot: the result at full precision (shortest round-trip decimals), by rows.
-fn snapshot(case: &Case, dtype: Dtype, reply: &Reply, checked: &[String]) -> String {
+fn snapshot(
+    case: &Case,
+    dtype: Dtype,
+    reply: &Reply,
+    grad_reply: Option<&Reply>,
+    checked: &[String],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "case: {}", case.id);
     let _ = writeln!(out, "op: {}", case.op);
     let _ = writeln!(out, "dtype: {dtype}");
     match reply {
-        Reply::Output { output, .. } => {
-            let _ = writeln!(out, "output:");
-            let _ = writeln!(out, "  dtype: {}", output.dtype());
-            let _ = writeln!(out, "  shape: {:?}", output.shape());
-            let values: Vec<String> = output.formatted().into_iter().map(yaml_number).collect();
-            match output.shape() {
-                [] => {
-                    let _ = writeln!(out, "  value: {}", values.join(""));
-                }
-                shape => {
-                    let row = shape.last().copied().unwrap_or(1).max(1);
-                    if values.is_empty() {
-                        let _ = writeln!(out, "  data: []");
-                    } else {
-                        let _ = writeln!(out, "  data:");
-                        for chunk in values.chunks(row) {
-                            let _ = writeln!(out, "    - [{}]", chunk.join(", "));
-                        }
-                    }
-                }
-            }
-        }
+        Reply::Output { output, .. } => yaml_tensor(&mut out, "output", output),
         Reply::Error { kind, message } => {
             let _ = writeln!(out, "error:");
             let _ = writeln!(out, "  kind: {kind}");
@@ -284,6 +282,13 @@ fn snapshot(case: &Case, dtype: Dtype, reply: &Reply, checked: &[String]) -> Str
             let _ = writeln!(out, "unanswered: {why:?}");
         }
     }
+    if let Some(Reply::Output {
+        grad_input: Some(grad),
+        ..
+    }) = grad_reply
+    {
+        yaml_tensor(&mut out, "grad_input", grad);
+    }
     if !checked.is_empty() {
         let _ = writeln!(out, "checked:");
         for c in checked {
@@ -291,6 +296,29 @@ fn snapshot(case: &Case, dtype: Dtype, reply: &Reply, checked: &[String]) -> Str
         }
     }
     out
+}
+
+/// A tensor as YAML: dtype, shape, and the values by rows of the last dimension.
+fn yaml_tensor(out: &mut String, name: &str, t: &Tensor) {
+    let _ = writeln!(out, "{name}:");
+    let _ = writeln!(out, "  dtype: {}", t.dtype());
+    let _ = writeln!(out, "  shape: {:?}", t.shape());
+    let values: Vec<String> = t.formatted().into_iter().map(yaml_number).collect();
+    match t.shape() {
+        [] => {
+            let _ = writeln!(out, "  value: {}", values.join(""));
+        }
+        _ if values.is_empty() => {
+            let _ = writeln!(out, "  data: []");
+        }
+        shape => {
+            let row = shape.last().copied().unwrap_or(1).max(1);
+            let _ = writeln!(out, "  data:");
+            for chunk in values.chunks(row) {
+                let _ = writeln!(out, "    - [{}]", chunk.join(", "));
+            }
+        }
+    }
 }
 
 /// YAML's spellings of the non-finite numbers.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CaseRun, Status, describe, repro};
+use super::{CaseRun, Part, Status, describe, repro};
 use crate::compare::{Comparison, unflatten};
 use crate::protocol::Request;
 use crate::spec::{Case, Literal, Tolerance};
@@ -135,15 +135,21 @@ impl Report {
                     Status::Errored(why) => {
                         let _ = writeln!(
                             out,
-                            "ERROR {} [{}] at {}\n  {why}\n",
-                            run.id, run.dtype, run.at
+                            "ERROR {} [{}]{} at {}\n  {why}\n",
+                            run.id,
+                            run.dtype,
+                            part_label(run.part),
+                            run.at
                         );
                     }
                     Status::UnexpectedPass(why) => {
                         let _ = writeln!(
                             out,
-                            "UNEXPECTED PASS {} [{}] at {}\n  the expectations file lists it as a divergence: {why}\n  remove it from the file\n",
-                            run.id, run.dtype, run.at
+                            "UNEXPECTED PASS {} [{}]{} at {}\n  the expectations file lists it as a divergence: {why}\n  remove it from the file\n",
+                            run.id,
+                            run.dtype,
+                            part_label(run.part),
+                            run.at
                         );
                     }
                     _ => {}
@@ -155,6 +161,14 @@ impl Report {
                 out,
                 "STALE EXPECTATION {id}: the expectations file names a case the spec does not have"
             );
+        }
+        for part in [Part::Value, Part::Gradient] {
+            let mut c = Counts::default();
+            self.runs
+                .iter()
+                .filter(|r| r.part == part)
+                .for_each(|r| c.add(&r.status));
+            let _ = writeln!(out, "\n{:>8}s: {c}", part.as_str());
         }
         let _ = writeln!(out, "\n{}", self.counts());
         out
@@ -178,6 +192,7 @@ impl Report {
                 serde_json::json!({
                     "id": r.id,
                     "dtype": r.dtype.as_str(),
+                    "part": r.part.as_str(),
                     "spec": { "file": r.at.file, "line": r.at.line, "section": r.section },
                     "status": status,
                     "detail": detail,
@@ -206,7 +221,8 @@ impl Report {
 /// The full account of a failed case: id, location, the call, what went wrong, a reproduction.
 pub(crate) fn failure(case: &Case, dtype: Dtype, request: &Request, what: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "FAIL {} [{}]", case.id, dtype);
+    let part = if request.grad { " gradient" } else { "" };
+    let _ = writeln!(out, "FAIL {} [{}]{part}", case.id, dtype);
     let _ = writeln!(out, "  at {} (§ {})", case.at, case.section);
     if let Some(source) = &case.source {
         let _ = writeln!(out, "  source: {source}");
@@ -271,6 +287,13 @@ pub(crate) fn value_mismatch(
         tol.why
     );
     out
+}
+
+fn part_label(part: Part) -> &'static str {
+    match part {
+        Part::Value => "",
+        Part::Gradient => " gradient",
+    }
 }
 
 fn fmt_bound(v: f64) -> String {

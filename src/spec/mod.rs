@@ -99,18 +99,27 @@ pub struct Attrs {
 /// What a case claims about the call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
-    /// The output equals `expect` (or its element at `select`) within `tol`.
+    /// The output equals `expect` (or its element at `select`) within `tol`; the gradient of
+    /// the output's sum with respect to `input` equals `grad`, when the case states it.
     Value {
         expect: Literal,
         select: Option<Vec<usize>>,
         tol: Tolerance,
         signed_zeros: bool,
+        grad: Option<Box<GradCheck>>,
     },
     /// The call raises an error of this kind; the reference's message contains `message`.
     Error {
         kind: ErrorKind,
         message: Option<String>,
     },
+}
+
+/// A stated gradient: `expect_grad` within `grad_tol`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradCheck {
+    pub expect: Literal,
+    pub tol: Tolerance,
 }
 
 /// One executable example of the spec.
@@ -173,6 +182,8 @@ const CASE_KEYS: &[&str] = &[
     "seed",
     "dtypes",
     "expect",
+    "expect_grad",
+    "grad_tol",
     "select",
     "expect_error",
     "message",
@@ -842,48 +853,35 @@ fn parse_check(
                     }
                 },
             };
-            let tol = match table.get("tol") {
-                None => {
-                    fail(
-                        "expect",
-                        "a case with `expect` needs `tol`, the tolerance that justifies the comparison".into(),
-                    );
+            if !table.contains_key("tol") {
+                fail(
+                    "expect",
+                    "a case with `expect` needs `tol`, the tolerance that justifies the comparison"
+                        .into(),
+                );
+                return None;
+            }
+            let tol = resolve_tolerance(table, "tol", tolerances, fail)?;
+            let grad = match (table.get("expect_grad"), table.contains_key("grad_tol")) {
+                (None, false) => None,
+                (None, true) => {
+                    fail("grad_tol", "`grad_tol` belongs with `expect_grad`".into());
                     return None;
                 }
-                Some(toml::Value::String(name)) => match tolerances.get(name) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let known: BTreeSet<&String> = tolerances.keys().collect();
-                        fail(
-                            "tol",
-                            format!("unknown tolerance `{name}` (known: {known:?})"),
-                        );
-                        return None;
-                    }
-                },
-                Some(toml::Value::Table(t)) => match bounds_from(t) {
-                    Ok(b) => Tolerance {
-                        name: "inline".into(),
-                        float32: b,
-                        float64: b,
-                        why: t
-                            .get("why")
-                            .and_then(|w| w.as_str())
-                            .unwrap_or("stated in the prose above the case")
-                            .to_string(),
-                        at: Location::default(),
-                    },
-                    Err(m) => {
-                        fail("tol", m);
-                        return None;
-                    }
-                },
-                Some(_) => {
-                    fail(
-                        "tol",
-                        "`tol` is a tolerance name or { abs = .., rel = .. }".into(),
-                    );
+                (Some(_), false) => {
+                    fail("expect_grad", "`expect_grad` needs `grad_tol`".into());
                     return None;
+                }
+                (Some(v), true) => {
+                    let expect = match literal::literal_from_toml(v) {
+                        Ok(l) => l,
+                        Err(m) => {
+                            fail("expect_grad", format!("`expect_grad`: {m}"));
+                            return None;
+                        }
+                    };
+                    let tol = resolve_tolerance(table, "grad_tol", tolerances, fail)?;
+                    Some(Box::new(GradCheck { expect, tol }))
                 }
             };
             let select = match table.get("select") {
@@ -929,7 +927,55 @@ fn parse_check(
                 select,
                 tol,
                 signed_zeros,
+                grad,
             })
+        }
+    }
+}
+
+/// A tolerance named in `key` (defined in a `tolerance` block) or written inline there.
+fn resolve_tolerance(
+    table: &toml::Table,
+    key: &str,
+    tolerances: &BTreeMap<String, Tolerance>,
+    fail: &dyn Fn(&str, String),
+) -> Option<Tolerance> {
+    match table.get(key) {
+        None => None,
+        Some(toml::Value::String(name)) => match tolerances.get(name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                let known: BTreeSet<&String> = tolerances.keys().collect();
+                fail(
+                    key,
+                    format!("unknown tolerance `{name}` (known: {known:?})"),
+                );
+                None
+            }
+        },
+        Some(toml::Value::Table(t)) => match bounds_from(t) {
+            Ok(b) => Some(Tolerance {
+                name: "inline".into(),
+                float32: b,
+                float64: b,
+                why: t
+                    .get("why")
+                    .and_then(|w| w.as_str())
+                    .unwrap_or("stated in the prose above the case")
+                    .to_string(),
+                at: Location::default(),
+            }),
+            Err(m) => {
+                fail(key, m);
+                None
+            }
+        },
+        Some(_) => {
+            fail(
+                key,
+                format!("`{key}` is a tolerance name or {{ abs = .., rel = .. }}"),
+            );
+            None
         }
     }
 }
