@@ -1,0 +1,54 @@
+"""Records PyTorch's gradient for every value case of the spec, from the suite's own export: for
+each case that expects a value (not an error), in each dtype it runs in, the gradient of the sum
+of the output with respect to `input` (`out.sum().backward()`), through the same protocol adapter
+the conformance run uses. Usage, from the repository root:
+
+    cargo run --release -- cases --json \\
+        | .venv-torch/bin/python scripts/observe_torch_gradients.py > spec/recorded/pytorch-gradients.json
+
+The result is `{"torch_version", "generated_by", "command", "gradients": {"<case id>@<dtype>":
+{"dtype", "shape", "data"}}}`, one gradient per line, numbers as shortest round-trip decimals of
+their dtype and "nan", "inf", "-inf" as strings (the protocol's tensor encoding). A case whose
+backward PyTorch rejects stops the script: that is a finding for the spec, not a gap to skip.
+"""
+
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adapters", "pytorch"))
+import adapter  # noqa: E402  (the protocol adapter: the same calls the conformance run makes)
+
+COMMAND = ("cargo run --release -- cases --json | .venv-torch/bin/python "
+           "scripts/observe_torch_gradients.py > spec/recorded/pytorch-gradients.json")
+
+
+def main():
+    gradients = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        if "expect" not in case:
+            continue
+        request = dict(case["request"], grad=True)
+        reply = adapter.answer(json.dumps(request))
+        if "grad_input" not in reply:
+            sys.exit(f"{case['id']}: PyTorch gave no gradient: {json.dumps(reply)[:300]}")
+        gradients[case["id"]] = reply["grad_input"]
+    entries = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
+                         for k, v in sorted(gradients.items()))
+    print("{")
+    print(f'"torch_version": {json.dumps(torch.__version__)},')
+    print('"generated_by": "scripts/observe_torch_gradients.py",')
+    print(f'"command": {json.dumps(COMMAND)},')
+    print('"gradients": {')
+    print(entries)
+    print("}}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main()
