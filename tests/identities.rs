@@ -203,3 +203,71 @@ fn bce_with_logits_is_bce_of_sigmoid_f32() {
 fn bce_with_logits_is_bce_of_sigmoid_f64() {
     bce_with_logits_is_bce_of_sigmoid::<f64>(Dtype::Float64, 8.0);
 }
+
+/// Where sigmoid saturates the identity breaks in the documented way (`spec/06-binary-losses.md`):
+/// once `sigmoid(x)` rounds to exactly 1, `log(1 - sigmoid(x))` is `log(0)`, which
+/// binary_cross_entropy clamps at -100, so a negative label costs exactly 100, while
+/// binary_cross_entropy_with_logits keeps the exact `x + log(1 + e^-x)`, which is `x` to the
+/// dtype's precision. Sigmoid rounds to 1 from about 16.7 in float32 and 36.8 in float64.
+fn saturated_sigmoid_is_clamped<T: Real>(dtype: Dtype, saturates_at: f64) {
+    let bounds = identity_bounds(dtype);
+    let mut rng = StdRng::seed_from_u64(2000);
+    let n = 64;
+    let logits = Array1::random_using(
+        n,
+        Uniform::new(saturates_at, 80.0).expect("a valid range"),
+        &mut rng,
+    );
+    let input: ArrayD<T> = logits.mapv(T::from_f64).into_dyn();
+    let target: ArrayD<T> = ArrayD::zeros(IxDyn(&[n]));
+    let none = Reduction::None;
+    let probs = sigmoid(&input);
+    assert!(
+        probs.iter().all(|&p| Real::to_f64(p) == 1.0),
+        "{dtype}: sigmoid does not round to 1 above {saturates_at}"
+    );
+    let of_sigmoid = binary_cross_entropy(
+        &probs,
+        &target,
+        &BceOptions {
+            weight: None,
+            reduction: none,
+        },
+    )
+    .expect("valid");
+    let with_logits = binary_cross_entropy_with_logits(
+        &input,
+        &target,
+        &BceWithLogitsOptions {
+            weight: None,
+            pos_weight: None,
+            reduction: none,
+        },
+    )
+    .expect("valid");
+    for ((x, a), b) in input.iter().zip(&of_sigmoid).zip(&with_logits) {
+        let (x, a, b) = (Real::to_f64(*x), Real::to_f64(*a), Real::to_f64(*b));
+        assert_eq!(
+            a, 100.0,
+            "{dtype}: BCE(sigmoid({x})) against 0 should be clamped at 100"
+        );
+        assert!(
+            close(b, x, bounds),
+            "{dtype}: BCE-with-logits({x}) = {b}, expected {x}"
+        );
+    }
+}
+
+fn close(x: f64, y: f64, bounds: Bounds) -> bool {
+    relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel)
+}
+
+#[test]
+fn saturated_sigmoid_is_clamped_f32() {
+    saturated_sigmoid_is_clamped::<f32>(Dtype::Float32, 17.0);
+}
+
+#[test]
+fn saturated_sigmoid_is_clamped_f64() {
+    saturated_sigmoid_is_clamped::<f64>(Dtype::Float64, 37.0);
+}
