@@ -67,6 +67,10 @@ struct CheckArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "REPORT")]
     json: Option<PathBuf>,
+    /// How the report names the implementation (e.g. "PyTorch 2.15.0 (CPU)"); by default its
+    /// command, or "reference".
+    #[arg(long)]
+    name: Option<String>,
     /// How long the implementation may take to answer one request [default: 30].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
@@ -156,6 +160,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let filter = args.spec.filter.as_deref();
     let mut report = run_suite(&spec, filter, implementation.as_mut());
     drop(implementation);
+    if let Some(name) = args.name {
+        report.implementation = name;
+    }
     if report.runs.is_empty() {
         return Err(format!(
             "no case matches the filter `{}`",
