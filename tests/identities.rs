@@ -4,14 +4,11 @@
 //! ndarray-rand from fixed seeds; a failure prints the seed and the shape. Both sides are held to
 //! the spec's own `identity` tolerance.
 
-use approx::relative_eq;
-use cross_entropy_spec::bundle;
 use cross_entropy_spec::reference::{
     BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Real, Reduction, Target,
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, log_softmax, nll_loss,
     sigmoid,
 };
-use cross_entropy_spec::spec::Bounds;
 use cross_entropy_spec::vocab::Dtype;
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndarray_rand::RandomExt;
@@ -19,43 +16,11 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::Uniform;
 
+mod common;
+use common::{assert_close, class_shape, close, identity_bounds};
+
 const SEEDS: u64 = 40;
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
-
-fn identity_bounds(dtype: Dtype) -> Bounds {
-    let spec = bundle::spec().expect("the bundled spec parses");
-    spec.tolerances["identity"].bounds(dtype)
-}
-
-fn assert_close<T: Real>(a: &ArrayD<T>, b: &ArrayD<T>, bounds: Bounds, context: &str) {
-    assert_eq!(a.shape(), b.shape(), "{context}: shapes differ");
-    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-        let (x, y) = (Real::to_f64(*x), Real::to_f64(*y));
-        let same = (x.is_nan() && y.is_nan())
-            || relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel);
-        assert!(
-            same,
-            "{context}: element {i}: {x} vs {y} (bounds {bounds:?})"
-        );
-    }
-}
-
-/// A random shape for a class-index problem: `(C)`, `(N, C)`, `(N, C, d1)` or `(N, C, d1, d2)`.
-fn class_shape(rng: &mut StdRng) -> Vec<usize> {
-    let classes = rng.random_range(1..7);
-    let batch = rng.random_range(0..5);
-    match rng.random_range(0..4) {
-        0 => vec![classes],
-        1 => vec![batch, classes],
-        2 => vec![batch, classes, rng.random_range(1..4)],
-        _ => vec![
-            batch,
-            classes,
-            rng.random_range(1..3),
-            rng.random_range(1..4),
-        ],
-    }
-}
 
 fn ce_is_nll_of_log_softmax<T: Real>(dtype: Dtype) {
     let bounds = identity_bounds(dtype);
@@ -256,10 +221,6 @@ fn saturated_sigmoid_is_clamped<T: Real>(dtype: Dtype, saturates_at: f64) {
             "{dtype}: BCE-with-logits({x}) = {b}, expected {x}"
         );
     }
-}
-
-fn close(x: f64, y: f64, bounds: Bounds) -> bool {
-    relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel)
 }
 
 #[test]

@@ -5,13 +5,10 @@
 //! are not repeated here. Where PyTorch's weighted means part ways with the textbook identity, the
 //! property pins the relation that does hold instead.
 
-use approx::relative_eq;
-use cross_entropy_spec::bundle;
 use cross_entropy_spec::reference::{
     BceWithLogitsOptions, CrossEntropyOptions, Real, Reduction, Target,
     binary_cross_entropy_with_logits, cross_entropy, log_softmax, softmax,
 };
-use cross_entropy_spec::spec::Bounds;
 use cross_entropy_spec::vocab::Dtype;
 use ndarray::{Array1, ArrayD, Axis, Dimension, IxDyn};
 use ndarray_rand::RandomExt;
@@ -19,52 +16,15 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::Uniform;
 
+mod common;
+use common::{assert_close, class_shape, close, identity_bounds};
+
 const SEEDS: u64 = 40;
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
-
-fn identity_bounds(dtype: Dtype) -> Bounds {
-    let spec = bundle::spec().expect("the bundled spec parses");
-    spec.tolerances["identity"].bounds(dtype)
-}
-
-/// Whether two values agree within `bounds` (NaN agrees with NaN only).
-fn close(x: f64, y: f64, bounds: Bounds) -> bool {
-    (x.is_nan() && y.is_nan())
-        || relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel)
-}
-
-fn assert_close<T: Real>(a: &ArrayD<T>, b: &ArrayD<T>, bounds: Bounds, context: &str) {
-    assert_eq!(a.shape(), b.shape(), "{context}: shapes differ");
-    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-        let (x, y) = (Real::to_f64(*x), Real::to_f64(*y));
-        assert!(
-            close(x, y, bounds),
-            "{context}: element {i}: {x} vs {y} (bounds {bounds:?})"
-        );
-    }
-}
 
 fn scalar<T: Real>(a: &ArrayD<T>) -> f64 {
     assert_eq!(a.ndim(), 0, "a reduced loss is 0-d");
     Real::to_f64(a[IxDyn(&[])])
-}
-
-/// A random shape for a class problem: `(C)`, `(N, C)`, `(N, C, d1)` or `(N, C, d1, d2)`, with
-/// `N` possibly 0.
-fn class_shape(rng: &mut StdRng) -> Vec<usize> {
-    let classes = rng.random_range(1..7);
-    let batch = rng.random_range(0..5);
-    match rng.random_range(0..4) {
-        0 => vec![classes],
-        1 => vec![batch, classes],
-        2 => vec![batch, classes, rng.random_range(1..4)],
-        _ => vec![
-            batch,
-            classes,
-            rng.random_range(1..3),
-            rng.random_range(1..4),
-        ],
-    }
 }
 
 /// The class dimension of a class-problem shape.

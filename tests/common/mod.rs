@@ -1,0 +1,54 @@
+//! What the random-input tests share: the spec's `identity` tolerance, comparisons under it, and
+//! random shapes of class problems. (Each test crate uses a part of it.)
+#![allow(dead_code)]
+
+use approx::relative_eq;
+use cross_entropy_spec::bundle;
+use cross_entropy_spec::reference::Real;
+use cross_entropy_spec::spec::Bounds;
+use cross_entropy_spec::vocab::Dtype;
+use ndarray::ArrayD;
+use ndarray_rand::rand::Rng;
+use ndarray_rand::rand::rngs::StdRng;
+
+/// The spec's own tolerance for two computations of one quantity.
+pub fn identity_bounds(dtype: Dtype) -> Bounds {
+    let spec = bundle::spec().expect("the bundled spec parses");
+    spec.tolerances["identity"].bounds(dtype)
+}
+
+/// Whether two values agree within `bounds` (NaN agrees with NaN only).
+pub fn close(x: f64, y: f64, bounds: Bounds) -> bool {
+    (x.is_nan() && y.is_nan())
+        || relative_eq!(x, y, epsilon = bounds.abs, max_relative = bounds.rel)
+}
+
+/// Asserts that two arrays agree element by element, naming `context` and the element if not.
+pub fn assert_close<T: Real>(a: &ArrayD<T>, b: &ArrayD<T>, bounds: Bounds, context: &str) {
+    assert_eq!(a.shape(), b.shape(), "{context}: shapes differ");
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let (x, y) = (Real::to_f64(*x), Real::to_f64(*y));
+        assert!(
+            close(x, y, bounds),
+            "{context}: element {i}: {x} vs {y} (bounds {bounds:?})"
+        );
+    }
+}
+
+/// A random shape for a class problem: `(C)`, `(N, C)`, `(N, C, d1)` or `(N, C, d1, d2)`, with
+/// `N` possibly 0.
+pub fn class_shape(rng: &mut StdRng) -> Vec<usize> {
+    let classes = rng.random_range(1..7);
+    let batch = rng.random_range(0..5);
+    match rng.random_range(0..4) {
+        0 => vec![classes],
+        1 => vec![batch, classes],
+        2 => vec![batch, classes, rng.random_range(1..4)],
+        _ => vec![
+            batch,
+            classes,
+            rng.random_range(1..3),
+            rng.random_range(1..4),
+        ],
+    }
+}
