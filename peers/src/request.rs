@@ -1,0 +1,210 @@
+//! What every adapter needs before it calls its peer: the request's tensors as plain row-major
+//! buffers, the class-dimension moves between PyTorch's layout (classes on dim 1) and the peers'
+//! (classes on the last dim), the options a plain "mean over the batch" call can express, and a
+//! guard that turns a peer's panic into a reply instead of a crash of the whole run.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::vocab::{Dtype, Role};
+
+/// A tensor as a shape and its elements in row-major order, widened to `f64` (exact for f32).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+impl Dense {
+    pub fn of(t: &Tensor) -> Dense {
+        Dense {
+            shape: t.shape().to_vec(),
+            data: t.to_f64_vec(),
+        }
+    }
+
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The same elements with axis `axis` moved to the end (a transpose, not a reshape).
+    pub fn axis_to_last(&self, axis: usize) -> Dense {
+        let mut order: Vec<usize> = (0..self.rank()).filter(|&a| a != axis).collect();
+        order.push(axis);
+        self.permuted(&order)
+    }
+
+    /// The inverse of [`Dense::axis_to_last`]: the last axis moved back to position `axis`.
+    pub fn last_to_axis(&self, axis: usize) -> Dense {
+        let last = self.rank() - 1;
+        let order: Vec<usize> = (0..self.rank())
+            .map(|a| match a.cmp(&axis) {
+                std::cmp::Ordering::Less => a,
+                std::cmp::Ordering::Equal => last,
+                std::cmp::Ordering::Greater => a - 1,
+            })
+            .collect();
+        self.permuted(&order)
+    }
+
+    /// Output axis `i` is input axis `order[i]`.
+    fn permuted(&self, order: &[usize]) -> Dense {
+        let mut strides = vec![1usize; self.rank()];
+        for a in (0..self.rank().saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * self.shape[a + 1];
+        }
+        let shape: Vec<usize> = order.iter().map(|&a| self.shape[a]).collect();
+        let mut data = Vec::with_capacity(self.data.len());
+        let mut index = vec![0usize; shape.len()];
+        for _ in 0..self.data.len() {
+            let offset: usize = index.iter().zip(order).map(|(&i, &a)| i * strides[a]).sum();
+            data.push(self.data[offset]);
+            for k in (0..index.len()).rev() {
+                index[k] += 1;
+                if index[k] < shape[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+        Dense { shape, data }
+    }
+
+    /// Rows of the last axis: `(product of the other sizes, last size)`; a 0-d tensor is 1×1.
+    pub fn rows(&self) -> (usize, usize) {
+        match self.shape.split_last() {
+            Some((&c, rest)) => (rest.iter().product(), c),
+            None => (1, 1),
+        }
+    }
+
+    /// Back into the suite's tensor type, in `dtype`.
+    pub fn into_tensor(self, dtype: Dtype) -> Reply {
+        match Tensor::from_f64(dtype, &self.shape, &self.data) {
+            Ok(output) => Reply::Output {
+                output,
+                grad_input: None,
+            },
+            Err(why) => Reply::Broken(format!("the peer's output does not fit its shape: {why}")),
+        }
+    }
+}
+
+/// The float dtype of the request's input; integer inputs cannot be given to the peers' float
+/// tensor types.
+pub fn float_dtype(r: &Request) -> Result<Dtype, Reply> {
+    match r.tensors.get(&Role::Input).map(Tensor::dtype) {
+        Some(d) if d.is_float() => Ok(d),
+        Some(d) => Err(Reply::Unsupported(format!(
+            "{d} inputs: the peer's tensors here are float only"
+        ))),
+        None => Err(Reply::Unsupported("a request without `input`".into())),
+    }
+}
+
+pub fn tensor(r: &Request, role: Role) -> Option<&Tensor> {
+    r.tensors.get(&role)
+}
+
+/// `dim` as an index into a tensor of rank `rank`, the way PyTorch reads it (a 0-d tensor takes
+/// 0 and −1). `None` when the tensor has no such dim.
+pub fn axis(dim: i64, rank: usize) -> Option<usize> {
+    let r = rank.max(1) as i64;
+    let d = if dim < 0 { dim + r } else { dim };
+    (0..r).contains(&d).then_some(d as usize)
+}
+
+/// How a loss's result is reduced, as far as a peer that only averages can produce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduce {
+    /// The peer's own mean.
+    Mean,
+    /// The peer's mean multiplied by the number of averaged elements, with the peer's own tensor
+    /// operation (so its autograd sees it too). Only offered where the mean divides by exactly
+    /// that count (no weight, no ignore_index) and the count is not zero.
+    SumAsMeanTimesCount(usize),
+}
+
+/// The reduction the request asks for, for a peer whose loss only averages over `count`
+/// elements.
+pub fn mean_or_sum(r: &Request, count: usize, weighted: bool) -> Result<Reduce, Reply> {
+    match r.attrs.reduction.as_deref() {
+        None | Some("mean") => Ok(Reduce::Mean),
+        Some("sum") if weighted => Err(Reply::Unsupported(
+            "reduction='sum' with weights: the peer only averages, normalised by the weights"
+                .into(),
+        )),
+        Some("sum") if count == 0 => Err(Reply::Unsupported(
+            "reduction='sum' of an empty batch: 'sum' is derived as mean × N, undefined for N = 0"
+                .into(),
+        )),
+        Some("sum") => Ok(Reduce::SumAsMeanTimesCount(count)),
+        Some("none") => Err(Reply::Unsupported(
+            "reduction='none': the peer only returns the mean".into(),
+        )),
+        Some(other) => Err(Reply::Unsupported(format!(
+            "reduction={other:?}: the peer takes no reduction argument to reject"
+        ))),
+    }
+}
+
+/// Whether a class-index target uses PyTorch's default `ignore_index` (−100) without saying so:
+/// those rows are ignored by PyTorch, so a peer without ignore_index cannot be asked.
+pub fn uses_default_ignore(target: &Tensor) -> bool {
+    matches!(target, Tensor::Int64(t) if t.iter().any(|&v| v == -100))
+}
+
+/// Runs `answer`, turning a panic of the peer into `Reply::Broken` with the panic's message:
+/// a Rust library that rejects input by panicking has given no error kind.
+pub fn guarded(answer: impl FnOnce() -> Reply) -> Reply {
+    catch_unwind(AssertUnwindSafe(answer)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        Reply::Broken(format!(
+            "the peer panicked: {}",
+            message.lines().next().unwrap_or_default()
+        ))
+    })
+}
+
+/// Attaches a gradient to an output reply.
+pub fn with_grad(reply: Reply, grad: Option<Tensor>) -> Reply {
+    match reply {
+        Reply::Output { output, .. } => Reply::Output {
+            output,
+            grad_input: grad,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_moves_round_trip() {
+        let d = Dense {
+            shape: vec![2, 3, 4],
+            data: (0..24).map(f64::from).collect(),
+        };
+        let moved = d.axis_to_last(1);
+        assert_eq!(moved.shape, vec![2, 4, 3]);
+        assert_eq!(&moved.data[..3], &[0.0, 4.0, 8.0]);
+        assert_eq!(moved.last_to_axis(1), d);
+        assert_eq!(d.axis_to_last(2), d);
+    }
+
+    #[test]
+    fn dims_read_as_pytorch() {
+        assert_eq!(axis(-1, 3), Some(2));
+        assert_eq!(axis(0, 0), Some(0));
+        assert_eq!(axis(-1, 0), Some(0));
+        assert_eq!(axis(3, 3), None);
+        assert_eq!(axis(-4, 3), None);
+    }
+}
