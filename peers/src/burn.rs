@@ -37,7 +37,7 @@ use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::tensor::Tensor as Spec;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 
-use crate::request::{self, Dense, Reduce, guarded, mean_or_sum, tensor};
+use crate::request::{self, Dense, Reduce, guarded, mean_or_sum, reply, tensor};
 
 pub const VERSION: &str = "0.22.1";
 
@@ -128,15 +128,6 @@ fn answer(r: &Request) -> Result<Reply, Reply> {
     }
 }
 
-fn reply(out: Dense, grad: Option<Dense>, dtype: Dtype) -> Reply {
-    let grad = match grad.map(|g| g.into_tensor(dtype)) {
-        None => None,
-        Some(Reply::Output { output, .. }) => Some(output),
-        Some(other) => return other,
-    };
-    request::with_grad(out.into_tensor(dtype), grad)
-}
-
 fn scalar_reply(value: Vec<f64>, grad: Option<Dense>, dtype: Dtype) -> Reply {
     let out = Dense {
         shape: vec![],
@@ -200,26 +191,12 @@ fn cross_entropy(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Repl
                 .into(),
         ));
     }
-    let x = if input.rank() >= 3 {
-        input.axis_to_last(1)
-    } else {
-        input.clone()
-    };
+    let x = input.classes_last();
     let (rows, classes) = x.rows();
     let Some(target) = tensor(r, Role::Target) else {
         return Err(Reply::Unsupported("a loss without `target`".into()));
     };
-    let back = |data| {
-        let g = Dense {
-            shape: x.shape.clone(),
-            data,
-        };
-        if input.rank() >= 3 {
-            g.last_to_axis(1)
-        } else {
-            g
-        }
-    };
+    let back = |data| x.classes_back(data, input.rank());
     let Spec::Int64(t) = target else {
         return probability_targets(r, input, &x, target, dtype);
     };
@@ -292,25 +269,14 @@ fn probability_targets(
                 .into(),
         ));
     }
-    let y = Dense::of(target);
-    let y = if y.rank() >= 3 { y.axis_to_last(1) } else { y };
+    let y = Dense::of(target).classes_last();
     let reduce = mean_or_sum(r, x.rows().0, false)?;
     let dev = device(r.grad);
     let (out, grad) = run(x, r, dtype, |logits| {
         let y = matrix(&y, dtype, &dev);
         reduced(loss::cross_entropy_with_logits(logits, y), reduce)
     })?;
-    let back = |data| {
-        let g = Dense {
-            shape: x.shape.clone(),
-            data,
-        };
-        if input.rank() >= 3 {
-            g.last_to_axis(1)
-        } else {
-            g
-        }
-    };
+    let back = |data| x.classes_back(data, input.rank());
     Ok(scalar_reply(out, grad.map(back), dtype))
 }
 

@@ -124,17 +124,12 @@ fn call(
         let var = Var::from_tensor(&x)?;
         let out = f(var.as_tensor())?;
         let grads = out.sum_all()?.backward()?;
-        let reply = to_dense(&out)?.into_tensor(dtype);
         let Some(g) = grads.get(var.as_tensor()) else {
             return Ok(Reply::Broken(
                 "candle's backprop gave no gradient for the input".into(),
             ));
         };
-        let grad = match to_dense(g)?.into_tensor(dtype) {
-            Reply::Output { output, .. } => output,
-            other => return Ok(other),
-        };
-        Ok(request::with_grad(reply, Some(grad)))
+        Ok(request::reply(to_dense(&out)?, Some(to_dense(g)?), dtype))
     };
     Ok(run().unwrap_or_else(rejected))
 }

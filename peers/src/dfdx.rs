@@ -26,7 +26,9 @@ use cross_entropy_spec::tensor::Tensor as Spec;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 use dfdx::prelude::*;
 
-use crate::request::{self, Dense, Reduce, guarded, mean_or_sum, tensor, uses_default_ignore};
+use crate::request::{
+    self, Dense, Reduce, guarded, mean_or_sum, reply, tensor, uses_default_ignore,
+};
 
 pub const VERSION: &str = "0.13.0";
 
@@ -117,15 +119,6 @@ where
             "dfdx 0.13 has no binary cross-entropy on probabilities".into(),
         )),
     }
-}
-
-fn reply(out: Dense, grad: Option<Dense>, dtype: Dtype) -> Reply {
-    let grad = match grad.map(|g| g.into_tensor(dtype)) {
-        None => None,
-        Some(Reply::Output { output, .. }) => Some(output),
-        Some(other) => return other,
-    };
-    request::with_grad(out.into_tensor(dtype), grad)
 }
 
 fn matrix<E: dfdx::dtypes::Dtype>(d: &Dense) -> Tensor<Rows, E, Cpu>
@@ -230,11 +223,7 @@ where
         return Err(Reply::Unsupported("a loss without `target`".into()));
     };
     // Classes to the last axis: (N, C, d..) -> (N, d.., C); (C) stays one row.
-    let x = if input.rank() >= 3 {
-        input.axis_to_last(1)
-    } else {
-        input.clone()
-    };
+    let x = input.classes_last();
     let (rows, classes) = x.rows();
     let probs = match target {
         Spec::Int64(t) => {
@@ -260,8 +249,7 @@ where
             }
         }
         t if t.dtype() == dtype && t.shape() == input.shape.as_slice() => {
-            let d = Dense::of(t);
-            if d.rank() >= 3 { d.axis_to_last(1) } else { d }
+            Dense::of(t).classes_last()
         }
         _ => {
             return Err(Reply::Unsupported(
@@ -275,18 +263,7 @@ where
     let (value, grad) = loss_op::<E>(&x, &probs, reduce, r.grad, |x, y| {
         cross_entropy_with_logits_loss(x, y)
     });
-    let grad = grad.map(|data| {
-        let g = Dense {
-            shape: x.shape.clone(),
-            data,
-        };
-        if input.rank() >= 3 {
-            g.last_to_axis(1)
-        } else {
-            g
-        }
-    });
-    let grad = grad.map(|g| g.data);
+    let grad = grad.map(|data| x.classes_back(data, input.rank()).data);
     Ok(scalar_reply(value, grad, input, dtype))
 }
 

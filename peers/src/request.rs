@@ -35,6 +35,30 @@ impl Dense {
         self.permuted(&order)
     }
 
+    /// PyTorch's class dim 1 moved last, `(N, C, d..) → (N, d.., C)`, for losses that take the
+    /// classes last; below rank 3 they already are.
+    pub fn classes_last(&self) -> Dense {
+        if self.rank() >= 3 {
+            self.axis_to_last(1)
+        } else {
+            self.clone()
+        }
+    }
+
+    /// `data` laid out like `self`, a [`Dense::classes_last`] of an input of rank `input_rank`,
+    /// moved back to that input's layout: how a gradient returns.
+    pub fn classes_back(&self, data: Vec<f64>, input_rank: usize) -> Dense {
+        let d = Dense {
+            shape: self.shape.clone(),
+            data,
+        };
+        if input_rank >= 3 {
+            d.last_to_axis(1)
+        } else {
+            d
+        }
+    }
+
     /// The inverse of [`Dense::axis_to_last`]: the last axis moved back to position `axis`.
     pub fn last_to_axis(&self, axis: usize) -> Dense {
         let last = self.rank() - 1;
@@ -171,13 +195,15 @@ pub fn guarded(answer: impl FnOnce() -> Reply) -> Reply {
     })
 }
 
-/// Attaches a gradient to an output reply.
-pub fn with_grad(reply: Reply, grad: Option<Tensor>) -> Reply {
-    match reply {
-        Reply::Output { output, .. } => Reply::Output {
-            output,
-            grad_input: grad,
-        },
+/// The reply for a peer's output and, when asked for, its gradient: both back in `dtype`.
+pub fn reply(out: Dense, grad: Option<Dense>, dtype: Dtype) -> Reply {
+    let grad_input = match grad.map(|g| g.into_tensor(dtype)) {
+        None => None,
+        Some(Reply::Output { output, .. }) => Some(output),
+        Some(other) => return other,
+    };
+    match out.into_tensor(dtype) {
+        Reply::Output { output, .. } => Reply::Output { output, grad_input },
         other => other,
     }
 }
@@ -197,6 +223,23 @@ mod tests {
         assert_eq!(&moved.data[..3], &[0.0, 4.0, 8.0]);
         assert_eq!(moved.last_to_axis(1), d);
         assert_eq!(d.axis_to_last(2), d);
+    }
+
+    #[test]
+    fn classes_move_last_only_from_rank_three_and_come_back() {
+        let image = Dense {
+            shape: vec![2, 3, 4],
+            data: (0..24).map(f64::from).collect(),
+        };
+        let x = image.classes_last();
+        assert_eq!(x.shape, vec![2, 4, 3]);
+        assert_eq!(x.classes_back(x.data.clone(), image.rank()), image);
+        let batch = Dense {
+            shape: vec![4, 3],
+            data: (0..12).map(f64::from).collect(),
+        };
+        assert_eq!(batch.classes_last(), batch);
+        assert_eq!(batch.classes_back(batch.data.clone(), batch.rank()), batch);
     }
 
     #[test]
