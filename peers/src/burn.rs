@@ -114,10 +114,7 @@ fn answer(r: &Request) -> Result<Reply, Reply> {
         Op::Softmax | Op::LogSoftmax => softmax(r, &input, dtype),
         Op::Sigmoid => {
             let (out, grad) = run(&input, r, dtype, activation::sigmoid)?;
-            let like = |data| Dense {
-                shape: input.shape.clone(),
-                data,
-            };
+            let like = |data| input.like(data);
             Ok(reply(like(out), grad.map(like), dtype))
         }
         Op::CrossEntropy => cross_entropy(r, &input, dtype),
@@ -149,11 +146,7 @@ fn softmax(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Reply> {
             input.rank()
         )));
     };
-    let moved = if input.rank() == 0 {
-        input.clone()
-    } else {
-        input.axis_to_last(axis)
-    };
+    let moved = input.axis_to_last(axis);
     let log = r.op == Op::LogSoftmax;
     let (out, grad) = run(&moved, r, dtype, |x| {
         if log {
@@ -162,17 +155,7 @@ fn softmax(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Reply> {
             activation::softmax(x, 1)
         }
     })?;
-    let back = |data| {
-        let d = Dense {
-            shape: moved.shape.clone(),
-            data,
-        };
-        if input.rank() == 0 {
-            d
-        } else {
-            d.last_to_axis(axis)
-        }
-    };
+    let back = |data| moved.like(data).last_to_axis(axis);
     Ok(reply(back(out), grad.map(back), dtype))
 }
 
@@ -349,9 +332,6 @@ fn binary(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Reply> {
         let y = Tensor::<2, Int>::from_data(TensorData::new(labels.clone(), [rows, last]), &dev);
         reduced(config.init(&dev).forward(x, y), reduce)
     })?;
-    let like = |data| Dense {
-        shape: input.shape.clone(),
-        data,
-    };
+    let like = |data| input.like(data);
     Ok(scalar_reply(out, grad.map(like), dtype))
 }

@@ -78,11 +78,7 @@ where
                     input.rank()
                 )));
             };
-            let moved = if input.rank() == 0 {
-                input.clone()
-            } else {
-                input.axis_to_last(axis)
-            };
+            let moved = input.axis_to_last(axis);
             let log = r.op == Op::LogSoftmax;
             let (values, grad) = rows_op::<E>(&moved, r.grad, |x| {
                 if log {
@@ -91,25 +87,12 @@ where
                     x.softmax::<Axis<1>>()
                 }
             });
-            let back = |data: Vec<f64>| {
-                let d = Dense {
-                    shape: moved.shape.clone(),
-                    data,
-                };
-                if input.rank() == 0 {
-                    d
-                } else {
-                    d.last_to_axis(axis)
-                }
-            };
+            let back = |data| moved.like(data).last_to_axis(axis);
             Ok(reply(back(values), grad.map(back), dtype))
         }
         Op::Sigmoid => {
             let (values, grad) = rows_op::<E>(&input, r.grad, |x| x.sigmoid());
-            let like = |data| Dense {
-                shape: input.shape.clone(),
-                data,
-            };
+            let like = |data| input.like(data);
             Ok(reply(like(values), grad.map(like), dtype))
         }
         Op::CrossEntropy => cross_entropy::<E>(r, &input, dtype),
@@ -189,10 +172,7 @@ fn scalar_reply(value: f64, grad: Option<Vec<f64>>, input: &Dense, dtype: Dtype)
         shape: vec![],
         data: vec![value],
     };
-    let grad = grad.map(|data| Dense {
-        shape: input.shape.clone(),
-        data,
-    });
+    let grad = grad.map(|data| input.like(data));
     reply(out, grad, dtype)
 }
 
@@ -243,10 +223,7 @@ where
             for (row, &k) in t.iter().enumerate() {
                 data[row * classes + k as usize] = 1.0;
             }
-            Dense {
-                shape: x.shape.clone(),
-                data,
-            }
+            x.like(data)
         }
         t if t.dtype() == dtype && t.shape() == input.shape.as_slice() => {
             Dense::of(t).classes_last()

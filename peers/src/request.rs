@@ -28,8 +28,20 @@ impl Dense {
         self.shape.len()
     }
 
-    /// The same elements with axis `axis` moved to the end (a transpose, not a reshape).
+    /// A tensor of this shape holding `data`: how a peer's flat output or gradient comes back.
+    pub fn like(&self, data: Vec<f64>) -> Dense {
+        Dense {
+            shape: self.shape.clone(),
+            data,
+        }
+    }
+
+    /// The same elements with axis `axis` moved to the end (a transpose, not a reshape); a 0-d
+    /// tensor, which has no axis to move, stays as it is.
     pub fn axis_to_last(&self, axis: usize) -> Dense {
+        if self.rank() == 0 {
+            return self.clone();
+        }
         let mut order: Vec<usize> = (0..self.rank()).filter(|&a| a != axis).collect();
         order.push(axis);
         self.permuted(&order)
@@ -48,10 +60,7 @@ impl Dense {
     /// `data` laid out like `self`, a [`Dense::classes_last`] of an input of rank `input_rank`,
     /// moved back to that input's layout: how a gradient returns.
     pub fn classes_back(&self, data: Vec<f64>, input_rank: usize) -> Dense {
-        let d = Dense {
-            shape: self.shape.clone(),
-            data,
-        };
+        let d = self.like(data);
         if input_rank >= 3 {
             d.last_to_axis(1)
         } else {
@@ -61,6 +70,9 @@ impl Dense {
 
     /// The inverse of [`Dense::axis_to_last`]: the last axis moved back to position `axis`.
     pub fn last_to_axis(&self, axis: usize) -> Dense {
+        if self.rank() == 0 {
+            return self.clone();
+        }
         let last = self.rank() - 1;
         let order: Vec<usize> = (0..self.rank())
             .map(|a| match a.cmp(&axis) {
@@ -223,6 +235,12 @@ mod tests {
         assert_eq!(&moved.data[..3], &[0.0, 4.0, 8.0]);
         assert_eq!(moved.last_to_axis(1), d);
         assert_eq!(d.axis_to_last(2), d);
+        let scalar = Dense {
+            shape: vec![],
+            data: vec![7.0],
+        };
+        assert_eq!(scalar.axis_to_last(0), scalar);
+        assert_eq!(scalar.last_to_axis(0), scalar);
     }
 
     #[test]
