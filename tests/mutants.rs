@@ -230,7 +230,23 @@ fn reduce<T: Real>(losses: ArrayD<T>, reduction: Reduction) -> Tensor {
 /// (e) `binary_cross_entropy` without PyTorch's clamp of each logarithm at -100: a prediction of
 /// exactly 0 or 1 gives an infinite loss when wrong and `0·log 0 = NaN` when right.
 fn bce_without_clamp(request: &Request) -> Option<Reply> {
-    if request.op != Op::BinaryCrossEntropy {
+    elementwise_mutant(
+        request,
+        Op::BinaryCrossEntropy,
+        bce_unclamped_losses::<f32>,
+        bce_unclamped_losses::<f64>,
+    )
+}
+
+/// A binary-loss mutant that keeps the reference's checks (a request it rejects is rejected the
+/// same way) and reduction, with the elementwise losses of `op` replaced, in the output's dtype.
+fn elementwise_mutant(
+    request: &Request,
+    op: Op,
+    losses_f32: fn(&Request) -> Option<ArrayD<f32>>,
+    losses_f64: fn(&Request) -> Option<ArrayD<f64>>,
+) -> Option<Reply> {
+    if request.op != op {
         return None;
     }
     let checked = Reference.evaluate(request);
@@ -239,8 +255,8 @@ fn bce_without_clamp(request: &Request) -> Option<Reply> {
     };
     let reduction = reduction(request)?;
     Some(reply(Ok(match output.dtype() {
-        Dtype::Float32 => reduce(bce_unclamped_losses::<f32>(request)?, reduction),
-        _ => reduce(bce_unclamped_losses::<f64>(request)?, reduction),
+        Dtype::Float32 => reduce(losses_f32(request)?, reduction),
+        _ => reduce(losses_f64(request)?, reduction),
     })))
 }
 
@@ -273,18 +289,12 @@ fn bce_of_sigmoid_losses<T: Real>(request: &Request) -> Option<ArrayD<T>> {
 /// (f) `binary_cross_entropy_with_logits` as BCE of `sigmoid(x)`: once `σ(x)` rounds to 1 (x ≳ 17
 /// in f32) the loss of a negative target is the clamp, 100, instead of about `x`.
 fn bce_with_logits_via_sigmoid(request: &Request) -> Option<Reply> {
-    if request.op != Op::BinaryCrossEntropyWithLogits {
-        return None;
-    }
-    let checked = Reference.evaluate(request);
-    let Reply::Output { output, .. } = &checked else {
-        return Some(checked);
-    };
-    let reduction = reduction(request)?;
-    Some(reply(Ok(match output.dtype() {
-        Dtype::Float32 => reduce(bce_of_sigmoid_losses::<f32>(request)?, reduction),
-        _ => reduce(bce_of_sigmoid_losses::<f64>(request)?, reduction),
-    })))
+    elementwise_mutant(
+        request,
+        Op::BinaryCrossEntropyWithLogits,
+        bce_of_sigmoid_losses::<f32>,
+        bce_of_sigmoid_losses::<f64>,
+    )
 }
 
 /// (g) Label smoothing of the *weighted* one-hot target, `q = (1 - ε)·w_t·onehot + ε/C`: the
