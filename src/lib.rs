@@ -14,7 +14,9 @@ pub mod eval;
 pub mod materialize;
 pub mod protocol;
 pub mod reference;
-pub mod spec;
 pub mod tensor;
 pub mod torch_rng;
-pub mod vocab;
+
+/// The spec model: vocabularies, cases, tolerances, the parser and the recorded data.
+pub use spec_model as spec;
+pub use spec_model::vocab;

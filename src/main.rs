@@ -14,7 +14,7 @@ use cross_entropy_spec::conformance::{
 };
 use cross_entropy_spec::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
-use cross_entropy_spec::spec::{Spec, parse_spec};
+use cross_entropy_spec::spec::{Spec, read_dir};
 use cross_entropy_spec::tensor::{Tensor, checked_numel};
 use cross_entropy_spec::torch_rng::TorchGenerator;
 use cross_entropy_spec::{bundle, vocab::Dtype};
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
 /// The spec to run: the bundled one, or a directory's.
 fn load(args: &SpecArgs) -> Result<Spec, String> {
     match &args.spec {
-        None => bundle::spec().cloned().map_err(lines),
+        None => bundle::spec().cloned().map_err(str::to_string),
         Some(dir) => load_dir(dir),
     }
 }
@@ -258,22 +258,9 @@ fn eval() -> Result<ExitCode, String> {
 }
 
 fn load_dir(dir: &Path) -> Result<Spec, String> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .collect();
-    names.sort();
-    let files = names
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .map(|text| (p.display().to_string(), text))
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    parse_spec(&files).map_err(|errors| lines(&errors))
+    read_dir(dir, &dir.display().to_string())
+        .map(|(spec, _)| spec)
+        .map_err(|errors| lines(&errors))
 }
 
 fn lines(errors: &[impl ToString]) -> String {

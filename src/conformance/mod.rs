@@ -16,7 +16,6 @@ pub use report::{Counts, Report};
 pub use repro::torch_line;
 pub use subprocess::Subprocess;
 
-use crate::bundle;
 use crate::compare::{Comparison, compare};
 use crate::eval;
 use crate::materialize::materialize;
@@ -177,11 +176,9 @@ pub fn expected_gradient(
     if let Some(g) = grad {
         return Some(Ok((g.expect.clone(), g.tol.clone())));
     }
-    let key = format!("{}@{dtype}", case.id);
-    let Some(recorded) = bundle::recorded_gradient(&key) else {
-        return Some(Err(format!(
-            "no gradient is recorded for {key}: run scripts/observe_torch_gradients.py"
-        )));
+    let recorded = match spec.recorded.gradient(&case.run_key(dtype)) {
+        Ok(recorded) => recorded,
+        Err(why) => return Some(Err(why)),
     };
     let tol = spec.tolerances.get("gradient").cloned().ok_or_else(|| {
         "the spec defines no `gradient` tolerance, which recorded gradients are checked with"

@@ -30,10 +30,7 @@ pub struct SpecOutcome {
 /// Runs the bundled case `id` in `dtype` against the reference, with every reference-only check.
 /// The error is a readable account naming the spec file and line.
 pub fn spec_test(id: &str, dtype: Dtype) -> Result<SpecOutcome, String> {
-    let spec = bundle::spec().map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        format!("the bundled spec does not parse:\n{}", lines.join("\n"))
-    })?;
+    let spec = bundle::spec().map_err(|e| format!("the bundled spec does not read back: {e}"))?;
     let case = spec.case(id).ok_or_else(|| {
         format!("no case `{id}` in the bundled spec (rebuild after editing spec/)")
     })?;

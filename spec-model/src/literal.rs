@@ -1,15 +1,20 @@
 //! Literal tensors written in TOML: a number, a nested array, or a `{ shape, data, dtype }` table.
 
+use serde::{Deserialize, Serialize};
+
+use crate::floats;
 use crate::vocab::Dtype;
 
 /// A tensor written out in the spec. Values are kept as `f64` (integers up to 2^53 are exact),
 /// and `integral` records whether every element was written as a TOML integer, which is how a
 /// `cross_entropy` target says "class indices" rather than "class probabilities".
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Literal {
     /// An explicit dtype from the table form; `None` lets the case decide.
     pub dtype: Option<Dtype>,
     pub shape: Vec<usize>,
+    #[serde(with = "floats::many")]
     pub data: Vec<f64>,
     pub integral: bool,
 }

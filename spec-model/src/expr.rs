@@ -3,12 +3,16 @@
 //! `"torch.empty(3, dtype=torch.long).random_(5)"`. This module parses and checks expressions;
 //! the library evaluates them (with the reference implementation and the seeded generator).
 
-use super::literal::Literal;
+use serde::{Deserialize, Serialize};
+
+use crate::floats;
+use crate::literal::Literal;
 use crate::vocab::Dtype;
 
 /// A parsed tensor expression. Names bound in a `tensors` block are substituted at parse time,
 /// so an expression is self-contained.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Expr {
     /// A literal tensor (from a bound name).
     Literal(Literal),
@@ -26,13 +30,18 @@ pub enum Expr {
     /// `torch.arange(start, end)`: int64 `start, start + 1, ..., end - 1`.
     Arange { start: i64, end: i64 },
     /// `torch.zeros(shape)`, `torch.ones(shape)`, `torch.full(shape, value)`: float32.
-    Full { shape: Vec<usize>, value: f64 },
+    Full {
+        shape: Vec<usize>,
+        #[serde(with = "floats::one")]
+        value: f64,
+    },
     /// A function applied to a tensor.
     Apply { func: Func, arg: Box<Expr> },
 }
 
 /// A function applied to one tensor inside an expression.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Func {
     Softmax {
         dim: i64,
@@ -58,28 +67,6 @@ impl Expr {
             Expr::Rand { .. } | Expr::Randn { .. } | Expr::RandomBelow { .. } => true,
             Expr::Apply { arg, .. } => arg.draws(),
             Expr::Literal(_) | Expr::Arange { .. } | Expr::Full { .. } => false,
-        }
-    }
-
-    /// The dtype the expression produces before the case casts it to its own (PyTorch's rules:
-    /// float32 by default, int64 for `arange` and long draws).
-    pub fn natural_dtype(&self) -> Option<Dtype> {
-        match self {
-            Expr::Literal(lit) => lit.dtype,
-            Expr::Rand { dtype, .. } | Expr::Randn { dtype, .. } => Some(*dtype),
-            Expr::RandomBelow { dtype, .. } => Some(*dtype),
-            Expr::Arange { .. } => Some(Dtype::Int64),
-            Expr::Full { .. } => Some(Dtype::Float32),
-            Expr::Apply { func, arg } => match func {
-                Func::Cast(d) => Some(*d),
-                Func::Reshape(_) | Func::Squeeze(_) | Func::Unsqueeze(_) | Func::Neg => {
-                    arg.natural_dtype()
-                }
-                _ => match arg.natural_dtype() {
-                    Some(Dtype::Int64) => Some(Dtype::Float32),
-                    other => other,
-                },
-            },
         }
     }
 }
@@ -672,7 +659,13 @@ mod tests {
             }
         ));
         let e = parse("torch.arange(1, 13).reshape(3, 4).float()").unwrap();
-        assert_eq!(e.natural_dtype(), Some(Dtype::Float32));
+        assert!(matches!(
+            e,
+            Expr::Apply {
+                func: Func::Cast(Dtype::Float32),
+                ..
+            }
+        ));
         let e = parse("torch.log(F.softmax(x, dim=1))").unwrap();
         assert!(!e.draws());
         let e = parse("torch.empty(6, 1, 5, 5, dtype=torch.long).random_(3).squeeze(1)").unwrap();

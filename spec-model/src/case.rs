@@ -1,0 +1,144 @@
+//! A case, the executable example of the spec, and the spec as a whole.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::expr::Expr;
+use crate::floats;
+use crate::literal::Literal;
+use crate::location::Location;
+use crate::recorded::Recorded;
+use crate::tolerance::Tolerance;
+use crate::vocab::{Dtype, ErrorKind, Op, Role};
+
+/// A tensor as a case writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum TensorSpec {
+    Literal(Literal),
+    Expr { source: String, expr: Expr },
+}
+
+impl TensorSpec {
+    pub fn draws(&self) -> bool {
+        matches!(self, TensorSpec::Expr { expr, .. } if expr.draws())
+    }
+}
+
+/// The options of a call, with PyTorch's names; `None` means PyTorch's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attrs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_index: Option<i64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "floats::option"
+    )]
+    pub label_smoothing: Option<f64>,
+}
+
+/// What a case claims about the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Check {
+    /// The output equals `expect` (or its element at `select`) within `tol`; the gradient of
+    /// the output's sum with respect to `input` equals `grad`, when the case states it.
+    Value {
+        expect: Literal,
+        select: Option<Vec<usize>>,
+        tol: Tolerance,
+        signed_zeros: bool,
+        grad: Option<Box<GradCheck>>,
+    },
+    /// The call raises an error of this kind; the reference's message contains `message`.
+    Error {
+        kind: ErrorKind,
+        message: Option<String>,
+    },
+}
+
+/// A stated gradient: `expect_grad` within `grad_tol`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradCheck {
+    pub expect: Literal,
+    pub tol: Tolerance,
+}
+
+/// One executable example of the spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub id: String,
+    pub at: Location,
+    /// The nearest heading above the case.
+    pub section: String,
+    /// The file's first-level heading.
+    pub chapter: String,
+    pub op: Op,
+    pub tensors: BTreeMap<Role, TensorSpec>,
+    pub attrs: Attrs,
+    pub seed: Option<u64>,
+    pub dtypes: Vec<Dtype>,
+    pub check: Check,
+    pub agrees_with: Vec<String>,
+    pub differs_from: Vec<String>,
+    pub source: Option<String>,
+}
+
+impl Case {
+    /// The identifier of the generated test function: dots become double underscores.
+    pub fn test_name(&self) -> String {
+        self.id.replace('.', "__")
+    }
+
+    /// The key of one run of the case in the recorded data: `<case id>@<dtype>`.
+    pub fn run_key(&self, dtype: Dtype) -> String {
+        format!("{}@{dtype}", self.id)
+    }
+}
+
+/// A spec file: its path (`spec/02-cross-entropy.md`) and first-level heading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chapter {
+    pub file: String,
+    pub title: String,
+}
+
+impl Chapter {
+    /// The file's name without directory and extension: `02-cross-entropy`.
+    pub fn stem(&self) -> &str {
+        let name = self.file.rsplit('/').next().unwrap_or(&self.file);
+        name.strip_suffix(".md").unwrap_or(name)
+    }
+}
+
+/// The whole spec: every case in file order, the tolerances, the chapters, and the data recorded
+/// for this spec (PyTorch's gradients).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub cases: Vec<Case>,
+    pub tolerances: BTreeMap<String, Tolerance>,
+    pub chapters: Vec<Chapter>,
+    pub recorded: Recorded,
+}
+
+impl Spec {
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The chapter a case belongs to.
+    pub fn chapter_of(&self, case: &Case) -> Option<&Chapter> {
+        self.chapters.iter().find(|c| c.file == case.at.file)
+    }
+}
