@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::conformance::{Implementation, run_suite};
+use cross_entropy_spec::error::LossError;
 use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::reference::{self as your_crate, CrossEntropyOptions, Target};
 use cross_entropy_spec::tensor::Tensor;
@@ -31,34 +32,52 @@ impl Implementation for YourCrate {
         let Some(Tensor::Float32(input)) = request.tensors.get(&Role::Input) else {
             return Reply::Unsupported("float32 inputs only".into());
         };
+        // A gradient request (`request.grad`) wants the output and the gradient of its sum with
+        // respect to `input`: call your crate's backward (here: the closed-form gradients).
+        let grad = request.grad;
         let result = match (request.op, request.tensors.get(&Role::Target)) {
             (Op::Softmax, _) => match request.attrs.dim {
-                Some(dim) => your_crate::softmax(input, dim as isize),
+                Some(dim) => both(
+                    grad,
+                    || your_crate::softmax(input, dim as isize),
+                    || your_crate::softmax_grad(input, dim as isize),
+                ),
                 None => return Reply::Unsupported("softmax without dim".into()),
             },
             (Op::CrossEntropy, Some(Tensor::Int64(target)))
                 if request.tensors.len() == 2 && request.attrs == Default::default() =>
             {
-                your_crate::cross_entropy(
-                    input,
-                    Target::Indices(target),
-                    &CrossEntropyOptions::default(),
+                let opts = CrossEntropyOptions::default();
+                both(
+                    grad,
+                    || your_crate::cross_entropy(input, Target::Indices(target), &opts),
+                    || your_crate::cross_entropy_grad(input, Target::Indices(target), &opts),
                 )
             }
             (op, _) => return Reply::Unsupported(format!("{op} with these options")),
         };
         match result {
-            Ok(output) => Reply::Output {
+            Ok((output, grad_input)) => Reply::Output {
                 output: Tensor::Float32(output),
-                grad_input: None,
+                grad_input: grad_input.map(Tensor::Float32),
             },
             // Map your crate's errors onto the protocol's kinds; here they already are.
-            Err(e) => Reply::Error {
-                kind: e.kind.as_str().into(),
-                message: e.message,
-            },
+            Err(e) => Reply::from(e),
         }
     }
+}
+
+type Array = ndarray::ArrayD<f32>;
+
+/// The output, and the gradient when it is asked for.
+fn both(
+    grad: bool,
+    value: impl FnOnce() -> Result<Array, LossError>,
+    gradient: impl FnOnce() -> Result<Array, LossError>,
+) -> Result<(Array, Option<Array>), LossError> {
+    let output = value()?;
+    let grad_input = if grad { Some(gradient()?) } else { None };
+    Ok((output, grad_input))
 }
 
 fn main() -> ExitCode {

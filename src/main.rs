@@ -10,8 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ndarray::{ArrayD, IxDyn};
 
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Reference, Subprocess, case_json, glob_match, run_suite,
+    Expectations, Implementation, Subprocess, case_json, glob_match, run_suite,
 };
+use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
 use cross_entropy_spec::spec::{Spec, read_dir};

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, LossError};
 use crate::eval::Tensors;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
@@ -41,6 +41,16 @@ pub enum Reply {
     Unsupported(String),
     /// The implementation crashed, hung or answered something unreadable (never sent on the wire).
     Broken(String),
+}
+
+impl From<LossError> for Reply {
+    /// A rejected input is answered with its kind and PyTorch's words.
+    fn from(e: LossError) -> Reply {
+        Reply::Error {
+            kind: e.kind.as_str().into(),
+            message: e.message,
+        }
+    }
 }
 
 /// A request line that could not be read: the id, if one could be found, and what was wrong.

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Reference, Status, Subprocess, run_suite,
+    Expectations, Implementation, Status, Subprocess, run_suite,
 };
+use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::evaluate;
 use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::spec::{Attrs, Spec};
@@ -56,10 +57,7 @@ impl Implementation for WeightsMissingFromDenominator {
                     grad_input: None,
                 }
             }
-            Err(e) => Reply::Error {
-                kind: e.kind.as_str().into(),
-                message: e.message,
-            },
+            Err(e) => Reply::from(e),
         }
     }
 }

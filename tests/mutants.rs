@@ -11,9 +11,10 @@
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::compare::compare;
 use cross_entropy_spec::conformance::{
-    Implementation, Part, Reference, Status, expected_gradient, request_for, run_suite,
+    Implementation, Part, Status, expected_gradient, request_for, run_suite,
 };
 use cross_entropy_spec::error::LossError;
+use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::{Tensors, evaluate};
 use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::reference::{Real, Reduction, sigmoid};
@@ -62,10 +63,7 @@ fn reply(result: Result<Tensor, LossError>) -> Reply {
             output,
             grad_input: None,
         },
-        Err(e) => Reply::Error {
-            kind: e.kind.as_str().into(),
-            message: e.message,
-        },
+        Err(e) => Reply::from(e),
     }
 }
 

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cross_entropy_spec::bundle;
-use cross_entropy_spec::conformance::{Expectations, Implementation, Reference, Report, run_suite};
+use cross_entropy_spec::conformance::{Expectations, Implementation, Report, run_suite};
+use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::Spec;
 
 use crate::matrix::{Column, Documented};

@@ -17,7 +17,6 @@ pub use repro::torch_line;
 pub use subprocess::Subprocess;
 
 use crate::compare::{Comparison, compare};
-use crate::eval;
 use crate::materialize::materialize;
 use crate::protocol::{Reply, Request};
 use crate::spec::{Case, Check, Literal, Location, Spec, Tolerance};
@@ -30,31 +29,6 @@ pub trait Implementation {
     fn name(&self) -> String;
     /// Answers one request.
     fn evaluate(&mut self, request: &Request) -> Reply;
-}
-
-/// The crate's reference implementation, as an [`Implementation`].
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Reference;
-
-impl Implementation for Reference {
-    fn name(&self) -> String {
-        "reference".into()
-    }
-
-    fn evaluate(&mut self, request: &Request) -> Reply {
-        let answer =
-            eval::evaluate(request.op, &request.tensors, &request.attrs).and_then(|output| {
-                let grad_input = request
-                    .grad
-                    .then(|| eval::gradient(request.op, &request.tensors, &request.attrs))
-                    .transpose()?;
-                Ok(Reply::Output { output, grad_input })
-            });
-        answer.unwrap_or_else(|e| Reply::Error {
-            kind: e.kind.as_str().into(),
-            message: e.message,
-        })
-    }
 }
 
 /// How one case fared in one dtype.

@@ -6,13 +6,12 @@
 use std::fmt::Write as _;
 
 use super::{
-    Implementation, Reference, Status, describe, expected_gradient, judge, judge_gradient,
-    request_for,
+    Implementation, Status, describe, expected_gradient, judge, judge_gradient, request_for,
 };
 use crate::bundle;
 use crate::compare::compare;
 use crate::documents;
-use crate::eval::{self, Tensors};
+use crate::eval::{self, Reference, Tensors};
 use crate::protocol::{Reply, Request};
 use crate::spec::{Attrs, Case, Check, Literal, Spec, Tolerance};
 use crate::tensor::Tensor;

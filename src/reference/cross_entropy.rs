@@ -143,12 +143,11 @@ pub(crate) fn index_terms<T: Real>(
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<IndexTerms<T>, LossError> {
     if target.shape() == input.shape() {
+        // PyTorch takes a target of the input's shape for class probabilities, and then
+        // rejects it for its integer dtype.
         return Err(LossError::new(
-            ErrorKind::ShapeMismatch,
-            format!(
-                "Expected floating point type for target with class probabilities, got Long (an index target must not have the input's shape {})",
-                fmt_shape(input.shape())
-            ),
+            ErrorKind::DtypeMismatch,
+            "Expected floating point type for target with class probabilities, got Long",
         ));
     }
     let eps = smoothing(opts.label_smoothing)?;
@@ -455,8 +454,11 @@ mod tests {
             ..o
         };
         assert!(cross_entropy(&x, Target::Indices(&t), &o).is_err());
-        // An index target of the input's shape is what PyTorch reads as probabilities.
-        assert!(cross_entropy(&x, Target::Indices(&t), &Default::default()).is_err());
+        // An index target of the input's shape is what PyTorch reads as probabilities, and
+        // rejects for its integer dtype: the rule lives here, so every caller of the typed
+        // API (not only `eval`) gets PyTorch's kind.
+        let e = cross_entropy(&x, Target::Indices(&t), &Default::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DtypeMismatch);
     }
 
     #[test]

@@ -1,0 +1,100 @@
+//! Calls the reference implementation with dynamically typed tensors, applying PyTorch's rules
+//! for which dtypes each argument may have and which dtype the result takes: the reference as
+//! the protocol and the runner see it. [`args`] reads a call's arguments, [`ops`] has one
+//! function per operation, [`Reference`] is the reference as an
+//! [`Implementation`](crate::conformance::Implementation).
+
+mod args;
+mod implementation;
+mod ops;
+
+use std::collections::BTreeMap;
+
+pub use implementation::Reference;
+
+use crate::error::{ErrorKind, LossError};
+use crate::spec::Attrs;
+use crate::tensor::Tensor;
+use crate::vocab::{Dtype, Op, Role};
+use args::Args;
+
+/// The tensors of one call, by role.
+pub type Tensors = BTreeMap<Role, Tensor>;
+
+/// What a call computes: the output, or the gradient of its sum with respect to `input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Value,
+    Gradient,
+}
+
+/// Evaluates `op` on `tensors` with `attrs`, as PyTorch's functional API would.
+pub fn evaluate(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
+    dispatch(op, tensors, attrs, Mode::Value)
+}
+
+/// The gradient of the sum of `op`'s output with respect to `input` (PyTorch's
+/// `out.sum().backward()`), in the input's dtype; the same arguments are rejected as by
+/// [`evaluate`].
+pub fn gradient(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
+    dispatch(op, tensors, attrs, Mode::Gradient)
+}
+
+fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tensor, LossError> {
+    let input = tensors
+        .get(&Role::Input)
+        .ok_or_else(|| LossError::new(ErrorKind::MissingArgument, "missing tensor `input`"))?;
+    if !input.dtype().is_float() {
+        return Err(LossError::new(
+            ErrorKind::DtypeMismatch,
+            format!("\"{op}\" not implemented for 'Long': the input must be floating"),
+        ));
+    }
+    let result = match compute_dtype(op, tensors) {
+        Dtype::Float64 => call::<f64>(op, &Args::new(op, tensors, attrs)?, mode),
+        _ => call::<f32>(op, &Args::new(op, tensors, attrs)?, mode),
+    }?;
+    // A gradient has the dtype of what it is the gradient with respect to.
+    Ok(match mode {
+        Mode::Gradient => result.cast(input.dtype()),
+        Mode::Value => result,
+    })
+}
+
+/// The dtype the computation runs in: the input's, widened where PyTorch promotes (class
+/// probabilities and binary_cross_entropy_with_logits targets of float64).
+fn compute_dtype(op: Op, tensors: &Tensors) -> Dtype {
+    let widest = |roles: &[Role]| {
+        let any64 =
+            (roles.iter().filter_map(|r| tensors.get(r))).any(|t| t.dtype() == Dtype::Float64);
+        if any64 {
+            Dtype::Float64
+        } else {
+            Dtype::Float32
+        }
+    };
+    let float_target = tensors
+        .get(&Role::Target)
+        .is_some_and(|t| t.dtype().is_float());
+    match op {
+        Op::BinaryCrossEntropyWithLogits => widest(&[Role::Input, Role::Target]),
+        Op::CrossEntropy if float_target => widest(&[Role::Input, Role::Target, Role::Weight]),
+        _ => tensors[&Role::Input].dtype(),
+    }
+}
+
+fn call<T: crate::reference::Real>(
+    op: Op,
+    args: &Args<'_>,
+    mode: Mode,
+) -> Result<Tensor, LossError> {
+    let output = match op {
+        Op::Softmax | Op::LogSoftmax => ops::softmax::<T>(op, args, mode),
+        Op::Sigmoid => Ok(ops::sigmoid::<T>(args, mode)),
+        Op::CrossEntropy => ops::cross_entropy::<T>(args, mode),
+        Op::NllLoss => ops::nll_loss::<T>(args, mode),
+        Op::BinaryCrossEntropy => ops::binary_cross_entropy::<T>(args, mode),
+        Op::BinaryCrossEntropyWithLogits => ops::binary_cross_entropy_with_logits::<T>(args, mode),
+    }?;
+    Ok(Tensor::from_real(output))
+}
