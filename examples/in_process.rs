@@ -14,9 +14,9 @@
 use std::process::ExitCode;
 
 use cross_entropy_spec::bundle;
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::{Implementation, run_suite};
 use cross_entropy_spec::error::LossError;
-use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::reference::{self as your_crate, CrossEntropyOptions, Target};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Op, Role};

@@ -12,7 +12,6 @@ pub mod documents;
 pub mod error;
 pub mod eval;
 pub mod materialize;
-pub mod protocol;
 pub mod reference;
 pub mod tensor;
 pub mod torch_rng;

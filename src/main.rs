@@ -9,11 +9,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use ndarray::{ArrayD, IxDyn};
 
+use cross_entropy_spec::conformance::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Subprocess, case_json, glob_match, run_suite,
 };
 use cross_entropy_spec::eval::Reference;
-use cross_entropy_spec::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
 use cross_entropy_spec::spec::{Spec, read_dir};
 use cross_entropy_spec::tensor::{Tensor, checked_numel};
@@ -240,17 +240,12 @@ fn eval() -> Result<ExitCode, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match Request::from_json(&line) {
-            Ok(request) => {
-                let reply = Reference.evaluate(&request);
-                reply.to_json(&request.id)
-            }
-            Err(bad) => Reply::Error {
-                kind: bad.kind.as_str().to_string(),
-                message: bad.message,
-            }
-            .to_json(bad.id.as_deref().unwrap_or("")),
+        let (id, reply) = match Request::from_json(&line) {
+            Ok(request) => (request.id.clone(), Reference.evaluate(&request)),
+            Err(bad) => (bad.id.clone().unwrap_or_default(), Reply::from(bad)),
         };
+        // The reference never answers `Broken`, the one reply without a wire form.
+        let reply = reply.to_json(&id).unwrap_or_default();
         writeln!(out, "{reply}")
             .and_then(|()| out.flush())
             .map_err(|e| format!("writing stdout: {e}"))?;

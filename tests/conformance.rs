@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Status, Subprocess, run_suite,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::evaluate;
-use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::spec::{Attrs, Spec};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Op, Role};

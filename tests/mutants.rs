@@ -10,13 +10,13 @@
 
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::compare::compare;
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::{
     Implementation, Part, Status, expected_gradient, request_for, run_suite,
 };
 use cross_entropy_spec::error::LossError;
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::{Tensors, evaluate};
-use cross_entropy_spec::protocol::{Reply, Request};
 use cross_entropy_spec::reference::{Real, Reduction, sigmoid};
 use cross_entropy_spec::spec::{Attrs, Bounds, Check, Literal, Spec};
 use cross_entropy_spec::tensor::Tensor;
@@ -464,9 +464,7 @@ fn miss(spec: &Spec, run: &cross_entropy_spec::conformance::CaseRun, mutant: &mu
             tol.bounds(run.dtype),
             *signed_zeros,
         ),
-        (Check::Error { kind, .. }, Reply::Error { kind: got, .. }, _) if got == kind.as_str() => {
-            0.0
-        }
+        (Check::Error { kind, .. }, Reply::Error { kind: got, .. }, _) if got == kind => 0.0,
         _ => f64::INFINITY,
     }
 }

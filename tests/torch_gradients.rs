@@ -15,9 +15,9 @@
 //! smoothing term changes elements by percent. NaN matches only NaN, infinities only themselves.
 
 use cross_entropy_spec::bundle;
+use cross_entropy_spec::conformance::protocol::tensor_from_json;
 use cross_entropy_spec::conformance::request_for;
 use cross_entropy_spec::eval::gradient;
-use cross_entropy_spec::protocol::tensor_from_json;
 use cross_entropy_spec::spec::Check;
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op};

@@ -33,7 +33,7 @@
 use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData, activation, loss};
 use cross_entropy_spec::conformance::Implementation;
-use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::tensor::Tensor as Spec;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 

@@ -18,9 +18,9 @@
 
 use candle_core::{D, DType, Device, Error, Tensor as C, Var};
 use cross_entropy_spec::conformance::Implementation;
-use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::tensor::Tensor;
-use cross_entropy_spec::vocab::{Dtype, Op, Role};
+use cross_entropy_spec::vocab::{Dtype, ErrorKind, Op, Role};
 
 use crate::request::{self, Dense, Reduce, guarded, mean_or_sum, tensor, uses_default_ignore};
 
@@ -59,32 +59,34 @@ fn answer(r: &Request) -> Reply {
 /// A candle error as a reply: the kind its variant names, or for candle's `bail!` messages in
 /// its loss functions, the kind their text names. Anything else is `unclassified`.
 fn rejected(e: Error) -> Reply {
-    Reply::Error {
-        kind: kind_of(&e).into(),
-        message: e.to_string().lines().next().unwrap_or_default().into(),
+    let message: String = e.to_string().lines().next().unwrap_or_default().into();
+    match kind_of(&e) {
+        Some(kind) => Reply::Error { kind, message },
+        // As over the protocol, an error of no known kind is an unreadable answer.
+        None => Reply::Broken(format!("an error of no protocol kind: {message}")),
     }
 }
 
-fn kind_of(e: &Error) -> &'static str {
-    match e {
+fn kind_of(e: &Error) -> Option<ErrorKind> {
+    Some(match e {
         Error::WithBacktrace { inner, .. }
         | Error::Context { inner, .. }
-        | Error::WithPath { inner, .. } => kind_of(inner),
-        Error::DimOutOfRange { .. } => "dim_out_of_range",
+        | Error::WithPath { inner, .. } => return kind_of(inner),
+        Error::DimOutOfRange { .. } => ErrorKind::DimOutOfRange,
         Error::UnexpectedDType { .. }
         | Error::DTypeMismatchBinaryOp { .. }
-        | Error::UnsupportedDTypeForOp(..) => "dtype_mismatch",
+        | Error::UnsupportedDTypeForOp(..) => ErrorKind::DtypeMismatch,
         Error::ShapeMismatchBinaryOp { .. }
         | Error::BroadcastIncompatibleShapes { .. }
         | Error::UnexpectedShape { .. }
-        | Error::ShapeMismatch { .. } => "shape_mismatch",
-        Error::UnexpectedNumberOfDims { .. } => "invalid_rank",
-        Error::InvalidIndex { .. } => "target_out_of_bounds",
-        Error::Msg(m) if m.contains("batch size mismatch") => "shape_mismatch",
-        Error::Msg(m) if m.contains("target tensor should have") => "shape_mismatch",
-        Error::Msg(m) if m.contains("expects an input tensor of rank 2") => "invalid_rank",
-        _ => "unclassified",
-    }
+        | Error::ShapeMismatch { .. } => ErrorKind::ShapeMismatch,
+        Error::UnexpectedNumberOfDims { .. } => ErrorKind::InvalidRank,
+        Error::InvalidIndex { .. } => ErrorKind::TargetOutOfBounds,
+        Error::Msg(m) if m.contains("batch size mismatch") => ErrorKind::ShapeMismatch,
+        Error::Msg(m) if m.contains("target tensor should have") => ErrorKind::ShapeMismatch,
+        Error::Msg(m) if m.contains("expects an input tensor of rank 2") => ErrorKind::InvalidRank,
+        _ => return None,
+    })
 }
 
 fn to_candle(t: &Tensor) -> candle_core::Result<C> {

@@ -21,7 +21,7 @@
 //! dfdx and are answered `Unsupported`.
 
 use cross_entropy_spec::conformance::Implementation;
-use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::tensor::Tensor as Spec;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 use dfdx::prelude::*;

@@ -3,8 +3,8 @@
 //! cross-entropy counts under "weight" and "K-dim"); an error case counts only under "errors on
 //! bad input", and every gradient run only under "gradients".
 
+use cross_entropy_spec::conformance::protocol::Request;
 use cross_entropy_spec::conformance::{Part, request_for};
-use cross_entropy_spec::protocol::Request;
 use cross_entropy_spec::spec::{Case, Check};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Op, Role};

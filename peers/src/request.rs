@@ -5,7 +5,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use cross_entropy_spec::protocol::{Reply, Request};
+use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Role};
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{expected_gradient, request_for};
-use crate::protocol::{PROTOCOL_VERSION, tensor_json};
+use crate::conformance::protocol::{PROTOCOL_VERSION, tensor_json};
 use crate::spec::{Case, Check, Spec};
 use crate::tensor::Tensor;
 use crate::vocab::Dtype;

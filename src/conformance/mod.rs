@@ -4,6 +4,7 @@
 
 mod expectations;
 mod export;
+pub mod protocol;
 mod reference_checks;
 mod report;
 mod repro;
@@ -11,6 +12,7 @@ mod subprocess;
 
 pub use expectations::{Divergence, Expectations};
 pub use export::case_json;
+pub use protocol::{Reply, Request};
 pub use reference_checks::{SpecOutcome, spec_test};
 pub use report::{Counts, Report};
 pub use repro::torch_line;
@@ -18,7 +20,6 @@ pub use subprocess::Subprocess;
 
 use crate::compare::{Comparison, compare};
 use crate::materialize::materialize;
-use crate::protocol::{Reply, Request};
 use crate::spec::{Case, Check, Literal, Location, Spec, Tolerance};
 use crate::vocab::Dtype;
 
@@ -120,7 +121,7 @@ pub fn judge(case: &Case, dtype: Dtype, request: &Request, reply: &Reply) -> Sta
         (Check::Value { .. }, Reply::Error { kind, message }) => {
             failed(format!("expected values, got an error: {kind}: {message}"))
         }
-        (Check::Error { kind, .. }, Reply::Error { kind: got, .. }) if got == kind.as_str() => {
+        (Check::Error { kind, .. }, Reply::Error { kind: got, .. }) if got == kind => {
             Status::Passed
         }
         (Check::Error { kind, .. }, Reply::Error { kind: got, message }) => failed(format!(

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::bundle;
 use crate::compare::compare;
+use crate::conformance::protocol::{Reply, Request};
 use crate::documents;
 use crate::eval::{self, Reference, Tensors};
-use crate::protocol::{Reply, Request};
 use crate::spec::{Attrs, Case, Check, Literal, Spec, Tolerance};
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};

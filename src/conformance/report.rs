@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{CaseRun, Part, Status, describe, repro};
 use crate::compare::{Comparison, unflatten};
-use crate::protocol::Request;
+use crate::conformance::protocol::Request;
 use crate::spec::{Case, Literal, Tolerance};
 use crate::tensor::{Tensor, fmt_float};
 use crate::vocab::Dtype;
@@ -201,7 +201,7 @@ impl Report {
             .collect();
         serde_json::json!({
             "suite": { "name": "cross-entropy-spec", "version": env!("CARGO_PKG_VERSION") },
-            "protocol": crate::protocol::PROTOCOL_VERSION,
+            "protocol": crate::conformance::protocol::PROTOCOL_VERSION,
             "implementation": self.implementation,
             "counts": {
                 "passed": c.passed,

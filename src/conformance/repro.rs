@@ -1,7 +1,7 @@
 //! A copy-paste line of PyTorch that makes the same call a case makes, so that a failure can be
 //! reproduced without reading the suite.
 
-use crate::protocol::Request;
+use crate::conformance::protocol::Request;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Op, Role};

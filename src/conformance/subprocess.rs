@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::Implementation;
-use crate::protocol::{Reply, Request};
+use crate::conformance::protocol::{Reply, Request};
 
 /// How many lines of the child's stderr a report quotes.
 const STDERR_LINES: usize = 12;

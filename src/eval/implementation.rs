@@ -2,7 +2,7 @@
 //! `cross-entropy-spec eval` serves over the protocol.
 
 use crate::conformance::Implementation;
-use crate::protocol::{Reply, Request};
+use crate::conformance::protocol::{Reply, Request};
 
 /// The crate's reference implementation, as an [`Implementation`].
 #[derive(Debug, Default, Clone, Copy)]

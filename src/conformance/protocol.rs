@@ -1,0 +1,480 @@
+//! Protocol v1: what the runner sends an implementation and what it answers, one JSON object per
+//! line (specified in `spec/protocol.md`). The wire forms are serde-derived and strict (unknown
+//! keys are errors); in process the same requests and replies are typed values, so an
+//! in-process implementation and a child process are judged by the same code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ErrorKind, LossError};
+use crate::eval::Tensors;
+use crate::spec::Attrs;
+use crate::tensor::Tensor;
+use crate::vocab::{Dtype, Op, Role};
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// One call of one operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Unique per run: `<case id>@<dtype>` for a value run, `<case id>@<dtype>/grad` for a
+    /// gradient run.
+    pub id: String,
+    pub op: Op,
+    pub tensors: Tensors,
+    pub attrs: Attrs,
+    /// Whether the gradient of the sum of the output with respect to `input` is wanted.
+    pub grad: bool,
+}
+
+/// An implementation's answer.
+#[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one reply per run, built by every implementation: boxing the output would burden each of them"
+)]
+pub enum Reply {
+    Output {
+        output: Tensor,
+        grad_input: Option<Tensor>,
+    },
+    /// The call was rejected, as PyTorch rejects invalid input.
+    Error { kind: ErrorKind, message: String },
+    /// The implementation does not implement this (counted as skipped, never as passed).
+    Unsupported(String),
+    /// In process only, never on the wire: the implementation crashed, hung or answered
+    /// something unreadable.
+    Broken(String),
+}
+
+impl From<LossError> for Reply {
+    /// A rejected input is answered with its kind and PyTorch's words.
+    fn from(e: LossError) -> Reply {
+        Reply::Error {
+            kind: e.kind,
+            message: e.message,
+        }
+    }
+}
+
+/// A request line that could not be read: the id, if one could be found, and what was wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRequest {
+    pub id: Option<String>,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<BadRequest> for Reply {
+    fn from(bad: BadRequest) -> Reply {
+        Reply::Error {
+            kind: bad.kind,
+            message: bad.message,
+        }
+    }
+}
+
+/// One element on the wire: shortest round-trip decimal in the tensor's dtype, integers as
+/// integers, and `"nan"`, `"inf"`, `"-inf"` for the non-finite values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Int(i64),
+    Float(f64),
+    #[serde(skip_deserializing)]
+    Single(f32),
+    Special(String),
+}
+
+/// A tensor on the wire: `{"dtype": .., "shape": [..], "data": [..]}`, data flat and row-major.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<Number>,
+}
+
+impl From<&Tensor> for WireTensor {
+    fn from(t: &Tensor) -> WireTensor {
+        let float = |v: f64, single: bool| match v {
+            v if v.is_nan() => Number::Special("nan".into()),
+            f64::INFINITY => Number::Special("inf".into()),
+            f64::NEG_INFINITY => Number::Special("-inf".into()),
+            v if single => Number::Single(v as f32),
+            v => Number::Float(v),
+        };
+        let data = match t {
+            Tensor::Float32(a) => a.iter().map(|&v| float(f64::from(v), true)).collect(),
+            Tensor::Float64(a) => a.iter().map(|&v| float(v, false)).collect(),
+            Tensor::Int64(a) => a.iter().map(|&v| Number::Int(v)).collect(),
+        };
+        WireTensor {
+            dtype: t.dtype(),
+            shape: t.shape().to_vec(),
+            data,
+        }
+    }
+}
+
+impl WireTensor {
+    fn into_tensor(self) -> Result<Tensor, String> {
+        let WireTensor { dtype, shape, data } = self;
+        if dtype == Dtype::Int64 {
+            return int_tensor(&shape, &data);
+        }
+        let values = (data.iter())
+            .map(|v| match v {
+                Number::Int(i) => Ok(*i as f64),
+                Number::Float(f) => Ok(*f),
+                Number::Single(f) => Ok(f64::from(*f)),
+                Number::Special(s) => spec_model::floats::parse_special(s)
+                    .ok()
+                    .filter(|v| !v.is_finite())
+                    .ok_or_else(|| {
+                        format!("\"{s}\" is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")")
+                    }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Tensor::from_f64(dtype, &shape, &values)
+    }
+}
+
+/// An int64 tensor: every element an integer on the wire.
+fn int_tensor(shape: &[usize], data: &[Number]) -> Result<Tensor, String> {
+    let ints = (data.iter())
+        .map(|v| match v {
+            Number::Int(i) => Ok(*i),
+            other => Err(format!("{} is not an int64", number_text(other))),
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+    let numel = crate::tensor::checked_numel(shape)
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    if numel != ints.len() {
+        return Err(format!(
+            "shape {shape:?} holds {numel} elements, but `data` has {}",
+            ints.len()
+        ));
+    }
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), ints)
+        .map(Tensor::Int64)
+        .map_err(|e| e.to_string())
+}
+
+fn number_text(n: &Number) -> String {
+    serde_json::to_string(n).unwrap_or_default()
+}
+
+/// Writes a tensor as the protocol does.
+pub fn tensor_json(t: &Tensor) -> String {
+    serde_json::to_string(&WireTensor::from(t)).expect("a wire tensor always serialises")
+}
+
+/// Reads a tensor written as by [`tensor_json`].
+pub fn tensor_from_json(v: &Value) -> Result<Tensor, String> {
+    WireTensor::deserialize(v)
+        .map_err(|e| e.to_string())?
+        .into_tensor()
+}
+
+/// A request on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRequest {
+    #[serde(default = "version_one")]
+    protocol: u64,
+    id: String,
+    op: Op,
+    #[serde(default)]
+    inputs: BTreeMap<Role, WireTensor>,
+    #[serde(default)]
+    attrs: Attrs,
+    #[serde(default)]
+    grad: bool,
+}
+
+fn version_one() -> u64 {
+    PROTOCOL_VERSION
+}
+
+impl Request {
+    /// The request as one line of JSON.
+    pub fn to_json(&self) -> String {
+        let wire = WireRequest {
+            protocol: PROTOCOL_VERSION,
+            id: self.id.clone(),
+            op: self.op,
+            inputs: (self.tensors.iter())
+                .map(|(role, t)| (*role, WireTensor::from(t)))
+                .collect(),
+            attrs: self.attrs.clone(),
+            grad: self.grad,
+        };
+        serde_json::to_string(&wire).expect("a wire request always serialises")
+    }
+
+    /// Reads one request line. A line that cannot be read gives the id (if any) and the reason.
+    pub fn from_json(line: &str) -> Result<Request, BadRequest> {
+        let malformed = |id: Option<String>, message: String| BadRequest {
+            id,
+            kind: ErrorKind::MalformedRequest,
+            message,
+        };
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| malformed(None, format!("not JSON: {e}")))?;
+        let id = value.get("id").and_then(Value::as_str).map(str::to_string);
+        match value.get("protocol") {
+            None => {}
+            Some(v) if v.as_u64() == Some(PROTOCOL_VERSION) => {}
+            Some(v) => {
+                return Err(BadRequest {
+                    id,
+                    kind: ErrorKind::UnsupportedProtocol,
+                    message: format!(
+                        "protocol {v} is not supported (this implementation speaks {PROTOCOL_VERSION})"
+                    ),
+                });
+            }
+        }
+        let wire =
+            WireRequest::deserialize(&value).map_err(|e| malformed(id.clone(), e.to_string()))?;
+        Request::from_wire(wire).map_err(|m| malformed(id, m))
+    }
+
+    fn from_wire(wire: WireRequest) -> Result<Request, String> {
+        let op = wire.op;
+        let mut tensors = Tensors::new();
+        for (role, t) in wire.inputs {
+            if !op.tensor_args().contains(&role) {
+                return Err(format!("`{op}` takes no input `{role}`"));
+            }
+            tensors.insert(
+                role,
+                t.into_tensor()
+                    .map_err(|m| format!("input `{role}`: {m}"))?,
+            );
+        }
+        let a = &wire.attrs;
+        let given = [
+            ("dim", a.dim.is_some()),
+            ("reduction", a.reduction.is_some()),
+            ("ignore_index", a.ignore_index.is_some()),
+            ("label_smoothing", a.label_smoothing.is_some()),
+        ];
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(n, g)| *g && !op.attr_names().contains(n))
+        {
+            return Err(format!("`{op}` takes no attr `{name}`"));
+        }
+        Ok(Request {
+            id: wire.id,
+            op,
+            tensors,
+            attrs: wire.attrs,
+            grad: wire.grad,
+        })
+    }
+}
+
+/// A reply on the wire: exactly one of `output` (with `grad_input` when asked), `error`,
+/// `unsupported`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireReply {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output: Option<WireTensor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grad_input: Option<WireTensor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<WireError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unsupported: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireError {
+    kind: ErrorKind,
+    #[serde(default)]
+    message: String,
+}
+
+impl Reply {
+    /// The reply to request `id` as one line of JSON. A [`Reply::Broken`] exists only in
+    /// process; it has no wire form.
+    pub fn to_json(&self, id: &str) -> Option<String> {
+        let mut wire = WireReply {
+            id: id.to_string(),
+            output: None,
+            grad_input: None,
+            error: None,
+            unsupported: None,
+        };
+        match self {
+            Reply::Output { output, grad_input } => {
+                wire.output = Some(output.into());
+                wire.grad_input = grad_input.as_ref().map(WireTensor::from);
+            }
+            Reply::Error { kind, message } => {
+                wire.error = Some(WireError {
+                    kind: *kind,
+                    message: message.clone(),
+                })
+            }
+            Reply::Unsupported(why) => wire.unsupported = Some(why.clone()),
+            Reply::Broken(_) => return None,
+        }
+        Some(serde_json::to_string(&wire).expect("a wire reply always serialises"))
+    }
+
+    /// Reads a reply line to the request `id`; anything unreadable is a broken reply.
+    pub fn from_json(line: &str, id: &str) -> Reply {
+        parse_reply(line, id).unwrap_or_else(Reply::Broken)
+    }
+}
+
+fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
+    let shown: String = line.chars().take(200).collect();
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
+    match value.get("id").and_then(Value::as_str) {
+        Some(got) if got == id => {}
+        Some(got) => return Err(format!("reply for `{got}` where `{id}` was expected")),
+        None => return Err(format!("a reply needs the request's `id`: {shown}")),
+    }
+    if let Some(kind) = value.pointer("/error/kind").and_then(Value::as_str) {
+        if ErrorKind::parse(kind).is_none() {
+            return Err(format!(
+                "error kind `{kind}` is not in the protocol's list (an unknown kind counts as errored)"
+            ));
+        }
+    }
+    let wire =
+        WireReply::deserialize(&value).map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
+    match wire {
+        WireReply {
+            output: Some(output),
+            error: None,
+            unsupported: None,
+            grad_input,
+            ..
+        } => {
+            let output = output.into_tensor().map_err(|m| format!("`output`: {m}"))?;
+            let grad_input = (grad_input.map(WireTensor::into_tensor).transpose())
+                .map_err(|m| format!("`grad_input`: {m}"))?;
+            Ok(Reply::Output { output, grad_input })
+        }
+        WireReply {
+            error: Some(e),
+            output: None,
+            unsupported: None,
+            grad_input: None,
+            ..
+        } => Ok(Reply::Error {
+            kind: e.kind,
+            message: e.message,
+        }),
+        WireReply {
+            unsupported: Some(why),
+            output: None,
+            error: None,
+            grad_input: None,
+            ..
+        } => Ok(Reply::Unsupported(why)),
+        _ => Err(format!(
+            "a reply has exactly one of `output`, `error`, `unsupported` (and `grad_input` only with `output`): {shown}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let input = Tensor::from_f64(Dtype::Float32, &[2], &[0.1, f64::NAN]).unwrap();
+        let target = Tensor::from_f64(Dtype::Int64, &[], &[1.0]).unwrap();
+        let req = Request {
+            id: "x.y@float32".into(),
+            op: Op::CrossEntropy,
+            tensors: Tensors::from([(Role::Input, input), (Role::Target, target)]),
+            attrs: Attrs {
+                reduction: Some("sum".into()),
+                label_smoothing: Some(f64::INFINITY),
+                ..Attrs::default()
+            },
+            grad: false,
+        };
+        let line = req.to_json();
+        assert!(line.contains("\"data\":[0.1,\"nan\"]"), "{line}");
+        assert!(line.contains("\"label_smoothing\":\"inf\""), "{line}");
+        let back = Request::from_json(&line).unwrap();
+        assert_eq!(back.to_json(), line);
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        let e = Request::from_json("{\"id\": \"a\", \"op\": \"softmax\", \"protocol\": 2}")
+            .unwrap_err();
+        assert_eq!(
+            (e.id.as_deref(), e.kind),
+            (Some("a"), ErrorKind::UnsupportedProtocol)
+        );
+        let e = Request::from_json("not json").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MalformedRequest);
+        let e = Request::from_json("{\"id\": \"a\", \"op\": \"mse\"}").unwrap_err();
+        assert!(e.message.contains("unknown variant `mse`"), "{}", e.message);
+        let e = Request::from_json("{\"id\": \"a\", \"op\": \"sigmoid\", \"attrs\": {\"dim\": 1}}")
+            .unwrap_err();
+        assert!(e.message.contains("takes no attr `dim`"), "{}", e.message);
+        let e =
+            Request::from_json("{\"id\": \"a\", \"op\": \"sigmoid\", \"extra\": 1}").unwrap_err();
+        assert!(e.message.contains("unknown field `extra`"), "{}", e.message);
+        let e = Request::from_json(
+            "{\"id\":\"a\",\"op\":\"sigmoid\",\"inputs\":{\"input\":{\"dtype\":\"int64\",\"shape\":[1],\"data\":[1.5]}}}",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not an int64"), "{}", e.message);
+    }
+
+    #[test]
+    fn replies_round_trip_and_garbage_is_broken() {
+        let out = Tensor::from_f64(Dtype::Float64, &[1], &[-0.0]).unwrap();
+        let reply = Reply::Output {
+            output: out,
+            grad_input: None,
+        };
+        assert_eq!(Reply::from_json(&reply.to_json("a").unwrap(), "a"), reply);
+        let error = Reply::Error {
+            kind: ErrorKind::InvalidRank,
+            message: "m".into(),
+        };
+        assert_eq!(Reply::from_json(&error.to_json("a").unwrap(), "a"), error);
+        assert_eq!(Reply::Broken("x".into()).to_json("a"), None);
+        for garbage in [
+            "{\"id\":\"b\",\"output\":1}",
+            "{\"id\":\"a\",\"output\":1}",
+            "Traceback",
+            "{\"id\":\"a\",\"unsupported\":\"x\",\"error\":{\"kind\":\"invalid_rank\"}}",
+            "{\"id\":\"a\",\"outptu\":{\"dtype\":\"float32\",\"shape\":[],\"data\":[1]}}",
+        ] {
+            assert!(
+                matches!(Reply::from_json(garbage, "a"), Reply::Broken(_)),
+                "{garbage}"
+            );
+        }
+        let Reply::Broken(why) = Reply::from_json(
+            "{\"id\":\"a\",\"error\":{\"kind\":\"unclassified\",\"message\":\"?\"}}",
+            "a",
+        ) else {
+            panic!("an unknown kind is unreadable");
+        };
+        assert!(why.contains("not in the protocol's list"), "{why}");
+    }
+}
