@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use cross_entropy_spec::conformance::{Implementation, run_suite};
+use cross_entropy_spec::conformance::{Implementation, render, run_suite};
 use cross_entropy_spec::error::LossError;
 use cross_entropy_spec::reference::{self as your_crate, CrossEntropyOptions, Target};
 use cross_entropy_spec::tensor::Tensor;
@@ -89,7 +89,7 @@ fn main() -> ExitCode {
         }
     };
     let report = run_suite(spec, None, &mut YourCrate);
-    print!("{}", report.render());
+    print!("{}", render::text::report(&report));
     if report.success() {
         ExitCode::SUCCESS
     } else {

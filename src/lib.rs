@@ -6,12 +6,9 @@
 //! and regenerates PyTorch's seeded inputs ([`torch_rng`]).
 
 pub mod bundle;
-pub mod compare;
 pub mod conformance;
-pub mod documents;
 pub mod error;
 pub mod eval;
-pub mod materialize;
 pub mod reference;
 pub mod tensor;
 pub mod torch_rng;

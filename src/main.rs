@@ -11,7 +11,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Subprocess, case_json, glob_match, run_suite,
+    Expectations, Implementation, Subprocess, case_json, glob_match, render, run_suite,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
@@ -172,9 +172,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     expectations.apply(&mut report);
     report.stale_expectations = expectations.stale(&spec);
-    print!("{}", report.render());
+    print!("{}", render::text::report(&report));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&render::json::report(&report))
+            .map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }

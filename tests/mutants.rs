@@ -9,16 +9,13 @@
 //! and computes its wrong value from the reference's public functions or a few lines of its own.
 
 use cross_entropy_spec::bundle;
-use cross_entropy_spec::compare::compare;
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use cross_entropy_spec::conformance::{
-    Implementation, Part, Status, expected_gradient, request_for, run_suite,
-};
+use cross_entropy_spec::conformance::{Implementation, Status, run_suite};
 use cross_entropy_spec::error::LossError;
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::{Tensors, evaluate};
 use cross_entropy_spec::reference::{Real, Reduction, sigmoid};
-use cross_entropy_spec::spec::{Attrs, Bounds, Check, Literal, Spec};
+use cross_entropy_spec::spec::{Attrs, Spec};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 use ndarray::{ArrayD, Axis};
@@ -417,58 +414,6 @@ fn value_mutants() -> Vec<Mutant> {
 
 /// How many times its allowance `got` misses `want` at the worst element (the comparison's
 /// `worst_ratio`: infinite for a NaN, infinity, zero sign or shape that does not match).
-fn factor(
-    got: &Tensor,
-    want: &Literal,
-    select: Option<&[usize]>,
-    bounds: Bounds,
-    signed: bool,
-) -> f64 {
-    compare(got, want, select, bounds, signed).worst_ratio
-}
-
-/// How many times its tolerance a reply misses the claim of one run: its value, or for a
-/// gradient run its `grad_input`. An error where a value belongs, or a value (or another error)
-/// where an error belongs, is infinitely wrong.
-fn miss(spec: &Spec, run: &cross_entropy_spec::conformance::CaseRun, mutant: &mut Mutant) -> f64 {
-    let case = spec.case(&run.id).expect("a run names a case");
-    let mut request = request_for(case, run.dtype).expect("a failed case was built");
-    request.grad = run.part == Part::Gradient;
-    let reply = mutant.evaluate(&request);
-    match (&case.check, &reply, run.part) {
-        (
-            Check::Value { .. },
-            Reply::Output {
-                grad_input: Some(grad),
-                ..
-            },
-            Part::Gradient,
-        ) => match expected_gradient(spec, case, run.dtype) {
-            Some(Ok((want, tol))) => factor(grad, &want, None, tol.bounds(run.dtype), false),
-            _ => 0.0,
-        },
-        (
-            Check::Value {
-                expect,
-                select,
-                tol,
-                signed_zeros,
-                ..
-            },
-            Reply::Output { output, .. },
-            Part::Value,
-        ) => factor(
-            output,
-            expect,
-            select.as_deref(),
-            tol.bounds(run.dtype),
-            *signed_zeros,
-        ),
-        (Check::Error { kind, .. }, Reply::Error { kind: got, .. }, _) if got == kind => 0.0,
-        _ => f64::INFINITY,
-    }
-}
-
 /// One failed run and how many times its tolerance the mutant missed it by.
 struct Catch {
     run: String,
@@ -482,7 +427,8 @@ impl std::fmt::Display for Catch {
     }
 }
 
-/// Every run a mutant fails and the reference passes, with its factor.
+/// Every run a mutant fails and the reference passes, with how many times its allowance the
+/// verdict says it missed by.
 fn catches(mutant: &mut Mutant) -> Vec<Catch> {
     let spec = spec();
     let reference = run_suite(spec, None, &mut Reference);
@@ -493,14 +439,14 @@ fn catches(mutant: &mut Mutant) -> Vec<Catch> {
         .iter()
         .zip(&reference.runs)
         .filter(|(r, by_reference)| {
-            matches!(r.status, Status::Failed(_)) && by_reference.status == Status::Passed
+            r.status == Status::Failed && by_reference.status == Status::Passed
         })
         .map(|(r, _)| r);
     failed
-        .map(|run| Catch {
-            run: format!("{}@{} {}", run.id, run.dtype, run.part.as_str()),
-            at: run.at.to_string(),
-            factor: miss(spec, run, mutant),
+        .map(|v| Catch {
+            run: format!("{}@{} {}", v.run.id, v.run.dtype, v.run.part.as_str()),
+            at: v.run.at.to_string(),
+            factor: v.judgement.ratio(),
         })
         .collect()
 }

@@ -16,7 +16,7 @@
 
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::conformance::protocol::tensor_from_json;
-use cross_entropy_spec::conformance::request_for;
+use cross_entropy_spec::conformance::{Part, request_for};
 use cross_entropy_spec::eval::gradient;
 use cross_entropy_spec::spec::Check;
 use cross_entropy_spec::tensor::Tensor;
@@ -95,8 +95,8 @@ fn the_reference_reproduces_every_recorded_torch_gradient() {
             continue;
         }
         for &dtype in &case.dtypes {
-            let request = request_for(case, dtype).expect("the case materialises");
-            let Some(want) = recorded.remove(&request.id) else {
+            let request = request_for(case, dtype, Part::Value).expect("the case materialises");
+            let Some(want) = recorded.remove(&case.run_key(dtype)) else {
                 failures.push(format!("{}: no recorded gradient", request.id));
                 continue;
             };

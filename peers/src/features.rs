@@ -97,7 +97,11 @@ pub fn features(case: &Case, part: Part) -> Vec<Feature> {
     if matches!(case.check, Check::Error { .. }) {
         return vec![Feature::Errors];
     }
-    match case.dtypes.first().map(|&d| request_for(case, d)) {
+    match case
+        .dtypes
+        .first()
+        .map(|&d| request_for(case, d, Part::Value))
+    {
         Some(Ok(request)) => of_request(&request),
         _ => Vec::new(),
     }

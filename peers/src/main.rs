@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cross_entropy_spec::bundle;
-use cross_entropy_spec::conformance::{Expectations, Implementation, Report, run_suite};
+use cross_entropy_spec::conformance::{Expectations, Implementation, Report, render, run_suite};
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::Spec;
 
@@ -111,7 +111,7 @@ fn run(check: bool) -> Result<bool, String> {
         if report.success() {
             println!("{:<22} {}", peer.column, report.counts());
         } else {
-            print!("{}", report.render());
+            print!("{}", render::text::report(&report));
             println!(
                 "{:<22} {}  <- unexpected results",
                 peer.column,

@@ -27,10 +27,10 @@ impl Outcome {
     pub fn of(status: &Status) -> Outcome {
         match status {
             // An unexpected pass is a pass; `--check` fails on it separately.
-            Status::Passed | Status::UnexpectedPass(_) => Outcome::Passed,
-            Status::Failed(_) | Status::Errored(_) => Outcome::Failed { documented: false },
-            Status::ExpectedFailure(_) => Outcome::Failed { documented: true },
-            Status::Skipped(_) => Outcome::Unsupported,
+            Status::Passed | Status::UnexpectedPass => Outcome::Passed,
+            Status::Failed | Status::Errored => Outcome::Failed { documented: false },
+            Status::ExpectedFailure => Outcome::Failed { documented: true },
+            Status::Skipped => Outcome::Unsupported,
         }
     }
 
@@ -59,7 +59,7 @@ impl Column {
             runs: report
                 .runs
                 .iter()
-                .map(|r| (r.id.clone(), r.part, Outcome::of(&r.status)))
+                .map(|r| (r.run.id.clone(), r.run.part, Outcome::of(&r.status)))
                 .collect(),
         }
     }

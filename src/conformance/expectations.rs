@@ -85,7 +85,8 @@ impl Expectations {
 
     /// Marks the report's runs: listed failures become expected, listed passes unexpected.
     pub fn apply(&self, report: &mut Report) {
-        for run in &mut report.runs {
+        for verdict in &mut report.runs {
+            let run = &verdict.run;
             let Some(d) = self.find(&run.id, run.dtype.as_str(), run.part) else {
                 continue;
             };
@@ -93,11 +94,12 @@ impl Expectations {
                 Some(link) => format!("{} ({link})", d.reason),
                 None => d.reason.clone(),
             };
-            run.status = match std::mem::replace(&mut run.status, Status::Passed) {
-                Status::Failed(_) | Status::Errored(_) => Status::ExpectedFailure(note),
-                Status::Passed => Status::UnexpectedPass(note),
+            verdict.status = match verdict.status {
+                Status::Failed | Status::Errored => Status::ExpectedFailure,
+                Status::Passed => Status::UnexpectedPass,
                 other => other,
             };
+            verdict.divergence = Some(note);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{expected_gradient, request_for};
+use super::run::{Expected, Part, expected_for, request_for};
 use crate::conformance::protocol::{PROTOCOL_VERSION, tensor_json};
 use crate::spec::{Case, Check, Spec};
 use crate::tensor::Tensor;
@@ -12,7 +12,7 @@ use crate::vocab::Dtype;
 /// One exported case run: `{"id", "case", "dtype", "spec", "request", "expect" | "expect_error"}`,
 /// and `"expect_grad"` (the gradient of the output's sum, with its tolerance) for a value case.
 pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String> {
-    let request = request_for(case, dtype)?;
+    let request = request_for(case, dtype, Part::Value)?;
     let request_value: Value = serde_json::from_str(&request.to_json())
         .map_err(|e| format!("unreachable: the request does not read back: {e}"))?;
     let mut out = json!({
@@ -45,8 +45,13 @@ pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String
             out["expect_error"] = json!({ "kind": kind.as_str(), "message": message });
         }
     }
-    // A case whose gradient is neither stated nor recorded is exported without one.
-    if let Some(Ok((want, tol))) = expected_gradient(spec, case, dtype) {
+    // A case whose gradient is neither stated nor recorded is exported without one (the export
+    // is what scripts/observe_torch_gradients.py records new gradients from).
+    let gradient = match case.check {
+        Check::Value { .. } => expected_for(spec, case, dtype, Part::Gradient).ok(),
+        Check::Error { .. } => None,
+    };
+    if let Some(Expected::Value { want, tol, .. }) = gradient {
         let want = Tensor::from_f64(Dtype::Float64, &want.shape, &want.data)?;
         let bounds = tol.bounds(dtype);
         out["expect_grad"] = json!({

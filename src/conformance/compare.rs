@@ -1,0 +1,328 @@
+//! Compares an output with expected values under a tolerance, element by element, and keeps the
+//! numbers a report needs: how many elements fail, which one fails worst, and by how much, in
+//! absolute terms, in units in the last place of the run's dtype, and in units of the allowance.
+
+use crate::spec::{Bounds, Literal};
+use crate::tensor::Tensor;
+use crate::vocab::Dtype;
+
+/// Why one element does not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// Both are numbers, further apart than the tolerance allows.
+    OutsideTolerance,
+    /// A NaN where a number is expected, or a number where NaN is.
+    Nan,
+    /// An infinity that is not exactly the expected one.
+    Infinity,
+    /// Zeros of opposite signs where the case counts the sign.
+    ZeroSign,
+}
+
+/// One element compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Element {
+    /// Row-major offset in the output.
+    pub index: usize,
+    pub got: f64,
+    pub want: f64,
+    /// `|got - want|`; infinite when either is not finite and they differ.
+    pub abs_error: f64,
+    /// The error in units in the last place of `want` in the run's dtype.
+    pub ulps: f64,
+    /// What the tolerance allows for `want`.
+    pub allowance: f64,
+    /// `abs_error / allowance`; infinite for a structural mismatch (NaN, infinity, zero sign).
+    pub ratio: f64,
+    pub mismatch: Option<Mismatch>,
+}
+
+/// The result of comparing one output with one expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub bounds: Bounds,
+    /// Set when the shapes differ or `select` lies outside the output: nothing else was compared.
+    pub shape_mismatch: Option<String>,
+    /// How many elements were compared, and the offsets of those that fail.
+    pub compared: usize,
+    pub failing: Vec<usize>,
+    /// The failing element furthest outside its allowance; when none fails, the element closest
+    /// to its allowance.
+    pub worst: Option<Element>,
+    /// Over the elements where both values are finite.
+    pub max_abs: f64,
+    pub max_ulps: f64,
+}
+
+impl Comparison {
+    pub fn passed(&self) -> bool {
+        self.shape_mismatch.is_none() && self.failing.is_empty()
+    }
+
+    /// How many times its allowance the worst element is off; infinite for a structural
+    /// mismatch.
+    pub fn worst_ratio(&self) -> f64 {
+        match (&self.shape_mismatch, &self.worst) {
+            (Some(_), _) => f64::INFINITY,
+            (None, Some(w)) => w.ratio,
+            (None, None) => 0.0,
+        }
+    }
+}
+
+/// Compares `got` with `want` (optionally only the element at `select`) in the run's `dtype`.
+pub fn compare(
+    got: &Tensor,
+    want: &Literal,
+    select: Option<&[usize]>,
+    bounds: Bounds,
+    signed_zeros: bool,
+) -> Comparison {
+    let mut c = Comparison {
+        bounds,
+        shape_mismatch: None,
+        compared: 0,
+        failing: Vec::new(),
+        worst: None,
+        max_abs: 0.0,
+        max_ulps: 0.0,
+    };
+    let values = got.to_f64_vec();
+    let pairs: Vec<(usize, f64, f64)> = match select {
+        Some(index) => match flat_index(got.shape(), index) {
+            Some(i) => want
+                .data
+                .first()
+                .map(|&w| (i, values[i], w))
+                .into_iter()
+                .collect(),
+            None => {
+                let m = format!(
+                    "`select` {index:?} is outside the output of shape {:?}",
+                    got.shape()
+                );
+                c.shape_mismatch = Some(m);
+                return c;
+            }
+        },
+        None if got.shape() != want.shape.as_slice() || values.len() != want.data.len() => {
+            c.shape_mismatch = Some(format!(
+                "shape {:?}, expected {:?}",
+                got.shape(),
+                want.shape
+            ));
+            return c;
+        }
+        None => (values.iter().zip(&want.data).enumerate())
+            .map(|(i, (&g, &w))| (i, g, w))
+            .collect(),
+    };
+    let dtype = got.dtype();
+    for (index, g, w) in pairs {
+        let e = element(index, g, w, bounds, signed_zeros, dtype);
+        c.compared += 1;
+        if e.abs_error.is_finite() {
+            c.max_abs = c.max_abs.max(e.abs_error);
+            c.max_ulps = c.max_ulps.max(e.ulps);
+        }
+        if e.mismatch.is_some() {
+            c.failing.push(index);
+        }
+        if worse(&e, c.worst.as_ref()) {
+            c.worst = Some(e);
+        }
+    }
+    c
+}
+
+/// Whether `e` should replace `worst`: a failing element beats a passing one, then the larger
+/// ratio wins.
+fn worse(e: &Element, worst: Option<&Element>) -> bool {
+    match worst {
+        None => true,
+        Some(w) => match (e.mismatch.is_some(), w.mismatch.is_some()) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => e.ratio > w.ratio,
+        },
+    }
+}
+
+/// Compares one element: NaN only matches NaN, an infinity only the same infinity, zeros'
+/// signs only when `signed_zeros`; otherwise the tolerance.
+fn element(
+    index: usize,
+    got: f64,
+    want: f64,
+    bounds: Bounds,
+    signed_zeros: bool,
+    dtype: Dtype,
+) -> Element {
+    let allowance = bounds.allowance(want);
+    let same = got == want || (got.is_nan() && want.is_nan());
+    let abs_error = if same { 0.0 } else { (got - want).abs() };
+    let abs_error = if abs_error.is_nan() {
+        f64::INFINITY
+    } else {
+        abs_error
+    };
+    let mismatch = if got.is_nan() || want.is_nan() {
+        (!same).then_some(Mismatch::Nan)
+    } else if got.is_infinite() || want.is_infinite() {
+        (!same).then_some(Mismatch::Infinity)
+    } else if signed_zeros
+        && got == 0.0
+        && want == 0.0
+        && got.is_sign_negative() != want.is_sign_negative()
+    {
+        Some(Mismatch::ZeroSign)
+    } else {
+        (abs_error > allowance).then_some(Mismatch::OutsideTolerance)
+    };
+    let ratio = match mismatch {
+        Some(Mismatch::OutsideTolerance) | None if abs_error == 0.0 => 0.0,
+        Some(Mismatch::OutsideTolerance) | None if allowance > 0.0 => abs_error / allowance,
+        _ => f64::INFINITY,
+    };
+    Element {
+        index,
+        got,
+        want,
+        abs_error,
+        ulps: match abs_error {
+            0.0 => 0.0,
+            e if want.is_finite() => e / ulp(want, dtype),
+            _ => f64::INFINITY,
+        },
+        allowance,
+        ratio,
+        mismatch,
+    }
+}
+
+/// The unit in the last place of `v` in `dtype` (the spacing of that dtype's numbers at `|v|`;
+/// the smallest subnormal's for zero).
+pub fn ulp(v: f64, dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::Float32 => {
+            let x = (v.abs() as f32).min(f32::MAX);
+            let next = f32::from_bits(x.to_bits() + 1);
+            let gap = if next.is_finite() {
+                next - x
+            } else {
+                x - f32::from_bits(x.to_bits() - 1)
+            };
+            f64::from(gap)
+        }
+        _ => {
+            let x = v.abs().min(f64::MAX);
+            let next = f64::from_bits(x.to_bits() + 1);
+            if next.is_finite() {
+                next - x
+            } else {
+                x - f64::from_bits(x.to_bits() - 1)
+            }
+        }
+    }
+}
+
+/// The row-major offset of a multi-index, if it lies inside `shape`.
+pub fn flat_index(shape: &[usize], index: &[usize]) -> Option<usize> {
+    if shape.len() != index.len() {
+        return None;
+    }
+    let mut flat = 0;
+    for (&i, &n) in index.iter().zip(shape) {
+        if i >= n {
+            return None;
+        }
+        flat = flat * n + i;
+    }
+    Some(flat)
+}
+
+/// The multi-index of a row-major offset.
+pub fn unflatten(shape: &[usize], mut flat: usize) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (slot, &n) in index.iter_mut().zip(shape).rev() {
+        if n > 0 {
+            *slot = flat % n;
+            flat /= n;
+        }
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(shape: &[usize], data: &[f64]) -> Literal {
+        Literal {
+            dtype: None,
+            shape: shape.to_vec(),
+            data: data.to_vec(),
+            integral: false,
+        }
+    }
+
+    fn tensor(data: &[f64]) -> Tensor {
+        Tensor::from_f64(Dtype::Float64, &[data.len()], data).unwrap()
+    }
+
+    const B: Bounds = Bounds {
+        abs: 1e-3,
+        rel: 0.0,
+    };
+
+    #[test]
+    fn special_values_are_matched_exactly() {
+        let got = tensor(&[f64::NAN, 0.0, f64::INFINITY, -0.0, 1.0005, 1.002]);
+        let want = lit(
+            &[6],
+            &[f64::NAN, f64::NAN, f64::NEG_INFINITY, 0.0, 1.0, 1.0],
+        );
+        let c = compare(&got, &want, None, B, false);
+        assert_eq!(c.failing, vec![1, 2, 5]);
+        let c = compare(&got, &want, None, B, true);
+        assert_eq!(c.failing, vec![1, 2, 3, 5]);
+        assert!(!c.passed());
+    }
+
+    #[test]
+    fn the_worst_element_is_a_failing_one() {
+        // A matching NaN first, a real mismatch later: the report must point at the mismatch.
+        let got = tensor(&[f64::NAN, 1.0, 2.5, 3.0]);
+        let c = compare(&got, &lit(&[4], &[f64::NAN, 1.0, 2.0, 3.0]), None, B, false);
+        let worst = c.worst.unwrap();
+        assert_eq!(
+            (worst.index, worst.mismatch),
+            (2, Some(Mismatch::OutsideTolerance))
+        );
+        assert_eq!(worst.ratio, 500.0);
+        assert_eq!((c.max_abs, c.failing.clone()), (0.5, vec![2]));
+        assert_eq!(worst.ulps, 0.5 / f64::EPSILON / 2.0);
+    }
+
+    #[test]
+    fn shapes_select_and_passing_worst() {
+        let got = tensor(&[1.0, 2.0005, 3.0]);
+        let c = compare(&got, &lit(&[1, 3], &[1.0, 2.0, 3.0]), None, B, false);
+        assert!(c.shape_mismatch.unwrap().contains("shape"));
+        let c = compare(&got, &lit(&[], &[2.0]), Some(&[1]), B, false);
+        assert!(c.passed());
+        assert_eq!(c.worst.unwrap().index, 1);
+        assert!((c.worst_ratio() - 0.5).abs() < 1e-9);
+        let c = compare(&got, &lit(&[], &[2.0]), Some(&[3]), B, false);
+        assert_eq!(c.worst_ratio(), f64::INFINITY);
+        assert_eq!(unflatten(&[2, 3], 4), vec![1, 1]);
+    }
+
+    #[test]
+    fn ulps_follow_the_dtype() {
+        assert_eq!(ulp(1.0, Dtype::Float32), f64::from(f32::EPSILON));
+        assert_eq!(ulp(1.0, Dtype::Float64), f64::EPSILON);
+        assert_eq!(ulp(0.0, Dtype::Float64), f64::from_bits(1));
+        assert!(ulp(f64::MAX, Dtype::Float64).is_finite());
+    }
+}

@@ -1,0 +1,115 @@
+//! The JSON report (`check --json`): the counts, and per run its id, dtype, part, spec location,
+//! status, the rendered detail and, for a comparison, its numbers.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::text;
+use crate::conformance::protocol::PROTOCOL_VERSION;
+use crate::conformance::report::Report;
+use crate::conformance::verdict::{Judgement, Verdict};
+
+#[derive(Serialize)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    errored: usize,
+    skipped: usize,
+    expected_failures: usize,
+    unexpected_passes: usize,
+}
+
+#[derive(Serialize)]
+struct Spec<'a> {
+    file: &'a str,
+    line: usize,
+    section: &'a str,
+}
+
+/// The numbers of a comparison, for programs that read the report.
+#[derive(Serialize)]
+struct Numbers {
+    failing_elements: usize,
+    compared_elements: usize,
+    worst_index: Option<usize>,
+    worst_ratio: Option<f64>,
+    worst_ulps: Option<f64>,
+    max_abs_error: f64,
+}
+
+#[derive(Serialize)]
+struct Run<'a> {
+    id: &'a str,
+    request: String,
+    dtype: &'a str,
+    part: &'a str,
+    spec: Spec<'a>,
+    status: &'a str,
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numbers: Option<Numbers>,
+}
+
+/// The report as a JSON value.
+pub fn report(r: &Report) -> Value {
+    let c = r.counts();
+    let counts = Counts {
+        passed: c.passed,
+        failed: c.failed,
+        errored: c.errored,
+        skipped: c.skipped,
+        expected_failures: c.expected_failures,
+        unexpected_passes: c.unexpected_passes,
+    };
+    let runs: Vec<Run<'_>> = r.runs.iter().map(run).collect();
+    serde_json::json!({
+        "suite": { "name": "cross-entropy-spec", "version": env!("CARGO_PKG_VERSION") },
+        "protocol": PROTOCOL_VERSION,
+        "implementation": r.implementation,
+        "counts": counts,
+        "stale_expectations": r.stale_expectations,
+        "success": r.success(),
+        "runs": runs,
+    })
+}
+
+fn run(v: &Verdict) -> Run<'_> {
+    let finite = |x: f64| x.is_finite().then_some(x);
+    let numbers = match &v.judgement {
+        Judgement::Mismatch(c) | Judgement::Passed(Some(c)) if c.shape_mismatch.is_none() => {
+            Some(Numbers {
+                failing_elements: c.failing.len(),
+                compared_elements: c.compared,
+                worst_index: c.worst.map(|w| w.index),
+                worst_ratio: c.worst.and_then(|w| finite(w.ratio)),
+                worst_ulps: c.worst.and_then(|w| finite(w.ulps)),
+                max_abs_error: c.max_abs,
+            })
+        }
+        _ => None,
+    };
+    let detail = match &v.judgement {
+        Judgement::Passed(_) => v.divergence.clone(),
+        _ => {
+            let d = text::detail(v);
+            Some(match &v.divergence {
+                Some(why) => format!("{why}\n{d}"),
+                None => d,
+            })
+        }
+    };
+    Run {
+        id: &v.run.id,
+        request: v.run.request_id(),
+        dtype: v.run.dtype.as_str(),
+        part: v.run.part.as_str(),
+        spec: Spec {
+            file: &v.run.at.file,
+            line: v.run.at.line,
+            section: &v.run.section,
+        },
+        status: v.status.as_str(),
+        detail,
+        numbers,
+    }
+}

@@ -1,0 +1,284 @@
+//! The text report: counts per spec section, then every failure with where it is written, what
+//! was expected and what came back, by how much it is off, the tolerance and its reason, and a
+//! line of PyTorch that makes the same call.
+
+use std::fmt::Write as _;
+
+use super::repro;
+use crate::conformance::compare::{Comparison, Mismatch, unflatten};
+use crate::conformance::protocol::Reply;
+use crate::conformance::report::{Counts, Report};
+use crate::conformance::run::{Expected, Part};
+use crate::conformance::verdict::{Evidence, Judgement, Status, Verdict};
+use crate::tensor::{Tensor, fmt_float};
+
+/// The whole report.
+pub fn report(r: &Report) -> String {
+    let mut out = String::new();
+    let cases: std::collections::BTreeSet<&str> =
+        r.runs.iter().map(|v| v.run.id.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "cross-entropy-spec: {} cases ({} runs) against {}\n",
+        cases.len(),
+        r.runs.len(),
+        r.implementation
+    );
+    sections(&mut out, r);
+    let problems = r.runs.iter().filter(|v| {
+        matches!(
+            v.status,
+            Status::Failed | Status::Errored | Status::UnexpectedPass
+        )
+    });
+    let mut first = true;
+    for v in problems {
+        if std::mem::take(&mut first) {
+            out.push_str("\nFailures:\n\n");
+        }
+        out.push_str(&failure(v));
+        out.push('\n');
+    }
+    for id in &r.stale_expectations {
+        let _ = writeln!(
+            out,
+            "STALE EXPECTATION {id}: the expectations file names a case the spec does not have"
+        );
+    }
+    for part in [Part::Value, Part::Gradient] {
+        let _ = writeln!(out, "\n{:>8}s: {}", part.as_str(), r.counts_of(part));
+    }
+    let _ = writeln!(out, "\n{}", r.counts());
+    out
+}
+
+/// Counts per spec file and section, in spec order.
+fn sections(out: &mut String, r: &Report) {
+    let mut sections: Vec<((&str, &str, &str), Counts)> = Vec::new();
+    for v in &r.runs {
+        let key = (
+            v.run.at.file.as_str(),
+            v.run.chapter.as_str(),
+            v.run.section.as_str(),
+        );
+        match sections.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => c.add(v.status),
+            None => sections.push((key, Counts::of([v]))),
+        }
+    }
+    let mut last_file = "";
+    for ((file, chapter, section), counts) in &sections {
+        if *file != last_file {
+            let _ = writeln!(out, "{file}: {chapter}");
+            last_file = file;
+        }
+        let _ = writeln!(out, "  {section:<58} {counts}");
+    }
+}
+
+/// One run that did not pass, as a block of text.
+pub fn failure(v: &Verdict) -> String {
+    let run = &v.run;
+    let part = match run.part {
+        Part::Value => "",
+        Part::Gradient => " gradient",
+    };
+    let label = match v.status {
+        Status::Errored => "ERROR",
+        Status::UnexpectedPass => "UNEXPECTED PASS",
+        _ => "FAIL",
+    };
+    let mut out = format!(
+        "{label} {} [{}]{part}\n  at {} (§ {})\n",
+        run.id, run.dtype, run.at, run.section
+    );
+    if let Some(source) = &v.source {
+        let _ = writeln!(out, "  source: {source}");
+    }
+    if v.status == Status::UnexpectedPass {
+        let why = v.divergence.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  the expectations file lists it as a divergence: {why}\n  remove it from the file"
+        );
+        return out;
+    }
+    for line in detail(v).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    if let Some(e) = &v.evidence {
+        let _ = writeln!(
+            out,
+            "  reproduce in PyTorch:\n    {}",
+            repro::torch_line(&e.request)
+        );
+    }
+    out
+}
+
+/// What went wrong, without the heading: the `detail` of the JSON report.
+pub fn detail(v: &Verdict) -> String {
+    let gradient = v.run.part == Part::Gradient;
+    let evidence = v.evidence.as_deref();
+    let text = match &v.judgement {
+        Judgement::Passed(_) => String::new(),
+        Judgement::Mismatch(c) => match evidence {
+            Some(e) => mismatch(e, c),
+            None => String::from("values differ"),
+        },
+        Judgement::UnexpectedError { kind, message } => {
+            format!("expected values, got an error: {kind}: {message}")
+        }
+        Judgement::WrongErrorKind { want, got, message } => {
+            format!("expected an error of kind `{want}`, got `{got}`: {message}")
+        }
+        Judgement::MissingError { want } => match evidence.map(|e| &e.reply) {
+            Some(Reply::Output { output, .. }) => format!(
+                "expected an error of kind `{want}`, got an output of shape {:?}: [{}]",
+                output.shape(),
+                preview(&output.formatted())
+            ),
+            _ => format!("expected an error of kind `{want}`, got an output"),
+        },
+        Judgement::MissingGradient => "asked for `grad_input`, the reply has none".into(),
+        Judgement::Unsupported(why) | Judgement::Broken(why) | Judgement::Unjudgeable(why) => {
+            why.clone()
+        }
+    };
+    match (gradient, &v.judgement) {
+        (true, Judgement::Mismatch(_)) => {
+            format!("the gradient of the sum of the output with respect to input:\n{text}")
+        }
+        _ => text,
+    }
+}
+
+/// Expected against got, which elements fail, the worst one, and the tolerance with its reason.
+fn mismatch(e: &Evidence, c: &Comparison) -> String {
+    let Expected::Value {
+        want, select, tol, ..
+    } = &e.expected
+    else {
+        return "values differ".into();
+    };
+    let got = match &e.reply {
+        Reply::Output {
+            grad_input: Some(g),
+            ..
+        } if e.request.grad => g,
+        Reply::Output { output, .. } => output,
+        _ => return "values differ".into(),
+    };
+    let mut out = format!(
+        "{} ({})\n",
+        e.request.op,
+        repro::keyword_args(&e.request.attrs).join(", ")
+    );
+    if let Some(index) = select {
+        let _ = writeln!(out, "compared element {index:?} of the output only");
+    }
+    if let Some(reason) = &c.shape_mismatch {
+        let _ = writeln!(out, "mismatch: {reason}");
+    }
+    let want_text: Vec<String> = want.data.iter().map(|&v| fmt_float(v, false)).collect();
+    let _ = writeln!(out, "expected {:?}: [{}]", want.shape, preview(&want_text));
+    let _ = writeln!(
+        out,
+        "got      {:?}: [{}]",
+        got.shape(),
+        preview(&got.formatted())
+    );
+    if c.shape_mismatch.is_none() {
+        failing_elements(&mut out, got, c);
+    }
+    let b = c.bounds;
+    let _ = write!(
+        out,
+        "tolerance `{}` (abs {}, rel {}): {}",
+        tol.name,
+        fmt_bound(b.abs),
+        fmt_bound(b.rel),
+        tol.why
+    );
+    out
+}
+
+/// How many elements fail, the first few, and the worst with its error in every unit.
+fn failing_elements(out: &mut String, got: &Tensor, c: &Comparison) {
+    const LISTED: usize = 8;
+    let index = |i: usize| format!("{:?}", unflatten(got.shape(), i));
+    let listed: Vec<String> = c.failing.iter().take(LISTED).map(|&i| index(i)).collect();
+    let more = if c.failing.len() > LISTED {
+        ", ..."
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "{} of {} elements fail: {}{more}",
+        c.failing.len(),
+        c.compared,
+        listed.join(", ")
+    );
+    if let Some(w) = &c.worst {
+        let single = got.dtype() == crate::vocab::Dtype::Float32;
+        let how = match w.mismatch {
+            Some(Mismatch::Nan) => "NaN where a number is expected, or the reverse".to_string(),
+            Some(Mismatch::Infinity) => "an infinity that is not the expected one".to_string(),
+            Some(Mismatch::ZeroSign) => "the sign of a zero differs".to_string(),
+            _ => format!(
+                "off by {:.3e} = {} ulps = {}× the allowance ±{:.3e}",
+                w.abs_error,
+                fmt_count(w.ulps),
+                fmt_count(w.ratio),
+                w.allowance
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "worst element {}: got {}, expected {}: {how}",
+            index(w.index),
+            fmt_float(w.got, single),
+            fmt_float(w.want, false)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "over the finite elements: max abs error {:.3e}, max {} ulps",
+        c.max_abs,
+        fmt_count(c.max_ulps)
+    );
+}
+
+/// A count or ratio with three significant digits.
+fn fmt_count(v: f64) -> String {
+    if v.is_infinite() {
+        "∞".into()
+    } else if v >= 1e4 {
+        format!("{v:.2e}")
+    } else {
+        format!("{}", (v * 100.0).round() / 100.0)
+    }
+}
+
+fn fmt_bound(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// At most 12 values, then an ellipsis with the count.
+pub(crate) fn preview(values: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if values.len() <= SHOWN {
+        values.join(", ")
+    } else {
+        format!(
+            "{}, ... ({} values)",
+            values[..SHOWN].join(", "),
+            values.len()
+        )
+    }
+}

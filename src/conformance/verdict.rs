@@ -1,0 +1,180 @@
+//! The judgement of one run, as data: what was expected, what came back, and how they compare.
+//! Renderers (text, JSON, PyTorch reproduction, expectations) turn verdicts into text; nothing
+//! here does.
+
+use super::compare::{Comparison, compare};
+use super::protocol::{Reply, Request};
+use super::run::{Expected, Run};
+use crate::vocab::{Dtype, ErrorKind};
+
+/// How a reply compares with what the run expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    /// The reply matches; for a value, the comparison that shows by how much.
+    Passed(Option<Comparison>),
+    /// Values outside the tolerance, or of another shape.
+    Mismatch(Comparison),
+    /// Values expected, an error came back.
+    UnexpectedError { kind: ErrorKind, message: String },
+    /// An error of one kind expected, an error of another came back.
+    WrongErrorKind {
+        want: ErrorKind,
+        got: ErrorKind,
+        message: String,
+    },
+    /// An error expected, values came back.
+    MissingError { want: ErrorKind },
+    /// A gradient was asked for and the reply has none.
+    MissingGradient,
+    /// The implementation does not support what the run needs.
+    Unsupported(String),
+    /// The implementation crashed, hung or answered something unreadable.
+    Broken(String),
+    /// The run could not be judged: its request could not be built, or the spec has nothing to
+    /// judge it by (a gradient neither stated nor recorded).
+    Unjudgeable(String),
+}
+
+/// A run's status in the report, after the implementation's expectations file is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Passed,
+    Failed,
+    Errored,
+    Skipped,
+    /// A failure the expectations file lists.
+    ExpectedFailure,
+    /// A pass the expectations file says should be a failure: the list is out of date.
+    UnexpectedPass,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Skipped => "skipped",
+            Status::ExpectedFailure => "expected_failure",
+            Status::UnexpectedPass => "unexpected_pass",
+        }
+    }
+}
+
+impl Judgement {
+    /// The status before expectations.
+    pub fn status(&self) -> Status {
+        match self {
+            Judgement::Passed(_) => Status::Passed,
+            Judgement::Unsupported(_) => Status::Skipped,
+            Judgement::Broken(_) | Judgement::Unjudgeable(_) => Status::Errored,
+            _ => Status::Failed,
+        }
+    }
+
+    /// How many times its allowance the reply is off: 0 for a pass within the tolerance's
+    /// smallest margin, infinite for a structural failure (an error, a shape, a NaN).
+    pub fn ratio(&self) -> f64 {
+        match self {
+            Judgement::Passed(c) => c.as_ref().map_or(0.0, Comparison::worst_ratio),
+            Judgement::Mismatch(c) => c.worst_ratio(),
+            Judgement::Unsupported(_) | Judgement::Broken(_) | Judgement::Unjudgeable(_) => 0.0,
+            _ => f64::INFINITY,
+        }
+    }
+}
+
+/// What a failing run keeps for its report: the request it sent, what it expected, the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub request: Request,
+    pub expected: Expected,
+    pub reply: Reply,
+}
+
+/// One run judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub run: Run,
+    pub source: Option<String>,
+    pub judgement: Judgement,
+    pub status: Status,
+    /// The expectations file's reason, for an expected failure or an unexpected pass.
+    pub divergence: Option<String>,
+    /// Kept for runs that did not pass (a passing run's tensors are not needed again).
+    pub evidence: Option<Box<Evidence>>,
+}
+
+impl Verdict {
+    pub fn new(
+        run: Run,
+        source: Option<String>,
+        judgement: Judgement,
+        evidence: Option<Evidence>,
+    ) -> Verdict {
+        let status = judgement.status();
+        let evidence = evidence.filter(|_| status != Status::Passed).map(Box::new);
+        Verdict {
+            run,
+            source,
+            judgement,
+            status,
+            divergence: None,
+            evidence,
+        }
+    }
+}
+
+/// Judges a reply against what a run in `dtype` expects (the tolerance is the dtype's).
+pub fn judge(expected: &Expected, dtype: Dtype, request: &Request, reply: &Reply) -> Judgement {
+    match (expected, reply) {
+        (_, Reply::Unsupported(why)) => Judgement::Unsupported(why.clone()),
+        (_, Reply::Broken(why)) => Judgement::Broken(why.clone()),
+        (Expected::Value { .. }, Reply::Error { kind, message }) => Judgement::UnexpectedError {
+            kind: *kind,
+            message: message.clone(),
+        },
+        (
+            Expected::Value { .. },
+            Reply::Output {
+                grad_input: None, ..
+            },
+        ) if request.grad => Judgement::MissingGradient,
+        (
+            Expected::Value {
+                want,
+                select,
+                tol,
+                signed_zeros,
+            },
+            Reply::Output { output, grad_input },
+        ) => {
+            let got = if request.grad {
+                grad_input.as_ref().unwrap_or(output)
+            } else {
+                output
+            };
+            let c = compare(
+                got,
+                want,
+                select.as_deref(),
+                tol.bounds(dtype),
+                *signed_zeros,
+            );
+            if c.passed() {
+                Judgement::Passed(Some(c))
+            } else {
+                Judgement::Mismatch(c)
+            }
+        }
+        (Expected::Error(want), Reply::Error { kind, .. }) if kind == want => {
+            Judgement::Passed(None)
+        }
+        (Expected::Error(want), Reply::Error { kind, message }) => Judgement::WrongErrorKind {
+            want: *want,
+            got: *kind,
+            message: message.clone(),
+        },
+        (Expected::Error(want), Reply::Output { .. }) => Judgement::MissingError { want: *want },
+    }
+}
