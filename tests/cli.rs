@@ -169,3 +169,63 @@ fn eval_answers_each_line_and_survives_malformed_ones() {
     assert_eq!(replies[3]["error"]["kind"], "target_out_of_bounds");
     assert_eq!(replies[3]["id"], "c");
 }
+
+/// A copy of the runner's fixture spec in a fresh temporary directory.
+fn spec_copy(name: &str) -> std::path::PathBuf {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runner-spec");
+    let to = std::env::temp_dir().join(format!("ces-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
+    for file in ["01-runner.md", "recorded/pytorch-gradients.json"] {
+        std::fs::copy(from.join(file), to.join(file)).expect("copied");
+    }
+    to
+}
+
+/// `check --spec DIR` judges gradients by DIR's own recorded data: with it emptied or removed,
+/// or for a case added without a record, every such gradient run is an error of the run (named,
+/// with its reason) and the run exits non-zero — never a pass by the binary's built-in data, never
+/// a silent skip.
+#[test]
+fn check_judges_gradients_by_the_spec_directorys_own_records() {
+    let dir = spec_copy("records");
+    let check = || run(&["check", "--spec", dir.to_str().expect("a UTF-8 path")]);
+    let full = check();
+    assert_eq!(full.status.code(), Some(0), "{}", stdout(&full));
+    assert!(
+        stdout(&full).contains("18 passed, 0 failed, 0 errored, 0 skipped"),
+        "{}",
+        stdout(&full)
+    );
+
+    let empty =
+        r#"{"torch_version": "2.15.0", "generated_by": "x", "command": "y", "gradients": {}}"#;
+    std::fs::write(dir.join("recorded/pytorch-gradients.json"), empty).expect("written");
+    let emptied = check();
+    assert_eq!(emptied.status.code(), Some(1));
+    let text = stdout(&emptied);
+    assert!(
+        text.contains("gradients: 0 passed, 0 failed, 8 errored, 0 skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR ce.doc001.batch3x5.mean [float32] gradient"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no gradient is recorded for ce.doc001.batch3x5.mean@float32"),
+        "{text}"
+    );
+
+    std::fs::remove_file(dir.join("recorded/pytorch-gradients.json")).expect("removed");
+    let removed = stdout(&check());
+    assert!(
+        removed.contains("the spec has no recorded/pytorch-gradients.json"),
+        "{removed}"
+    );
+    assert!(
+        removed.contains("gradients: 0 passed, 0 failed, 8 errored, 0 skipped"),
+        "{removed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
