@@ -7,17 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ndarray::{ArrayD, IxDyn};
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request, tensor_json};
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Subprocess, case_json, glob_match, render, run_suite,
 };
 use cross_entropy_spec::eval::Reference;
-use cross_entropy_spec::spec::expr::MAX_ELEMENTS;
 use cross_entropy_spec::spec::{Spec, read_dir};
-use cross_entropy_spec::tensor::{Tensor, checked_numel};
-use cross_entropy_spec::torch_rng::TorchGenerator;
+use cross_entropy_spec::torch_rng::{Draw, TorchGenerator};
 use cross_entropy_spec::{bundle, vocab::Dtype};
 
 /// How long an implementation under test may take to answer one request, by default.
@@ -275,51 +272,14 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
         Some(name) => Dtype::parse(name)
             .ok_or_else(|| format!("unknown dtype `{name}` (float32, float64 or int64)"))?,
     };
-    let numel = checked_numel(&args.shape)
-        .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| {
-            format!(
-                "--shape {:?} is larger than {MAX_ELEMENTS} elements",
-                args.shape
-            )
-        })?;
-    let mut generator = TorchGenerator::manual_seed(args.seed);
-    let shape = IxDyn(&args.shape);
-    let array = |values: Vec<f64>| ArrayD::from_shape_vec(shape.clone(), values);
-    let tensor = match (args.op, dtype, args.high) {
-        (RngOp::Rand | RngOp::Randn, _, Some(_)) => {
-            return Err("--high is for --op randint".into());
-        }
-        (RngOp::Randint, _, None) => return Err("--op randint needs --high".into()),
-        (RngOp::Rand | RngOp::Randn, Dtype::Int64, _) => {
-            return Err("rand and randn draw floats: --dtype float32 or float64".into());
-        }
-        (RngOp::Rand, Dtype::Float32, _) => {
-            ArrayD::from_shape_vec(shape, generator.rand_f32(numel)).map(Tensor::Float32)
-        }
-        (RngOp::Rand, _, _) => array(generator.rand_f64(numel)).map(Tensor::Float64),
-        (RngOp::Randn, Dtype::Float32, _) => {
-            ArrayD::from_shape_vec(shape, generator.randn_f32(numel)).map(Tensor::Float32)
-        }
-        (RngOp::Randn, _, _) => array(generator.randn_f64(numel)).map(Tensor::Float64),
-        (RngOp::Randint, dtype, Some(high)) => {
-            let ints = generator
-                .random_below(high, numel)
-                .map_err(|e| e.to_string())?;
-            match dtype {
-                Dtype::Int64 => ArrayD::from_shape_vec(shape, ints).map(Tensor::Int64),
-                // A float tensor's random_(high) holds the integers rounded to its dtype.
-                Dtype::Float32 => {
-                    ArrayD::from_shape_vec(shape, ints.iter().map(|&v| v as f32).collect())
-                        .map(Tensor::Float32)
-                }
-                Dtype::Float64 => {
-                    array(ints.iter().map(|&v| v as f64).collect()).map(Tensor::Float64)
-                }
-            }
-        }
-    }
-    .map_err(|e| e.to_string())?;
+    let what = match (args.op, args.high) {
+        (RngOp::Rand | RngOp::Randn, Some(_)) => return Err("--high is for --op randint".into()),
+        (RngOp::Randint, None) => return Err("--op randint needs --high".into()),
+        (RngOp::Rand, None) => Draw::Rand,
+        (RngOp::Randn, None) => Draw::Randn,
+        (RngOp::Randint, Some(high)) => Draw::Below(high),
+    };
+    let tensor = TorchGenerator::manual_seed(args.seed).draw(what, &args.shape, dtype)?;
     println!("{}", tensor_json(&tensor));
     Ok(ExitCode::SUCCESS)
 }

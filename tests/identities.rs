@@ -55,7 +55,7 @@ fn ce_is_nll_of_log_softmax<T: Real>(dtype: Dtype) {
             .mapv(T::from_f64)
             .into_dyn()
         });
-        let class_dim = if shape.len() == 1 { 0 } else { 1 };
+        let class_dim = cross_entropy_spec::reference::class_dim(shape.len()) as isize;
         let log_probs = log_softmax(&input, class_dim).expect("log_softmax of a valid input");
         for reduction in REDUCTIONS {
             let context = format!(

@@ -29,7 +29,7 @@ fn scalar<T: Real>(a: &ArrayD<T>) -> f64 {
 
 /// The class dimension of a class-problem shape.
 fn class_dim(shape: &[usize]) -> usize {
-    usize::from(shape.len() > 1)
+    cross_entropy_spec::reference::class_dim(shape.len())
 }
 
 /// Logits on a grid of 2^-10 in `[-scale, scale]`: adding an integer shift of up to 2^12 to them

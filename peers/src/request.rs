@@ -6,6 +6,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
+use cross_entropy_spec::reference::class_dim;
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Role};
 
@@ -50,22 +51,13 @@ impl Dense {
     /// PyTorch's class dim 1 moved last, `(N, C, d..) → (N, d.., C)`, for losses that take the
     /// classes last; below rank 3 they already are.
     pub fn classes_last(&self) -> Dense {
-        if self.rank() >= 3 {
-            self.axis_to_last(1)
-        } else {
-            self.clone()
-        }
+        self.axis_to_last(class_dim(self.rank().max(1)))
     }
 
     /// `data` laid out like `self`, a [`Dense::classes_last`] of an input of rank `input_rank`,
     /// moved back to that input's layout: how a gradient returns.
     pub fn classes_back(&self, data: Vec<f64>, input_rank: usize) -> Dense {
-        let d = self.like(data);
-        if input_rank >= 3 {
-            d.last_to_axis(1)
-        } else {
-            d
-        }
+        self.like(data).last_to_axis(class_dim(input_rank.max(1)))
     }
 
     /// The inverse of [`Dense::axis_to_last`]: the last axis moved back to position `axis`.

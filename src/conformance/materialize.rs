@@ -1,13 +1,13 @@
 //! Turns a case's tensors, as the spec writes them (literals, bound names, PyTorch expressions
 //! with seeded draws), into concrete tensors of the dtype a run uses.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 
 use crate::eval::Tensors;
 use crate::reference::{self, Real};
 use crate::spec::{Case, Expr, Func, Literal, TensorSpec};
 use crate::tensor::Tensor;
-use crate::torch_rng::TorchGenerator;
+use crate::torch_rng::{Draw, TorchGenerator};
 use crate::vocab::{Dtype, Op, Role};
 
 /// The concrete tensors of `case` when it runs in `dtype`. Draws come from one generator seeded
@@ -69,26 +69,10 @@ fn evaluate(
 ) -> Result<Tensor, String> {
     let t = match expr {
         Expr::Literal(lit) => literal(lit, run, lit.integral && lit.dtype.is_none())?,
-        Expr::Rand { shape, dtype } | Expr::Randn { shape, dtype } => {
-            let g = drawing(generator)?;
-            let n = shape.iter().product();
-            let normal = matches!(expr, Expr::Randn { .. });
-            match (dtype, normal) {
-                (Dtype::Float64, false) => Tensor::from_f64(Dtype::Float64, shape, &g.rand_f64(n))?,
-                (Dtype::Float64, true) => Tensor::from_f64(Dtype::Float64, shape, &g.randn_f64(n))?,
-                (_, false) => from_f32(shape, g.rand_f32(n))?,
-                (_, true) => from_f32(shape, g.randn_f32(n))?,
-            }
-        }
+        Expr::Rand { shape, dtype } => drawing(generator)?.draw(Draw::Rand, shape, *dtype)?,
+        Expr::Randn { shape, dtype } => drawing(generator)?.draw(Draw::Randn, shape, *dtype)?,
         Expr::RandomBelow { shape, high, dtype } => {
-            let n = shape.iter().product();
-            let values: Vec<f64> = drawing(generator)?
-                .random_below(*high, n)
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|v| v as f64)
-                .collect();
-            Tensor::from_f64(*dtype, shape, &values)?
+            drawing(generator)?.draw(Draw::Below(*high), shape, *dtype)?
         }
         Expr::Arange { start, end } => {
             let values: Vec<f64> = (*start..*end).map(|v| v as f64).collect();
@@ -108,12 +92,6 @@ fn drawing(generator: &mut Option<TorchGenerator>) -> Result<&mut TorchGenerator
     generator
         .as_mut()
         .ok_or_else(|| "this expression draws: the case needs `seed`".to_string())
-}
-
-fn from_f32(shape: &[usize], values: Vec<f32>) -> Result<Tensor, String> {
-    ArrayD::from_shape_vec(IxDyn(shape), values)
-        .map(Tensor::Float32)
-        .map_err(|e| e.to_string())
 }
 
 fn apply(func: &Func, t: Tensor, run: Dtype) -> Result<Tensor, String> {

@@ -183,8 +183,9 @@ pub(crate) struct ClassLayout {
     pub out_shape: Vec<usize>,
 }
 
-/// The class dimension of an input of rank `ndim >= 1`.
-pub(crate) fn class_dim(ndim: usize) -> usize {
+/// The class dimension of an input of rank `ndim >= 1`: 1 for a batch `(N, C, d1..dk)`, 0 for an
+/// unbatched `(C)`. The one statement of PyTorch's class-dim rule.
+pub fn class_dim(ndim: usize) -> usize {
     if ndim >= 2 { 1 } else { 0 }
 }
 

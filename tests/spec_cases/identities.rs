@@ -4,6 +4,7 @@
 
 use cross_entropy_spec::conformance::Request;
 use cross_entropy_spec::eval::{self, Tensors};
+use cross_entropy_spec::reference;
 use cross_entropy_spec::spec::Attrs;
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
@@ -18,7 +19,7 @@ pub fn identities(request: &Request, dtype: Dtype) -> Vec<(String, Result<Tensor
     let no_smoothing = a.label_smoothing.is_none_or(|l| l == 0.0);
     match request.op {
         Op::CrossEntropy if target.dtype() == Dtype::Int64 && no_smoothing => {
-            let class_dim = if input.shape().len() >= 2 { 1 } else { 0 };
+            let class_dim = reference::class_dim(input.shape().len()) as i64;
             let name = format!("cross_entropy = nll_loss(log_softmax(input, {class_dim}))");
             vec![(name, nll_of_log_softmax(t, a, input, class_dim))]
         }

@@ -28,6 +28,10 @@
 
 use thiserror::Error;
 
+mod draw;
+
+pub use draw::{Draw, MAX_DRAW};
+
 /// Number of 32-bit words in the MT19937 state.
 const MT_N: usize = 624;
 /// Offset of the word mixed into each twisted word.
