@@ -149,6 +149,15 @@ pub fn render(
          requests the peer has no way to express (an option, reduction, rank or dtype it \
          lacks); they are never counted as passed.\n"
     );
+    table(&mut out, spec, columns);
+    rules(&mut out);
+    out.push_str(notes);
+    divergences(&mut out, documented);
+    out
+}
+
+/// The matrix itself: a row per feature, then the totals.
+fn table(out: &mut String, spec: &Spec, columns: &[Column]) {
     let _ = write!(out, "| feature |");
     for c in columns {
         let _ = write!(out, " {} |", c.name);
@@ -194,6 +203,10 @@ pub fn render(
         }
         out.push('\n');
     }
+}
+
+/// What puts a case in each row.
+fn rules(out: &mut String) {
     let _ = writeln!(out, "\n## What puts a case in a row\n");
     for f in Feature::ALL {
         let (label, rule) = f.describe();
@@ -204,7 +217,10 @@ pub fn render(
         "\nA value case may count in several rows; an error case counts only under *errors on \
          bad input*; the totals count every run once (`peers/src/features.rs`).\n"
     );
-    out.push_str(notes);
+}
+
+/// Each peer's documented divergences, grouped by reason.
+fn divergences(out: &mut String, documented: &[Documented]) {
     let _ = writeln!(out, "\n## Known divergences\n");
     for d in documented {
         let _ = writeln!(out, "### {} (`{}`)\n", d.peer, d.file);
@@ -228,5 +244,4 @@ pub fn render(
         }
         out.push('\n');
     }
-    out
 }

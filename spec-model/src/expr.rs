@@ -362,41 +362,12 @@ impl Parser<'_> {
                 let (shape, kw) = shape_args(&args)?;
                 let dtype = dtype_kw(&kw)?;
                 match name {
-                    "rand" | "randn" => {
-                        let dtype = dtype.unwrap_or(Dtype::Float32);
-                        if !dtype.is_float() {
-                            return Err(format!("torch.{name} draws floats, not {dtype}"));
-                        }
-                        Ok(if name == "rand" {
-                            Expr::Rand { shape, dtype }
-                        } else {
-                            Expr::Randn { shape, dtype }
-                        })
+                    "rand" | "randn" => draw(name, shape, dtype),
+                    "zeros" | "ones" => {
+                        let value = if name == "zeros" { 0.0 } else { 1.0 };
+                        Ok(cast_if(Expr::Full { shape, value }, dtype))
                     }
-                    "zeros" | "ones" => Ok(cast_if(
-                        Expr::Full {
-                            shape,
-                            value: if name == "zeros" { 0.0 } else { 1.0 },
-                        },
-                        dtype,
-                    )),
-                    _ => {
-                        // `torch.empty` is uninitialised memory: only its `.random_(n)` is defined.
-                        if self.peek() == Some(&Tok::Punct('.'))
-                            && self.toks.get(self.pos + 1) == Some(&Tok::Ident("random_".into()))
-                        {
-                            self.pos += 2;
-                            self.expect('(')?;
-                            let high = random_high(&self.args()?)?;
-                            Ok(Expr::RandomBelow {
-                                shape,
-                                high,
-                                dtype: dtype.unwrap_or(Dtype::Float32),
-                            })
-                        } else {
-                            Err("torch.empty is uninitialised: follow it with .random_(n)".into())
-                        }
-                    }
+                    _ => self.empty_random(shape, dtype),
                 }
             }
             "full" if !functional => {
@@ -408,17 +379,7 @@ impl Parser<'_> {
                     value: number(v)?,
                 })
             }
-            "randint" if !functional => {
-                let (pos, kw) = split(&args);
-                let [Value::Int(0), Value::Int(high), Value::Tuple(shape)] = pos.as_slice() else {
-                    return Err("write torch.randint(0, high, (shape,))".into());
-                };
-                Ok(Expr::RandomBelow {
-                    shape: to_shape(shape)?,
-                    high: positive_high(*high)?,
-                    dtype: dtype_kw(&kw)?.unwrap_or(Dtype::Int64),
-                })
-            }
+            "randint" if !functional => randint(&args),
             "arange" if !functional => {
                 let (pos, kw) = split(&args);
                 if !kw.is_empty() {
@@ -441,6 +402,23 @@ impl Parser<'_> {
                 "`{path}(...)` is not part of the expression language"
             )),
         }
+    }
+
+    /// `torch.empty(shape)` is uninitialised memory: only its `.random_(n)` is defined.
+    fn empty_random(&mut self, shape: Vec<usize>, dtype: Option<Dtype>) -> Result<Expr, String> {
+        let random = self.peek() == Some(&Tok::Punct('.'))
+            && self.toks.get(self.pos + 1) == Some(&Tok::Ident("random_".into()));
+        if !random {
+            return Err("torch.empty is uninitialised: follow it with .random_(n)".into());
+        }
+        self.pos += 2;
+        self.expect('(')?;
+        let high = random_high(&self.args()?)?;
+        Ok(Expr::RandomBelow {
+            shape,
+            high,
+            dtype: dtype.unwrap_or(Dtype::Float32),
+        })
     }
 
     fn method(&mut self, e: Expr, method: &str, args: Vec<Arg>) -> Result<Expr, String> {
@@ -520,6 +498,31 @@ fn apply(func: Func, arg: Expr) -> Expr {
         func,
         arg: Box::new(arg),
     }
+}
+
+/// `torch.rand(shape)` / `torch.randn(shape)`, float32 unless a float dtype is given.
+fn draw(name: &str, shape: Vec<usize>, dtype: Option<Dtype>) -> Result<Expr, String> {
+    let dtype = dtype.unwrap_or(Dtype::Float32);
+    if !dtype.is_float() {
+        return Err(format!("torch.{name} draws floats, not {dtype}"));
+    }
+    Ok(match name {
+        "rand" => Expr::Rand { shape, dtype },
+        _ => Expr::Randn { shape, dtype },
+    })
+}
+
+/// `torch.randint(0, high, (shape,))`, int64 unless a dtype is given.
+fn randint(args: &[Arg]) -> Result<Expr, String> {
+    let (pos, kw) = split(args);
+    let [Value::Int(0), Value::Int(high), Value::Tuple(shape)] = pos.as_slice() else {
+        return Err("write torch.randint(0, high, (shape,))".into());
+    };
+    Ok(Expr::RandomBelow {
+        shape: to_shape(shape)?,
+        high: positive_high(*high)?,
+        dtype: dtype_kw(&kw)?.unwrap_or(Dtype::Int64),
+    })
 }
 
 fn arange(start: i64, end: i64) -> Result<Expr, String> {

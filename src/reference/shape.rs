@@ -196,131 +196,125 @@ pub(crate) fn index_target_layout<T: Copy>(
     target: &[usize],
     weight: Option<&ArrayD<T>>,
 ) -> Result<(ClassLayout, Option<Vec<T>>), LossError> {
-    let err = |kind, msg: String| Err(LossError::new(kind, msg));
     let Some((&batch, rest)) = input.split_first() else {
-        return err(
+        return Err(LossError::new(
             ErrorKind::InvalidRank,
-            "Expected 1 or more dimensions (got 0)".into(),
-        );
+            "Expected 1 or more dimensions (got 0)",
+        ));
     };
     let nd = input.len();
     if nd >= 2 {
-        match target.first() {
-            Some(&tb) if tb != batch => {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "Expected input batch_size ({batch}) to match target batch_size ({tb})."
-                    ),
-                );
-            }
-            None => {
-                let torch_text = if batch == 0 {
-                    "Dimension specified as 0 but tensor has no dimensions".to_string()
-                } else {
-                    format!("Expected input batch_size ({batch}) to match target batch_size (0).")
-                };
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "{torch_text} (a 0-d target for an input of shape {})",
-                        fmt_shape(input)
-                    ),
-                );
-            }
-            Some(_) => {}
-        }
+        check_batch(input, target)?;
     }
-    let multi_target = "0D or 1D target tensor expected, multi-target not supported";
     let classes = if nd == 1 {
         batch
     } else {
         rest.first().copied().unwrap_or(0)
     };
-    let flat = |w| class_weight(w, classes, WeightCheck::Flat);
-    let spatial = |w| class_weight(w, classes, WeightCheck::Spatial);
     let weight = match nd {
         1 => {
-            if target.len() > 1 {
-                return err(ErrorKind::ShapeMismatch, multi_target.into());
-            }
-            if let Some(&size) = target.first().filter(|&&s| s != 1) {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "For 1D input, 1D target must have size 1, but got target size: {size}"
-                    ),
-                );
-            }
-            flat(weight)?
+            unbatched_target(target)?;
+            class_weight(weight, classes, WeightCheck::Flat)?
         }
-        2 => {
-            if target.len() != 1 {
-                return err(ErrorKind::ShapeMismatch, multi_target.into());
-            }
-            flat(weight)?
-        }
+        2 if target.len() != 1 => return Err(shape_error(MULTI_TARGET.into())),
+        2 => class_weight(weight, classes, WeightCheck::Flat)?,
         4 => {
             if target.len() != 3 {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "only batches of spatial targets supported (3D tensors) but got targets of dimension: {}",
-                        target.len()
-                    ),
-                );
+                return Err(shape_error(format!(
+                    "only batches of spatial targets supported (3D tensors) but got targets of dimension: {}",
+                    target.len()
+                )));
             }
-            let w = spatial(weight)?;
+            let w = class_weight(weight, classes, WeightCheck::Spatial)?;
             if target.get(1..) != input.get(2..) {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "size mismatch (got input: {} , target: {}",
-                        fmt_shape(input),
-                        fmt_shape(target)
-                    ),
-                );
+                return Err(shape_error(format!(
+                    "size mismatch (got input: {} , target: {}",
+                    fmt_shape(input),
+                    fmt_shape(target)
+                )));
             }
             w
         }
-        _ => {
-            let expected: Vec<usize> = std::iter::once(batch)
-                .chain(input.iter().skip(2).copied())
-                .collect();
-            if target != expected {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "Expected target size {}, got {}",
-                        fmt_shape(&expected),
-                        fmt_shape(target)
-                    ),
-                );
-            }
-            let w = spatial(weight)?;
-            // PyTorch reshapes to (N, C, 1, -1); with C = 0 the -1 becomes 0 and its
-            // 4-D kernel then rejects a non-empty spatial target.
-            let spatial_len: usize = input.iter().skip(2).product();
-            if classes == 0 && batch > 0 && spatial_len > 0 {
-                return err(
-                    ErrorKind::ShapeMismatch,
-                    format!(
-                        "size mismatch (got input: [{batch}, 0, 0, 0] , target: [{batch}, 1, {spatial_len}] (no classes, non-empty spatial size)"
-                    ),
-                );
-            }
-            w
-        }
+        _ => spatial_target(input, target, classes, weight)?,
     };
     let out_shape = if nd == 1 { vec![] } else { target.to_vec() };
-    Ok((
-        ClassLayout {
-            class_dim: class_dim(nd),
-            classes,
-            out_shape,
-        },
-        weight,
-    ))
+    let layout = ClassLayout {
+        class_dim: class_dim(nd),
+        classes,
+        out_shape,
+    };
+    Ok((layout, weight))
+}
+
+const MULTI_TARGET: &str = "0D or 1D target tensor expected, multi-target not supported";
+
+fn shape_error(message: String) -> LossError {
+    LossError::new(ErrorKind::ShapeMismatch, message)
+}
+
+/// A batched input's target starts with the same batch size.
+fn check_batch(input: &[usize], target: &[usize]) -> Result<(), LossError> {
+    let batch = input[0];
+    match target.first() {
+        Some(&tb) if tb != batch => Err(shape_error(format!(
+            "Expected input batch_size ({batch}) to match target batch_size ({tb})."
+        ))),
+        None => {
+            let torch_text = if batch == 0 {
+                "Dimension specified as 0 but tensor has no dimensions".to_string()
+            } else {
+                format!("Expected input batch_size ({batch}) to match target batch_size (0).")
+            };
+            Err(shape_error(format!(
+                "{torch_text} (a 0-d target for an input of shape {})",
+                fmt_shape(input)
+            )))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// An unbatched `(C)` input takes a `()` or `(1,)` target.
+fn unbatched_target(target: &[usize]) -> Result<(), LossError> {
+    if target.len() > 1 {
+        return Err(shape_error(MULTI_TARGET.into()));
+    }
+    match target.first() {
+        Some(&size) if size != 1 => Err(shape_error(format!(
+            "For 1D input, 1D target must have size 1, but got target size: {size}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `(N, C, d1..dk)` with k = 1 or k >= 3 takes `(N, d1..dk)`.
+fn spatial_target<T: Copy>(
+    input: &[usize],
+    target: &[usize],
+    classes: usize,
+    weight: Option<&ArrayD<T>>,
+) -> Result<Option<Vec<T>>, LossError> {
+    let batch = input[0];
+    let expected: Vec<usize> = std::iter::once(batch)
+        .chain(input.iter().skip(2).copied())
+        .collect();
+    if target != expected {
+        return Err(shape_error(format!(
+            "Expected target size {}, got {}",
+            fmt_shape(&expected),
+            fmt_shape(target)
+        )));
+    }
+    let w = class_weight(weight, classes, WeightCheck::Spatial)?;
+    // PyTorch reshapes to (N, C, 1, -1); with C = 0 the -1 becomes 0 and its 4-D kernel then
+    // rejects a non-empty spatial target.
+    let spatial_len: usize = input.iter().skip(2).product();
+    if classes == 0 && batch > 0 && spatial_len > 0 {
+        return Err(shape_error(format!(
+            "size mismatch (got input: [{batch}, 0, 0, 0] , target: [{batch}, 1, {spatial_len}] (no classes, non-empty spatial size)"
+        )));
+    }
+    Ok(w)
 }
 
 /// Each target as `Some(class)`, or `None` if it equals `ignore_index`. The first target

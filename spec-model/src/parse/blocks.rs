@@ -25,8 +25,7 @@ pub(super) fn scan_blocks(path: &str, text: &str) -> Result<(String, Vec<Block>)
     let lines = Lines::new(text);
     let mut blocks = Vec::new();
     let mut errors = Vec::new();
-    let mut chapter = String::new();
-    let mut section = String::new();
+    let (mut chapter, mut section) = (String::new(), String::new());
     let mut heading: Option<(HeadingLevel, String)> = None;
     let mut open: Option<Block> = None;
     for (event, range) in Parser::new(text).into_offset_iter() {
@@ -46,59 +45,33 @@ pub(super) fn scan_blocks(path: &str, text: &str) -> Result<(String, Vec<Block>)
                 }
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                let at = Location {
-                    file: path.to_string(),
-                    line: lines.line_of(range.start),
-                };
-                let words: Vec<&str> = info.split_whitespace().collect();
-                let kind = match words.as_slice() {
-                    ["case", id] => match check_id(id) {
-                        Ok(()) => Some(BlockKind::Case(id.to_string())),
-                        Err(m) => {
-                            errors.push(SpecError::new(&at, m));
-                            None
-                        }
-                    },
-                    ["tensors"] => Some(BlockKind::Tensors),
-                    ["tolerance", name] => Some(BlockKind::Tolerance(name.to_string())),
-                    [first, ..] if matches!(*first, "case" | "tensors" | "tolerance") => {
-                        errors.push(SpecError::new(
-                            &at,
-                            format!(
-                                "malformed info string `{info}`: write `case <id>`, `tensors` or `tolerance <name>`"
-                            ),
-                        ));
+                let at = Location::new(path, lines.line_of(range.start));
+                open = match block_kind(&info) {
+                    Ok(kind) => kind.map(|kind| Block {
+                        kind,
+                        at,
+                        body: String::new(),
+                        section: section.clone(),
+                        chapter: chapter.clone(),
+                    }),
+                    Err(m) => {
+                        errors.push(SpecError::new(&at, m));
                         None
                     }
-                    _ => None,
                 };
-                open = kind.map(|kind| Block {
-                    kind,
-                    at,
-                    body: String::new(),
-                    section: section.clone(),
-                    chapter: chapter.clone(),
-                });
             }
             Event::Text(t) => {
                 if let Some(block) = open.as_mut() {
                     block.body.push_str(&t);
                 }
             }
-            Event::End(TagEnd::CodeBlock) => {
-                if let Some(block) = open.take() {
-                    blocks.push(block);
-                }
-            }
+            Event::End(TagEnd::CodeBlock) => blocks.extend(open.take()),
             _ => {}
         }
     }
     if chapter.is_empty() {
         errors.push(SpecError::new(
-            &Location {
-                file: path.to_string(),
-                line: 1,
-            },
+            &Location::new(path, 1),
             "a spec file starts with a first-level heading (its chapter title)",
         ));
     }
@@ -106,6 +79,21 @@ pub(super) fn scan_blocks(path: &str, text: &str) -> Result<(String, Vec<Block>)
         Ok((chapter, blocks))
     } else {
         Err(errors)
+    }
+}
+
+/// What a fence's info string makes of the block: one of ours, or `None` for any other code
+/// block (Rust, text, ...).
+fn block_kind(info: &str) -> Result<Option<BlockKind>, String> {
+    let words: Vec<&str> = info.split_whitespace().collect();
+    match words.as_slice() {
+        ["case", id] => check_id(id).map(|()| Some(BlockKind::Case(id.to_string()))),
+        ["tensors"] => Ok(Some(BlockKind::Tensors)),
+        ["tolerance", name] => Ok(Some(BlockKind::Tolerance(name.to_string()))),
+        [first, ..] if matches!(*first, "case" | "tensors" | "tolerance") => Err(format!(
+            "malformed info string `{info}`: write `case <id>`, `tensors` or `tolerance <name>`"
+        )),
+        _ => Ok(None),
     }
 }
 
