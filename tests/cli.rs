@@ -176,7 +176,11 @@ fn spec_copy(name: &str) -> std::path::PathBuf {
     let to = std::env::temp_dir().join(format!("ces-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&to);
     std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
-    for file in ["01-runner.md", "recorded/pytorch-gradients.json"] {
+    for file in [
+        "01-runner.md",
+        "recorded/pytorch-gradients.json",
+        "recorded/exact.json",
+    ] {
         std::fs::copy(from.join(file), to.join(file)).expect("copied");
     }
     to
@@ -226,6 +230,48 @@ fn check_judges_gradients_by_the_spec_directorys_own_records() {
     assert!(
         removed.contains("gradients: 0 passed, 0 failed, 8 errored, 0 skipped"),
         "{removed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every value run is also judged against its exact value, recorded for exactly its inputs: with
+/// the record gone, or after a case's inputs change, its runs are errors of the run, named with
+/// the reason — so `cargo test` (which runs every case the same way) fails on a value case
+/// without an exact record, and on a stale one.
+#[test]
+fn check_needs_a_current_exact_record_for_every_value_run() {
+    let dir = spec_copy("exact");
+    let check = || {
+        stdout(&run(&[
+            "check",
+            "--spec",
+            dir.to_str().expect("a UTF-8 path"),
+        ]))
+    };
+    let spec = dir.join("01-runner.md");
+    let text = std::fs::read_to_string(&spec).expect("readable");
+    std::fs::write(
+        &spec,
+        text.replace("target = [1, 2, 3]", "target = [1, 2, 0]"),
+    )
+    .expect("written");
+    let stale = check();
+    assert!(
+        stale.contains("ERROR ce.doc004.arange.mean [float32]"),
+        "{stale}"
+    );
+    assert!(stale.contains("was recorded for other inputs"), "{stale}");
+    assert!(stale.contains("4 errored"), "{stale}");
+
+    std::fs::remove_file(dir.join("recorded/exact.json")).expect("removed");
+    let missing = check();
+    assert!(
+        missing.contains("the spec has no recorded/exact.json"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("0 passed, 0 failed, 8 errored, 0 skipped"),
+        "{missing}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

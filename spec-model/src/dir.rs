@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::case::Spec;
 use crate::location::{Location, SpecError};
 use crate::parse::parse_spec;
-use crate::recorded::{GRADIENTS_FILE, Recorded};
+use crate::recorded::{EXACT_FILE, GRADIENTS_FILE, Recorded};
 
 /// The files a spec was read from, for a build script's `rerun-if-changed`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,6 +62,15 @@ pub fn read_dir(dir: &Path, label: &str) -> Result<(Spec, SpecFiles), Vec<SpecEr
             Recorded::parse_gradients(&text).map_err(|m| vec![SpecError::new(&shown, m)])?;
         spec.recorded.gradients = Some(parsed);
         files.recorded.push(gradients);
+    }
+    let exact = dir.join(EXACT_FILE);
+    if exact.is_file() {
+        let shown = Location::new(&format!("{label}/{EXACT_FILE}"), 0);
+        let text =
+            fs::read_to_string(&exact).map_err(|e| vec![SpecError::new(&shown, e.to_string())])?;
+        let parsed = Recorded::parse_exact(&text).map_err(|m| vec![SpecError::new(&shown, m)])?;
+        spec.recorded.exact = Some(parsed);
+        files.recorded.push(exact);
     }
     Ok((spec, files))
 }

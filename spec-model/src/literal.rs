@@ -27,55 +27,88 @@ impl Literal {
 
 const MAX_EXACT_INT: i64 = 1 << 53;
 
+/// `{ shape = [..], data = [..], dtype = ".." }`, or `{ shape = [..], fill = x }` for a tensor
+/// of one repeated value (a large gradient that is one number, say).
+fn table_literal(table: &toml::Table) -> Result<Literal, String> {
+    for key in table.keys() {
+        if !matches!(key.as_str(), "shape" | "data" | "fill" | "dtype") {
+            return Err(format!(
+                "unknown key `{key}` in a tensor table (expected shape, data or fill, dtype)"
+            ));
+        }
+    }
+    let dtype = match table.get("dtype") {
+        None => None,
+        Some(toml::Value::String(s)) => {
+            Some(Dtype::parse(s).ok_or_else(|| format!("unknown dtype `{s}`"))?)
+        }
+        Some(_) => return Err("`dtype` must be a string".into()),
+    };
+    let shape = match table.get("shape") {
+        None => None,
+        Some(toml::Value::Array(dims)) => Some(
+            dims.iter()
+                .map(|d| {
+                    d.as_integer()
+                        .and_then(|d| usize::try_from(d).ok())
+                        .ok_or_else(|| "`shape` holds non-negative integers".to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err("`shape` must be an array".into()),
+    };
+    let nested = match (table.get("data"), table.get("fill"), &shape) {
+        (Some(data), None, _) => literal_from_toml(data)?,
+        (None, Some(fill), Some(shape)) => filled(fill, shape)?,
+        (None, Some(_), None) => return Err("`fill` needs `shape`".into()),
+        (Some(_), Some(_), _) => return Err("a tensor table has `data` or `fill`, not both".into()),
+        (None, None, _) => return Err("a tensor table needs `data` (or `fill` and `shape`)".into()),
+    };
+    let shape = shape.unwrap_or_else(|| nested.shape.clone());
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    if numel != nested.numel() {
+        return Err(format!(
+            "shape {shape:?} holds {numel} elements but `data` has {}",
+            nested.numel()
+        ));
+    }
+    Ok(Literal {
+        dtype,
+        shape,
+        data: nested.data,
+        integral: nested.integral,
+    })
+}
+
+/// `fill` repeated over `shape`, within the size an expression may create.
+fn filled(fill: &toml::Value, shape: &[usize]) -> Result<Literal, String> {
+    let one = literal_from_toml(fill)?;
+    let [value] = one.data.as_slice() else {
+        return Err("`fill` is one number".into());
+    };
+    let numel = (shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)))
+        .filter(|&n| n <= crate::expr::MAX_ELEMENTS)
+        .ok_or_else(|| {
+            format!(
+                "shape {shape:?} is larger than {} elements",
+                crate::expr::MAX_ELEMENTS
+            )
+        })?;
+    Ok(Literal {
+        dtype: None,
+        shape: shape.to_vec(),
+        data: vec![*value; numel],
+        integral: one.integral,
+    })
+}
+
 /// Reads a TOML value as a tensor literal.
 pub fn literal_from_toml(value: &toml::Value) -> Result<Literal, String> {
     match value {
-        toml::Value::Table(table) => {
-            for key in table.keys() {
-                if !matches!(key.as_str(), "shape" | "data" | "dtype") {
-                    return Err(format!(
-                        "unknown key `{key}` in a tensor table (expected shape, data, dtype)"
-                    ));
-                }
-            }
-            let dtype = match table.get("dtype") {
-                None => None,
-                Some(toml::Value::String(s)) => {
-                    Some(Dtype::parse(s).ok_or_else(|| format!("unknown dtype `{s}`"))?)
-                }
-                Some(_) => return Err("`dtype` must be a string".into()),
-            };
-            let data = table.get("data").ok_or("a tensor table needs `data`")?;
-            let nested = literal_from_toml(data)?;
-            let shape = match table.get("shape") {
-                None => nested.shape.clone(),
-                Some(toml::Value::Array(dims)) => dims
-                    .iter()
-                    .map(|d| {
-                        d.as_integer()
-                            .and_then(|d| usize::try_from(d).ok())
-                            .ok_or_else(|| "`shape` holds non-negative integers".to_string())
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-                Some(_) => return Err("`shape` must be an array".into()),
-            };
-            let numel = shape
-                .iter()
-                .try_fold(1usize, |n, &d| n.checked_mul(d))
-                .ok_or_else(|| format!("shape {shape:?} is too large"))?;
-            if numel != nested.numel() {
-                return Err(format!(
-                    "shape {shape:?} holds {numel} elements but `data` has {}",
-                    nested.numel()
-                ));
-            }
-            Ok(Literal {
-                dtype,
-                shape,
-                data: nested.data,
-                integral: nested.integral,
-            })
-        }
+        toml::Value::Table(table) => table_literal(table),
         _ => {
             let mut shape = Vec::new();
             let mut data = Vec::new();
@@ -170,5 +203,23 @@ mod tests {
         let l = lit("{ shape = [0, 3], data = [] }").unwrap();
         assert_eq!(l.shape, vec![0, 3]);
         assert!(lit("{ shape = [1], data = [1], color = 2 }").is_err());
+    }
+
+    #[test]
+    fn a_fill_repeats_one_number_over_a_bounded_shape() {
+        let l = lit("{ shape = [2, 3], fill = 0.5 }").unwrap();
+        assert_eq!((l.shape.clone(), l.data), (vec![2, 3], vec![0.5; 6]));
+        assert!(lit("{ fill = 0.5 }").unwrap_err().contains("needs `shape`"));
+        assert!(
+            lit("{ shape = [2], fill = [1, 2] }")
+                .unwrap_err()
+                .contains("one number")
+        );
+        assert!(lit("{ shape = [2], fill = 1, data = [1, 1] }").is_err());
+        assert!(
+            lit("{ shape = [1048576, 1048576], fill = 0 }")
+                .unwrap_err()
+                .contains("larger")
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! Data recorded for a spec from real implementations, kept beside the spec files it belongs to
-//! (`<spec dir>/recorded/`), so that a spec directory carries everything its cases are judged by:
-//! PyTorch's gradient of every value case, recorded by `scripts/observe_torch_gradients.py`.
+//! Data recorded for a spec, kept beside the spec files it belongs to (`<spec dir>/recorded/`),
+//! so that a spec directory carries everything its cases are judged by: PyTorch's gradient of
+//! every value case (`scripts/observe_torch_gradients.py`), and the exact value and gradient of
+//! every value case on its inputs as stored in each dtype (`scripts/exact_values.py`).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,9 @@ use crate::vocab::Dtype;
 
 /// The recorded gradients' file, relative to the spec directory.
 pub const GRADIENTS_FILE: &str = "recorded/pytorch-gradients.json";
+
+/// The exact values' file, relative to the spec directory.
+pub const EXACT_FILE: &str = "recorded/exact.json";
 
 /// A recorded tensor: `{dtype, shape, data}` with the protocol's spelling of non-finite values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,12 +61,40 @@ pub struct RecordedGradients {
     pub gradients: BTreeMap<String, RecordedTensor>,
 }
 
+/// The exact result of one run's call: its output and the gradient of its sum, each correctly
+/// rounded from 60-digit arithmetic and written with 25 significant digits; `digest` identifies
+/// the request it was computed for (see the runner's `request_digest`), so a record whose case
+/// changed is stale, not silently wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExactRecord {
+    pub digest: Option<String>,
+    pub output: RecordedTensor,
+    #[serde(default)]
+    pub grad_input: Option<RecordedTensor>,
+}
+
+/// The exact values, as `scripts/exact_values.py` writes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExactValues {
+    pub tool: String,
+    pub mpmath: String,
+    pub python: String,
+    pub digits: u32,
+    pub generated: String,
+    /// By `<case id>@<dtype>`.
+    pub values: BTreeMap<String, ExactRecord>,
+}
+
 /// Everything recorded for one spec. A file that is absent is `None`: each run that needs it then
 /// says so (an error of the run, never a silent skip).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recorded {
     pub gradients: Option<RecordedGradients>,
+    #[serde(default)]
+    pub exact: Option<ExactValues>,
 }
 
 impl Recorded {
@@ -73,6 +105,35 @@ impl Recorded {
             tensor.check().map_err(|m| format!("{key}: {m}"))?;
         }
         Ok(parsed)
+    }
+
+    /// Reads the exact values from the text of [`EXACT_FILE`].
+    pub fn parse_exact(text: &str) -> Result<ExactValues, String> {
+        let parsed: ExactValues = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        for (key, record) in &parsed.values {
+            record
+                .output
+                .check()
+                .map_err(|m| format!("{key}: output: {m}"))?;
+            if let Some(g) = &record.grad_input {
+                g.check().map_err(|m| format!("{key}: grad_input: {m}"))?;
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The exact record of the run `<case id>@<dtype>`.
+    pub fn exact(&self, key: &str) -> Result<&ExactRecord, String> {
+        let Some(file) = &self.exact else {
+            return Err(format!(
+                "the spec has no {EXACT_FILE}, so {key} has no exact value to be judged by"
+            ));
+        };
+        file.values.get(key).ok_or_else(|| {
+            format!(
+                "no exact value is recorded for {key} in {EXACT_FILE}: run scripts/exact_values.py"
+            )
+        })
     }
 
     /// PyTorch's recorded gradient for the run `<case id>@<dtype>`.
@@ -100,6 +161,7 @@ mod tests {
             "gradients": {"a.b@float32": {"dtype": "float32", "shape": [2], "data": [0.5, "nan"]}}}"#;
         let recorded = Recorded {
             gradients: Some(Recorded::parse_gradients(text).unwrap()),
+            exact: None,
         };
         assert_eq!(recorded.gradient("a.b@float32").unwrap().shape, vec![2]);
         assert!(
@@ -117,5 +179,35 @@ mod tests {
         );
         let unknown = text.replace("\"command\"", "\"comand\"");
         assert!(Recorded::parse_gradients(&unknown).is_err());
+    }
+
+    #[test]
+    fn exact_values_keep_their_digits_and_are_looked_up() {
+        let text = r#"{"tool": "t", "mpmath": "1.3.0", "python": "3.11", "digits": 60, "generated": "d",
+            "values": {"a.b@float64": {"digest": "00ff", "output": {"dtype": "float64", "shape": [3],
+            "data": ["0.1000000000000000055511151231257827", "-0", "1e-435"]}}}}"#;
+        let exact = Recorded::parse_exact(text).unwrap();
+        let recorded = Recorded {
+            gradients: None,
+            exact: Some(exact),
+        };
+        let record = recorded.exact("a.b@float64").unwrap();
+        assert_eq!(record.output.data[0], 0.1);
+        assert!(record.output.data[1] == 0.0 && record.output.data[1].is_sign_negative());
+        assert_eq!(
+            (record.output.data[2], record.grad_input.is_none()),
+            (0.0, true)
+        );
+        assert!(
+            recorded
+                .exact("a.b@float32")
+                .unwrap_err()
+                .contains("scripts/exact_values.py")
+        );
+        assert!(
+            Recorded::parse_exact(&text.replace("\"-0\", ", ""))
+                .unwrap_err()
+                .contains("shape")
+        );
     }
 }

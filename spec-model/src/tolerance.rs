@@ -5,18 +5,22 @@ use serde::{Deserialize, Serialize};
 use crate::location::Location;
 use crate::vocab::Dtype;
 
-/// `abs` and `rel` bounds: `|got - want| <= abs + rel * |want|`. Both finite and non-negative.
+/// `|got - want| <= abs + rel * |want| + k * r`, where `r` is the roundoff scale of the element:
+/// the dtype's unit roundoff times the op's error scale at the case's inputs (derived in
+/// `spec/12-exact-values.md`; 0 where a claim states no scale). All finite and non-negative.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bounds {
     pub abs: f64,
     pub rel: f64,
+    #[serde(default)]
+    pub k: f64,
 }
 
 impl Bounds {
-    /// How much `want` may be off by.
-    pub fn allowance(&self, want: f64) -> f64 {
-        self.abs + self.rel * want.abs()
+    /// How much `want` may be off by, for an element whose roundoff scale is `roundoff`.
+    pub fn allowance(&self, want: f64, roundoff: f64) -> f64 {
+        self.abs + self.rel * want.abs() + self.k * roundoff
     }
 }
 
@@ -58,13 +62,17 @@ pub fn bounds_from(t: &toml::Table) -> Result<Bounds, String> {
         }
     };
     for key in t.keys() {
-        if !matches!(key.as_str(), "abs" | "rel" | "why" | "float32" | "float64") {
+        if !matches!(
+            key.as_str(),
+            "abs" | "rel" | "k" | "why" | "float32" | "float64"
+        ) {
             return Err(format!("unknown key `{key}` in a tolerance"));
         }
     }
     Ok(Bounds {
         abs: num("abs")?,
         rel: num("rel")?,
+        k: num("k")?,
     })
 }
 
@@ -76,6 +84,8 @@ mod tests {
     fn bounds_are_finite_and_non_negative() {
         let t = |s: &str| bounds_from(&toml::from_str(s).unwrap());
         assert_eq!(t("abs = 1e-6\nrel = 2").unwrap().rel, 2.0);
+        assert_eq!(t("k = 4").unwrap().k, 4.0);
+        assert!(t("k = inf").is_err());
         assert!(t("abs = inf").is_err());
         assert!(t("rel = nan").is_err());
         assert!(t("abs = -1").is_err());

@@ -2,7 +2,8 @@
 //! numbers a report needs: how many elements fail, which one fails worst, and by how much, in
 //! absolute terms, in units in the last place of the run's dtype, and in units of the allowance.
 
-use crate::spec::{Bounds, Literal};
+use super::run::Claim;
+use crate::spec::Bounds;
 use crate::tensor::Tensor;
 use crate::vocab::Dtype;
 
@@ -70,14 +71,9 @@ impl Comparison {
     }
 }
 
-/// Compares `got` with `want` (optionally only the element at `select`) in the run's `dtype`.
-pub fn compare(
-    got: &Tensor,
-    want: &Literal,
-    select: Option<&[usize]>,
-    bounds: Bounds,
-    signed_zeros: bool,
-) -> Comparison {
+/// Compares `got` with a claim (optionally only its element at `select`) in the run's `dtype`.
+pub fn compare(got: &Tensor, claim: &Claim, dtype: Dtype) -> Comparison {
+    let bounds = claim.tol.bounds(dtype);
     let mut c = Comparison {
         bounds,
         shape_mismatch: None,
@@ -88,7 +84,8 @@ pub fn compare(
         max_ulps: 0.0,
     };
     let values = got.to_f64_vec();
-    let pairs: Vec<(usize, f64, f64)> = match select {
+    let want = &claim.want;
+    let pairs: Vec<(usize, f64, f64)> = match &claim.select {
         Some(index) => match flat_index(got.shape(), index) {
             Some(i) => want
                 .data
@@ -117,9 +114,21 @@ pub fn compare(
             .map(|(i, (&g, &w))| (i, g, w))
             .collect(),
     };
-    let dtype = got.dtype();
     for (index, g, w) in pairs {
-        let e = element(index, g, w, bounds, signed_zeros, dtype);
+        let roundoff = claim
+            .roundoff
+            .as_ref()
+            .and_then(|r| r.get(index))
+            .copied()
+            .unwrap_or(0.0);
+        let e = element(
+            index,
+            g,
+            w,
+            bounds.allowance(w, roundoff),
+            claim.signed_zeros,
+            got.dtype(),
+        );
         c.compared += 1;
         if e.abs_error.is_finite() {
             c.max_abs = c.max_abs.max(e.abs_error);
@@ -154,11 +163,10 @@ fn element(
     index: usize,
     got: f64,
     want: f64,
-    bounds: Bounds,
+    allowance: f64,
     signed_zeros: bool,
     dtype: Dtype,
 ) -> Element {
-    let allowance = bounds.allowance(want);
     let same = got == want || (got.is_nan() && want.is_nan());
     let abs_error = if same { 0.0 } else { (got - want).abs() };
     let abs_error = if abs_error.is_nan() {
@@ -257,12 +265,30 @@ pub fn unflatten(shape: &[usize], mut flat: usize) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn lit(shape: &[usize], data: &[f64]) -> Literal {
-        Literal {
-            dtype: None,
-            shape: shape.to_vec(),
-            data: data.to_vec(),
-            integral: false,
+    fn claim(shape: &[usize], data: &[f64], select: Option<&[usize]>, signed_zeros: bool) -> Claim {
+        let bounds = Bounds {
+            abs: 1e-3,
+            rel: 0.0,
+            k: 0.0,
+        };
+        Claim {
+            source: crate::conformance::run::Source::Stated,
+            want: crate::spec::Literal {
+                dtype: None,
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+                integral: false,
+            },
+            select: select.map(<[usize]>::to_vec),
+            tol: crate::spec::Tolerance {
+                name: "test".into(),
+                float32: bounds,
+                float64: bounds,
+                why: "a test".into(),
+                at: Default::default(),
+            },
+            signed_zeros,
+            roundoff: None,
         }
     }
 
@@ -270,21 +296,13 @@ mod tests {
         Tensor::from_f64(Dtype::Float64, &[data.len()], data).unwrap()
     }
 
-    const B: Bounds = Bounds {
-        abs: 1e-3,
-        rel: 0.0,
-    };
-
     #[test]
     fn special_values_are_matched_exactly() {
         let got = tensor(&[f64::NAN, 0.0, f64::INFINITY, -0.0, 1.0005, 1.002]);
-        let want = lit(
-            &[6],
-            &[f64::NAN, f64::NAN, f64::NEG_INFINITY, 0.0, 1.0, 1.0],
-        );
-        let c = compare(&got, &want, None, B, false);
+        let want = [f64::NAN, f64::NAN, f64::NEG_INFINITY, 0.0, 1.0, 1.0];
+        let c = compare(&got, &claim(&[6], &want, None, false), Dtype::Float64);
         assert_eq!(c.failing, vec![1, 2, 5]);
-        let c = compare(&got, &want, None, B, true);
+        let c = compare(&got, &claim(&[6], &want, None, true), Dtype::Float64);
         assert_eq!(c.failing, vec![1, 2, 3, 5]);
         assert!(!c.passed());
     }
@@ -293,7 +311,11 @@ mod tests {
     fn the_worst_element_is_a_failing_one() {
         // A matching NaN first, a real mismatch later: the report must point at the mismatch.
         let got = tensor(&[f64::NAN, 1.0, 2.5, 3.0]);
-        let c = compare(&got, &lit(&[4], &[f64::NAN, 1.0, 2.0, 3.0]), None, B, false);
+        let c = compare(
+            &got,
+            &claim(&[4], &[f64::NAN, 1.0, 2.0, 3.0], None, false),
+            Dtype::Float64,
+        );
         let worst = c.worst.unwrap();
         assert_eq!(
             (worst.index, worst.mismatch),
@@ -307,15 +329,31 @@ mod tests {
     #[test]
     fn shapes_select_and_passing_worst() {
         let got = tensor(&[1.0, 2.0005, 3.0]);
-        let c = compare(&got, &lit(&[1, 3], &[1.0, 2.0, 3.0]), None, B, false);
+        let c = compare(
+            &got,
+            &claim(&[1, 3], &[1.0, 2.0, 3.0], None, false),
+            Dtype::Float64,
+        );
         assert!(c.shape_mismatch.unwrap().contains("shape"));
-        let c = compare(&got, &lit(&[], &[2.0]), Some(&[1]), B, false);
+        let c = compare(&got, &claim(&[], &[2.0], Some(&[1]), false), Dtype::Float64);
         assert!(c.passed());
         assert_eq!(c.worst.unwrap().index, 1);
         assert!((c.worst_ratio() - 0.5).abs() < 1e-9);
-        let c = compare(&got, &lit(&[], &[2.0]), Some(&[3]), B, false);
+        let c = compare(&got, &claim(&[], &[2.0], Some(&[3]), false), Dtype::Float64);
         assert_eq!(c.worst_ratio(), f64::INFINITY);
         assert_eq!(unflatten(&[2, 3], 4), vec![1, 1]);
+    }
+
+    /// A claim with a roundoff scale allows `k` times it on top of `abs + rel·|want|`.
+    #[test]
+    fn a_roundoff_scale_widens_each_element_by_k_times_its_own() {
+        let got = tensor(&[1.0 + 2.5e-3, 2.0 + 3e-3]);
+        let mut c = claim(&[2], &[1.0, 2.0], None, false);
+        c.tol.float64.k = 2.0;
+        c.roundoff = Some(vec![1e-3, 0.0]);
+        let result = compare(&got, &c, Dtype::Float64);
+        assert_eq!(result.failing, vec![1]);
+        assert!((result.worst.unwrap().allowance - 1e-3).abs() < 1e-15);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::run::{Expected, Part, expected_for, request_for};
+use super::run::{Claim, Expected, Part, Source, expected_for, request_digest, request_for};
 use crate::conformance::protocol::{PROTOCOL_VERSION, tensor_json};
 use crate::spec::{Case, Check, Spec};
 use crate::tensor::Tensor;
@@ -45,19 +45,95 @@ pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String
             out["expect_error"] = json!({ "kind": kind.as_str(), "message": message });
         }
     }
-    // A case whose gradient is neither stated nor recorded is exported without one (the export
-    // is what scripts/observe_torch_gradients.py records new gradients from).
-    let gradient = match case.check {
-        Check::Value { .. } => expected_for(spec, case, dtype, Part::Gradient).ok(),
-        Check::Error { .. } => None,
-    };
-    if let Some(Expected::Value { want, tol, .. }) = gradient {
-        let want = Tensor::from_f64(Dtype::Float64, &want.shape, &want.data)?;
-        let bounds = tol.bounds(dtype);
-        out["expect_grad"] = json!({
-            "grad_input": serde_json::from_str::<Value>(&tensor_json(&want)).map_err(|e| e.to_string())?,
-            "tolerance": { "name": tol.name, "abs": bounds.abs, "rel": bounds.rel, "why": tol.why },
-        });
+    out["digest"] = Value::from(request_digest(&request));
+    if let Check::Value { .. } = case.check {
+        add_claims(&mut out, spec, case, dtype)?;
     }
     Ok(out)
+}
+
+/// A value case's other claims, where the spec can make them (a case added since the data was
+/// recorded is exported without them: the export is what the recording scripts read).
+fn add_claims(out: &mut Value, spec: &Spec, case: &Case, dtype: Dtype) -> Result<(), String> {
+    for part in [Part::Value, Part::Gradient] {
+        let request = request_for(case, dtype, part)?;
+        let claims = match expected_for(spec, case, dtype, part, &request) {
+            Ok(Expected::Values(claims)) => claims,
+            _ => stated_only(spec, case, dtype, part),
+        };
+        for claim in claims {
+            let key = match (part, claim.source) {
+                (Part::Value, Source::Stated) => continue,
+                (Part::Gradient, Source::Stated | Source::Pytorch) => "expect_grad",
+                (Part::Value, _) => "exact",
+                (Part::Gradient, Source::Exact) => "exact_grad",
+            };
+            let name = if part == Part::Value {
+                "output"
+            } else {
+                "grad_input"
+            };
+            out[key] = claim_json(&claim, dtype, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// The stated (or PyTorch-recorded) gradient alone, when the exact claim cannot be made.
+fn stated_only(spec: &Spec, case: &Case, dtype: Dtype, part: Part) -> Vec<Claim> {
+    let Check::Value { grad, .. } = &case.check else {
+        return Vec::new();
+    };
+    if part == Part::Value {
+        return Vec::new();
+    }
+    let tol = spec.tolerances.get("gradient");
+    let want = match grad {
+        Some(g) => Some((g.expect.clone(), g.tol.clone())),
+        None => spec
+            .recorded
+            .gradient(&case.run_key(dtype))
+            .ok()
+            .zip(tol.cloned()),
+    };
+    want.map(|(want, tol)| Claim {
+        source: if grad.is_some() {
+            Source::Stated
+        } else {
+            Source::Pytorch
+        },
+        want,
+        select: None,
+        tol,
+        signed_zeros: false,
+        roundoff: None,
+    })
+    .into_iter()
+    .collect()
+}
+
+/// `{grad_input | output, tolerance, allowance}`: the values, the tolerance, and each element's
+/// allowance in the run's dtype (with the roundoff scale already applied).
+fn claim_json(claim: &Claim, dtype: Dtype, name: &str) -> Result<Value, String> {
+    let want = Tensor::from_f64(Dtype::Float64, &claim.want.shape, &claim.want.data)?;
+    let bounds = claim.tol.bounds(dtype);
+    let tensor = serde_json::from_str::<Value>(&tensor_json(&want)).map_err(|e| e.to_string())?;
+    let roundoff = |i: usize| {
+        claim
+            .roundoff
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let allowance: Vec<f64> = (claim.want.data.iter().enumerate())
+        .map(|(i, &w)| bounds.allowance(w, roundoff(i)))
+        .map(|a| if a.is_finite() { a } else { 0.0 })
+        .collect();
+    Ok(json!({
+        name: tensor,
+        "source": claim.source,
+        "tolerance": { "name": claim.tol.name, "abs": bounds.abs, "rel": bounds.rel, "k": bounds.k, "why": claim.tol.why },
+        "allowance": allowance,
+    }))
 }

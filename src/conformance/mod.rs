@@ -13,6 +13,7 @@ pub mod render;
 mod report;
 pub mod run;
 mod runner;
+pub mod scale;
 mod subprocess;
 pub mod verdict;
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::materialize::materialize;
 use super::protocol::Request;
+use super::scale::roundoff;
 use crate::spec::{Case, Check, Literal, Location, Spec, Tolerance};
 use crate::vocab::{Dtype, ErrorKind};
 
@@ -58,16 +59,48 @@ impl Run {
     }
 }
 
+/// Where a claim about a run's values comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The case states it (`expect`, `expect_grad`): a document's figure, or PyTorch's value to
+    /// eight digits, within the case's tolerance.
+    Stated,
+    /// The gradient PyTorch computed for the case, recorded beside the spec.
+    Pytorch,
+    /// The exact result on the case's inputs as stored in the run's dtype, recorded beside the
+    /// spec, within `k` roundoffs of the op's error scale.
+    Exact,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Stated => "the value the case states",
+            Source::Pytorch => "PyTorch's recorded gradient",
+            Source::Exact => "the exact value (spec/recorded/exact.json)",
+        }
+    }
+}
+
+/// One claim about a run's values: these values (or the element at `select`), within `tol`,
+/// plus `tol.k` times the element's roundoff scale where the claim has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub source: Source,
+    pub want: Literal,
+    pub select: Option<Vec<usize>>,
+    pub tol: Tolerance,
+    pub signed_zeros: bool,
+    /// Per element of the result: the dtype's unit roundoff times the op's error scale.
+    pub roundoff: Option<Vec<f64>>,
+}
+
 /// What a run expects back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expected {
-    /// These values (or the element at `select`) within `tol`.
-    Value {
-        want: Literal,
-        select: Option<Vec<usize>>,
-        tol: Tolerance,
-        signed_zeros: bool,
-    },
+    /// Values, judged by every claim.
+    Values(Vec<Claim>),
     /// An error of this kind.
     Error(ErrorKind),
 }
@@ -91,50 +124,119 @@ pub fn parts(case: &Case) -> &'static [Part] {
     }
 }
 
-/// What a run expects. A gradient run expects the gradient the case states (`expect_grad`,
-/// within `grad_tol`), or else the one recorded for this spec from PyTorch, within the spec's
-/// `gradient` tolerance; when neither exists the run cannot be judged, which is an error of the
-/// spec, never a skip.
+/// What a run expects. A value run expects the value the case states and the exact value; a
+/// gradient run the gradient the case states (`expect_grad`) or else PyTorch's recorded one
+/// (within the spec's `gradient` tolerance), and the exact gradient. A claim the spec cannot
+/// make (nothing recorded, or a record made for other inputs) leaves the run unjudgeable: an
+/// error of the spec, never a skip.
 pub fn expected_for(
     spec: &Spec,
     case: &Case,
     dtype: Dtype,
     part: Part,
+    request: &Request,
 ) -> Result<Expected, String> {
-    match (&case.check, part) {
-        (Check::Error { kind, .. }, _) => Ok(Expected::Error(*kind)),
-        (
-            Check::Value {
-                expect,
-                select,
-                tol,
-                signed_zeros,
-                ..
-            },
-            Part::Value,
-        ) => Ok(Expected::Value {
-            want: expect.clone(),
-            select: select.clone(),
+    let Check::Value {
+        expect,
+        select,
+        tol,
+        signed_zeros,
+        grad,
+    } = &case.check
+    else {
+        let Check::Error { kind, .. } = &case.check else {
+            unreachable!("two kinds of check")
+        };
+        return Ok(Expected::Error(*kind));
+    };
+    let claim =
+        |source, want: Literal, select: Option<Vec<usize>>, tol: &Tolerance, signed_zeros| Claim {
+            source,
+            want,
+            select,
             tol: tol.clone(),
-            signed_zeros: *signed_zeros,
-        }),
-        (Check::Value { grad: Some(g), .. }, Part::Gradient) => Ok(Expected::Value {
-            want: g.expect.clone(),
-            select: None,
-            tol: g.tol.clone(),
-            signed_zeros: false,
-        }),
-        (Check::Value { grad: None, .. }, Part::Gradient) => {
+            signed_zeros,
+            roundoff: None,
+        };
+    let first = match (part, grad) {
+        (Part::Value, _) => claim(
+            Source::Stated,
+            expect.clone(),
+            select.clone(),
+            tol,
+            *signed_zeros,
+        ),
+        (Part::Gradient, Some(g)) => claim(Source::Stated, g.expect.clone(), None, &g.tol, false),
+        (Part::Gradient, None) => {
             let want = spec.recorded.gradient(&case.run_key(dtype))?;
-            let tol = spec.tolerances.get("gradient").cloned().ok_or(
-                "the spec defines no `gradient` tolerance, which recorded gradients are checked with",
-            )?;
-            Ok(Expected::Value {
-                want,
-                select: None,
-                tol,
-                signed_zeros: false,
-            })
+            let tol = named(spec, "gradient")?;
+            claim(Source::Pytorch, want, None, &tol, false)
         }
+    };
+    Ok(Expected::Values(vec![
+        first,
+        exact_claim(spec, case, dtype, part, request)?,
+    ]))
+}
+
+/// A tolerance the spec must define.
+fn named(spec: &Spec, name: &str) -> Result<Tolerance, String> {
+    spec.tolerances
+        .get(name)
+        .cloned()
+        .ok_or_else(|| format!("the spec defines no `{name}` tolerance"))
+}
+
+/// The claim of the exact result, within `k` roundoffs of the op's error scale at these inputs
+/// (`rounding` for values, `rounding_grad` for gradients). The record must have been made for
+/// exactly this request.
+fn exact_claim(
+    spec: &Spec,
+    case: &Case,
+    dtype: Dtype,
+    part: Part,
+    request: &Request,
+) -> Result<Claim, String> {
+    let key = case.run_key(dtype);
+    let record = spec.recorded.exact(&key)?;
+    let digest = request_digest(request);
+    if record.digest.as_deref() != Some(digest.as_str()) {
+        return Err(format!(
+            "the exact value of {key} was recorded for other inputs (digest {:?}, now {digest}): run scripts/exact_values.py",
+            record.digest.as_deref().unwrap_or("none")
+        ));
     }
+    let (tensor, tol) = match part {
+        Part::Value => (&record.output, named(spec, "rounding")?),
+        Part::Gradient => match &record.grad_input {
+            Some(g) => (g, named(spec, "rounding_grad")?),
+            None => return Err(format!("the exact record of {key} has no gradient")),
+        },
+    };
+    let Check::Value { signed_zeros, .. } = &case.check else {
+        unreachable!("a value case")
+    };
+    Ok(Claim {
+        source: Source::Exact,
+        want: tensor.to_literal(),
+        select: None,
+        tol,
+        signed_zeros: *signed_zeros && part == Part::Value,
+        roundoff: Some(roundoff(request, part)?),
+    })
+}
+
+/// What identifies a request's call, whatever its id: FNV-1a (64-bit) of its op, inputs and
+/// attributes on the wire, in hex. An exact record carries the digest of the request it was
+/// computed for.
+pub fn request_digest(request: &Request) -> String {
+    let call = Request {
+        id: String::new(),
+        grad: false,
+        ..request.clone()
+    };
+    let hash = (call.to_json().bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }

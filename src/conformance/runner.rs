@@ -33,7 +33,10 @@ fn run_part(
     let source = case.source.clone();
     let prepared: Result<(Request, Expected), String> = request_for(case, dtype, part)
         .map_err(|why| format!("the case could not be built: {why}"))
-        .and_then(|request| Ok((request, expected_for(spec, case, dtype, part)?)));
+        .and_then(|request| {
+            let expected = expected_for(spec, case, dtype, part, &request)?;
+            Ok((request, expected))
+        });
     match prepared {
         Err(why) => Verdict::new(run, source, Judgement::Unjudgeable(why), None),
         Ok((request, expected)) => {

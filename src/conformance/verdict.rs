@@ -4,16 +4,21 @@
 
 use super::compare::{Comparison, compare};
 use super::protocol::{Reply, Request};
-use super::run::{Expected, Run};
+use super::run::{Claim, Expected, Run, Source};
+use crate::tensor::Tensor;
 use crate::vocab::{Dtype, ErrorKind};
 
 /// How a reply compares with what the run expects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
-    /// The reply matches; for a value, the comparison that shows by how much.
-    Passed(Option<Comparison>),
+    /// The reply matches; for values, each claim's comparison, which shows by how much.
+    Passed(Vec<(Source, Comparison)>),
     /// Values outside the tolerance, or of another shape.
-    Mismatch(Comparison),
+    Mismatch {
+        claim: usize,
+        source: Source,
+        comparison: Comparison,
+    },
     /// Values expected, an error came back.
     UnexpectedError { kind: ErrorKind, message: String },
     /// An error of one kind expected, an error of another came back.
@@ -76,8 +81,10 @@ impl Judgement {
     /// smallest margin, infinite for a structural failure (an error, a shape, a NaN).
     pub fn ratio(&self) -> f64 {
         match self {
-            Judgement::Passed(c) => c.as_ref().map_or(0.0, Comparison::worst_ratio),
-            Judgement::Mismatch(c) => c.worst_ratio(),
+            Judgement::Passed(checked) => (checked.iter())
+                .map(|(_, c)| c.worst_ratio())
+                .fold(0.0, f64::max),
+            Judgement::Mismatch { comparison, .. } => comparison.worst_ratio(),
             Judgement::Unsupported(_) | Judgement::Broken(_) | Judgement::Unjudgeable(_) => 0.0,
             _ => f64::INFINITY,
         }
@@ -130,45 +137,26 @@ pub fn judge(expected: &Expected, dtype: Dtype, request: &Request, reply: &Reply
     match (expected, reply) {
         (_, Reply::Unsupported(why)) => Judgement::Unsupported(why.clone()),
         (_, Reply::Broken(why)) => Judgement::Broken(why.clone()),
-        (Expected::Value { .. }, Reply::Error { kind, message }) => Judgement::UnexpectedError {
+        (Expected::Values(_), Reply::Error { kind, message }) => Judgement::UnexpectedError {
             kind: *kind,
             message: message.clone(),
         },
         (
-            Expected::Value { .. },
+            Expected::Values(_),
             Reply::Output {
                 grad_input: None, ..
             },
         ) if request.grad => Judgement::MissingGradient,
-        (
-            Expected::Value {
-                want,
-                select,
-                tol,
-                signed_zeros,
-            },
-            Reply::Output { output, grad_input },
-        ) => {
+        (Expected::Values(claims), Reply::Output { output, grad_input }) => {
             let got = if request.grad {
                 grad_input.as_ref().unwrap_or(output)
             } else {
                 output
             };
-            let c = compare(
-                got,
-                want,
-                select.as_deref(),
-                tol.bounds(dtype),
-                *signed_zeros,
-            );
-            if c.passed() {
-                Judgement::Passed(Some(c))
-            } else {
-                Judgement::Mismatch(c)
-            }
+            judge_claims(claims, got, dtype)
         }
         (Expected::Error(want), Reply::Error { kind, .. }) if kind == want => {
-            Judgement::Passed(None)
+            Judgement::Passed(Vec::new())
         }
         (Expected::Error(want), Reply::Error { kind, message }) => Judgement::WrongErrorKind {
             want: *want,
@@ -177,4 +165,22 @@ pub fn judge(expected: &Expected, dtype: Dtype, request: &Request, reply: &Reply
         },
         (Expected::Error(want), Reply::Output { .. }) => Judgement::MissingError { want: *want },
     }
+}
+
+/// Every claim must hold; the first that does not is the mismatch. A pass keeps every claim's
+/// comparison.
+fn judge_claims(claims: &[Claim], got: &Tensor, dtype: Dtype) -> Judgement {
+    let mut checked = Vec::new();
+    for (i, claim) in claims.iter().enumerate() {
+        let c = compare(got, claim, dtype);
+        if !c.passed() {
+            return Judgement::Mismatch {
+                claim: i,
+                source: claim.source,
+                comparison: c,
+            };
+        }
+        checked.push((claim.source, c));
+    }
+    Judgement::Passed(checked)
 }

@@ -50,7 +50,7 @@ fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tens
             format!("\"{op}\" not implemented for 'Long': the input must be floating"),
         ));
     }
-    let result = match compute_dtype(op, tensors) {
+    let result = match result_dtype(op, tensors) {
         Dtype::Float64 => call::<f64>(op, &Args::new(op, tensors, attrs)?, mode),
         _ => call::<f32>(op, &Args::new(op, tensors, attrs)?, mode),
     }?;
@@ -61,9 +61,9 @@ fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tens
     })
 }
 
-/// The dtype the computation runs in: the input's, widened where PyTorch promotes (class
-/// probabilities and binary_cross_entropy_with_logits targets of float64).
-fn compute_dtype(op: Op, tensors: &Tensors) -> Dtype {
+/// The dtype the computation runs in and the output has: the input's, widened where PyTorch
+/// promotes (class probabilities and binary_cross_entropy_with_logits targets of float64).
+pub fn result_dtype(op: Op, tensors: &Tensors) -> Dtype {
     let widest = |roles: &[Role]| {
         let any64 =
             (roles.iter().filter_map(|r| tensors.get(r))).any(|t| t.dtype() == Dtype::Float64);
@@ -79,7 +79,9 @@ fn compute_dtype(op: Op, tensors: &Tensors) -> Dtype {
     match op {
         Op::BinaryCrossEntropyWithLogits => widest(&[Role::Input, Role::Target]),
         Op::CrossEntropy if float_target => widest(&[Role::Input, Role::Target, Role::Weight]),
-        _ => tensors[&Role::Input].dtype(),
+        _ => tensors
+            .get(&Role::Input)
+            .map_or(Dtype::Float32, Tensor::dtype),
     }
 }
 

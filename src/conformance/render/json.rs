@@ -5,8 +5,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::text;
+use crate::conformance::compare::Comparison;
 use crate::conformance::protocol::PROTOCOL_VERSION;
 use crate::conformance::report::Report;
+use crate::conformance::run::Source;
 use crate::conformance::verdict::{Judgement, Verdict};
 
 #[derive(Serialize)]
@@ -26,15 +28,33 @@ struct Spec<'a> {
     section: &'a str,
 }
 
-/// The numbers of a comparison, for programs that read the report.
+/// The numbers of one claim's comparison, for programs that read the report.
 #[derive(Serialize)]
 struct Numbers {
+    source: Source,
     failing_elements: usize,
     compared_elements: usize,
     worst_index: Option<usize>,
     worst_ratio: Option<f64>,
     worst_ulps: Option<f64>,
     max_abs_error: f64,
+    max_ulps: f64,
+}
+
+impl Numbers {
+    fn of(source: Source, c: &Comparison) -> Option<Numbers> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        c.shape_mismatch.is_none().then(|| Numbers {
+            source,
+            failing_elements: c.failing.len(),
+            compared_elements: c.compared,
+            worst_index: c.worst.map(|w| w.index),
+            worst_ratio: c.worst.and_then(|w| finite(w.ratio)),
+            worst_ulps: c.worst.and_then(|w| finite(w.ulps)),
+            max_abs_error: c.max_abs,
+            max_ulps: c.max_ulps,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -46,8 +66,9 @@ struct Run<'a> {
     spec: Spec<'a>,
     status: &'a str,
     detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    numbers: Option<Numbers>,
+    /// Each claim's comparison: all of them for a pass, the failing one for a mismatch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    claims: Vec<Numbers>,
 }
 
 /// The report as a JSON value.
@@ -74,19 +95,15 @@ pub fn report(r: &Report) -> Value {
 }
 
 fn run(v: &Verdict) -> Run<'_> {
-    let finite = |x: f64| x.is_finite().then_some(x);
-    let numbers = match &v.judgement {
-        Judgement::Mismatch(c) | Judgement::Passed(Some(c)) if c.shape_mismatch.is_none() => {
-            Some(Numbers {
-                failing_elements: c.failing.len(),
-                compared_elements: c.compared,
-                worst_index: c.worst.map(|w| w.index),
-                worst_ratio: c.worst.and_then(|w| finite(w.ratio)),
-                worst_ulps: c.worst.and_then(|w| finite(w.ulps)),
-                max_abs_error: c.max_abs,
-            })
-        }
-        _ => None,
+    let claims = match &v.judgement {
+        Judgement::Mismatch {
+            source, comparison, ..
+        } => Numbers::of(*source, comparison).into_iter().collect(),
+        Judgement::Passed(checked) => checked
+            .iter()
+            .filter_map(|(s, c)| Numbers::of(*s, c))
+            .collect(),
+        _ => Vec::new(),
     };
     let detail = match &v.judgement {
         Judgement::Passed(_) => v.divergence.clone(),
@@ -110,6 +127,6 @@ fn run(v: &Verdict) -> Run<'_> {
         },
         status: v.status.as_str(),
         detail,
-        numbers,
+        claims,
     }
 }

@@ -66,6 +66,15 @@ fn tensor(t: &Tensor) -> String {
             _ => v,
         })
         .collect();
+    // A tensor of one repeated value (and more than a few elements) reads better as a fill.
+    if values.len() > 4 && values.iter().all(|v| *v == values[0]) {
+        return format!(
+            "torch.full({}, {}, dtype={})",
+            shape(t.shape()),
+            values[0],
+            t.dtype().torch_name()
+        );
+    }
     format!(
         "torch.tensor([{}], dtype={}).reshape({})",
         values.join(", "),
@@ -126,6 +135,16 @@ mod tests {
         assert_eq!(
             torch_line(&request(false)),
             "import torch; import torch.nn.functional as F; print(torch.sigmoid(torch.tensor([0.5, float('-inf')], dtype=torch.float32).reshape((2,))))"
+        );
+    }
+
+    #[test]
+    fn a_tensor_of_one_value_is_a_fill() {
+        let input = Tensor::from_f64(Dtype::Float64, &[2, 3], &[0.0; 6]).unwrap();
+        let mut r = request(false);
+        r.tensors.insert(Role::Input, input);
+        assert!(
+            torch_line(&r).contains("torch.sigmoid(torch.full((2, 3), 0.0, dtype=torch.float64))")
         );
     }
 

@@ -8,7 +8,7 @@ use super::repro;
 use crate::conformance::compare::{Comparison, Mismatch, unflatten};
 use crate::conformance::protocol::Reply;
 use crate::conformance::report::{Counts, Report};
-use crate::conformance::run::{Expected, Part};
+use crate::conformance::run::{Claim, Expected, Part};
 use crate::conformance::verdict::{Evidence, Judgement, Status, Verdict};
 use crate::tensor::{Tensor, fmt_float};
 
@@ -122,8 +122,10 @@ pub fn detail(v: &Verdict) -> String {
     let evidence = v.evidence.as_deref();
     let text = match &v.judgement {
         Judgement::Passed(_) => String::new(),
-        Judgement::Mismatch(c) => match evidence {
-            Some(e) => mismatch(e, c),
+        Judgement::Mismatch {
+            claim, comparison, ..
+        } => match evidence {
+            Some(e) => mismatch(e, *claim, comparison),
             None => String::from("values differ"),
         },
         Judgement::UnexpectedError { kind, message } => {
@@ -146,7 +148,7 @@ pub fn detail(v: &Verdict) -> String {
         }
     };
     match (gradient, &v.judgement) {
-        (true, Judgement::Mismatch(_)) => {
+        (true, Judgement::Mismatch { .. }) => {
             format!("the gradient of the sum of the output with respect to input:\n{text}")
         }
         _ => text,
@@ -154,10 +156,17 @@ pub fn detail(v: &Verdict) -> String {
 }
 
 /// Expected against got, which elements fail, the worst one, and the tolerance with its reason.
-fn mismatch(e: &Evidence, c: &Comparison) -> String {
-    let Expected::Value {
-        want, select, tol, ..
-    } = &e.expected
+fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
+    let Expected::Values(claims) = &e.expected else {
+        return "values differ".into();
+    };
+    let Some(Claim {
+        source,
+        want,
+        select,
+        tol,
+        ..
+    }) = claims.get(index)
     else {
         return "values differ".into();
     };
@@ -170,9 +179,10 @@ fn mismatch(e: &Evidence, c: &Comparison) -> String {
         _ => return "values differ".into(),
     };
     let mut out = format!(
-        "{} ({})\n",
+        "{} ({})\nagainst {}\n",
         e.request.op,
-        repro::keyword_args(&e.request.attrs).join(", ")
+        repro::keyword_args(&e.request.attrs).join(", "),
+        source.describe()
     );
     if let Some(index) = select {
         let _ = writeln!(out, "compared element {index:?} of the output only");
@@ -192,9 +202,14 @@ fn mismatch(e: &Evidence, c: &Comparison) -> String {
         failing_elements(&mut out, got, c);
     }
     let b = c.bounds;
+    let roundoff = if b.k > 0.0 {
+        format!(", k {} roundoffs of the op's error scale", fmt_bound(b.k))
+    } else {
+        String::new()
+    };
     let _ = write!(
         out,
-        "tolerance `{}` (abs {}, rel {}): {}",
+        "tolerance `{}` (abs {}, rel {}{roundoff}): {}",
         tol.name,
         fmt_bound(b.abs),
         fmt_bound(b.rel),

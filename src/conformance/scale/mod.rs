@@ -1,0 +1,135 @@
+//! The roundoff scale of every element of a result: the dtype's unit roundoff `u` times the
+//! op's error scale `M` at the case's inputs, so that a claim against the exact value allows
+//! `k · u · M` (with `k` from the spec's `rounding` tolerance). `M` counts, with coefficient 1,
+//! the magnitude of every quantity a careful evaluation rounds on the way to the result —
+//! `spec/12-exact-values.md` derives each op's, and this module is its one implementation.
+//!
+//! Scales are computed in f64 from the request's own tensors, with the reference for the
+//! quantities the loss defines (the per-sample losses, the output, the gradient), so no formula
+//! of a loss is restated here, only the sizes of the terms it adds.
+
+mod gradients;
+mod lanes;
+mod values;
+
+use ndarray::ArrayD;
+
+use super::protocol::Request;
+use super::run::Part;
+use crate::eval::{self, Tensors};
+use crate::spec::Attrs;
+use crate::tensor::Tensor;
+use crate::vocab::{Dtype, Op, Role};
+
+/// The unit roundoff of a dtype: half the distance from 1 to the next number.
+pub fn unit_roundoff(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::Float64 => f64::EPSILON / 2.0,
+        _ => f64::from(f32::EPSILON) / 2.0,
+    }
+}
+
+/// `u · M` for each element of the run's result (the output, or the gradient of its sum),
+/// row-major. Elements whose scale is not finite get 0: they are compared exactly.
+pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
+    let call = Call::new(request);
+    let (scales, dtype) = match part {
+        Part::Value => (
+            values::scales(&call)?,
+            eval::result_dtype(request.op, &request.tensors),
+        ),
+        Part::Gradient => (gradients::scales(&call)?, call.input_dtype()),
+    };
+    let u = unit_roundoff(dtype);
+    Ok(scales
+        .into_iter()
+        .map(|m| if m.is_finite() { u * m } else { 0.0 })
+        .collect())
+}
+
+/// A request with every floating tensor widened to f64, evaluated by the reference.
+pub(crate) struct Call<'a> {
+    pub op: Op,
+    pub attrs: &'a Attrs,
+    request: &'a Request,
+    wide: Tensors,
+}
+
+impl<'a> Call<'a> {
+    fn new(request: &'a Request) -> Call<'a> {
+        let wide = (request.tensors.iter())
+            .map(|(&role, t)| match t {
+                Tensor::Int64(_) => (role, t.clone()),
+                float => (role, float.cast(Dtype::Float64)),
+            })
+            .collect();
+        Call {
+            op: request.op,
+            attrs: &request.attrs,
+            request,
+            wide,
+        }
+    }
+
+    fn input_dtype(&self) -> Dtype {
+        self.request
+            .tensors
+            .get(&Role::Input)
+            .map_or(Dtype::Float32, Tensor::dtype)
+    }
+
+    /// A floating argument in f64.
+    pub fn float(&self, role: Role) -> Option<ArrayD<f64>> {
+        self.wide
+            .get(&role)
+            .filter(|t| t.dtype().is_float())
+            .map(Tensor::float_array::<f64>)
+    }
+
+    pub fn input(&self) -> ArrayD<f64> {
+        self.float(Role::Input)
+            .unwrap_or_else(|| ArrayD::zeros(ndarray::IxDyn(&[0])))
+    }
+
+    /// Class indices, when the target holds them.
+    pub fn indices(&self) -> Option<&ArrayD<i64>> {
+        match self.wide.get(&Role::Target) {
+            Some(Tensor::Int64(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The reference's output in f64, with the request's options or another reduction.
+    pub fn value(&self, reduction: Option<&str>) -> Result<ArrayD<f64>, String> {
+        let attrs = Attrs {
+            reduction: reduction
+                .map(str::to_string)
+                .or_else(|| self.attrs.reduction.clone()),
+            ..self.attrs.clone()
+        };
+        let out = eval::evaluate(self.op, &self.wide, &attrs).map_err(|e| e.to_string())?;
+        Ok(out.float_array())
+    }
+
+    /// The reference's gradient of the sum of the output, in f64.
+    pub fn gradient(&self) -> Result<ArrayD<f64>, String> {
+        let g = eval::gradient(self.op, &self.wide, self.attrs).map_err(|e| e.to_string())?;
+        Ok(g.float_array())
+    }
+
+    pub fn reduction(&self) -> &str {
+        self.attrs.reduction.as_deref().unwrap_or("mean")
+    }
+
+    /// `label_smoothing` as PyTorch applies it: only a positive value smooths.
+    pub fn smoothing(&self) -> f64 {
+        self.attrs
+            .label_smoothing
+            .filter(|&e| e > 0.0)
+            .unwrap_or(0.0)
+    }
+
+    pub fn ignore_index(&self) -> i64 {
+        self.attrs.ignore_index.unwrap_or(-100)
+    }
+}
