@@ -28,7 +28,7 @@ debugging), `--no-reference` (do not run the reference at all).
 
 The reference (`--bin ... eval`, or `--reference CMD`) is used for two things only: the sign of
 exact zeros (the oracle's numbers carry no signed zero; a zero result is written "-0" where the
-reference's own result is -0.0, as the brief of this oracle asks), and a cross-check of the
+reference's own result is -0.0), and a cross-check of the
 output dtype that the oracle derives from PyTorch's promotion rules (the reference's dtype is
 recorded; a disagreement is reported on stderr). Without a reference zeros are written "0".
 
