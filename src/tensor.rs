@@ -48,7 +48,7 @@ impl Tensor {
     /// Builds a tensor of `dtype` from row-major `f64` values (rounding to f32, truncating to
     /// int64 only values that are integers: anything else is an error).
     pub fn from_f64(dtype: Dtype, shape: &[usize], data: &[f64]) -> Result<Tensor, String> {
-        let numel = checked_numel(shape).ok_or_else(|| format!("shape {shape:?} is too large"))?;
+        let numel = checked_numel(shape)?;
         if numel != data.len() {
             return Err(format!(
                 "shape {shape:?} holds {numel} elements, but {} were given",
@@ -147,10 +147,7 @@ impl From<&Tensor> for Literal {
     }
 }
 
-/// The number of elements of a shape, or `None` if it overflows.
-pub fn checked_numel(shape: &[usize]) -> Option<usize> {
-    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
-}
+pub use spec_model::shape::{MAX_ELEMENTS, checked_numel};
 
 /// Shortest round-trip decimal of a float (as f32 when `single`), `nan`/`inf`/`-inf` spelled out.
 pub fn fmt_float(v: f64, single: bool) -> String {

@@ -112,10 +112,12 @@ fn produce(
 ) -> Result<Produced, String> {
     let numel = obs.numel();
     let produced = match (obs.op.as_str(), obs.dtype.as_str()) {
-        ("rand", "float32") => Produced::F32(generator.rand_f32(numel)),
-        ("rand", "float64") => Produced::F64(generator.rand_f64(numel)),
-        ("randn", "float32") => Produced::F32(generator.randn_f32_with(numel, kernel)),
-        ("randn", "float64") => Produced::F64(generator.randn_f64(numel)),
+        ("rand", "float32") => Produced::F32(generator.rand_f32(numel).expect("bounded")),
+        ("rand", "float64") => Produced::F64(generator.rand_f64(numel).expect("bounded")),
+        ("randn", "float32") => {
+            Produced::F32(generator.randn_f32_with(numel, kernel).expect("bounded"))
+        }
+        ("randn", "float64") => Produced::F64(generator.randn_f64(numel).expect("bounded")),
         ("randint", dtype) => {
             let high = obs.high.ok_or("randint observation without `high`")?;
             let ints = generator

@@ -21,6 +21,14 @@ pub enum TensorSpec {
 }
 
 impl TensorSpec {
+    /// How many literal numbers this tensor carries in the parsed spec.
+    pub fn literal_elements(&self) -> usize {
+        match self {
+            TensorSpec::Literal(lit) => lit.numel(),
+            TensorSpec::Expr { expr, .. } => expr.literal_elements(),
+        }
+    }
+
     pub fn draws(&self) -> bool {
         matches!(self, TensorSpec::Expr { expr, .. } if expr.draws())
     }

@@ -61,6 +61,15 @@ pub enum Func {
 }
 
 impl Expr {
+    /// How many literal numbers the expression holds (its bound names, substituted).
+    pub fn literal_elements(&self) -> usize {
+        match self {
+            Expr::Literal(lit) => lit.numel(),
+            Expr::Apply { arg, .. } => arg.literal_elements(),
+            _ => 0,
+        }
+    }
+
     /// Whether evaluating the expression draws from the generator (then the case needs a seed).
     pub fn draws(&self) -> bool {
         match self {
@@ -146,7 +155,12 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
     lookup: &'a dyn Fn(&str) -> Option<Literal>,
+    depth: usize,
 }
+
+/// How deeply an expression may nest (calls, negations, tuples): the documents need five; a
+/// limit keeps a hostile expression from exhausting the stack of the build script.
+const MAX_DEPTH: usize = 32;
 
 /// Parses `src`; `lookup` resolves names bound in the file's `tensors` blocks.
 pub fn parse_expr(src: &str, lookup: &dyn Fn(&str) -> Option<Literal>) -> Result<Expr, String> {
@@ -155,6 +169,7 @@ pub fn parse_expr(src: &str, lookup: &dyn Fn(&str) -> Option<Literal>) -> Result
         toks,
         pos: 0,
         lookup,
+        depth: 0,
     };
     let e = p.tensor_expr()?;
     if p.pos != p.toks.len() {
@@ -229,7 +244,24 @@ impl Parser<'_> {
             && !path.starts_with("torch.nn")
     }
 
+    /// Runs `f` one level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "the expression nests more than {MAX_DEPTH} levels deep"
+            ));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
     fn tensor_expr(&mut self) -> Result<Expr, String> {
+        self.nested(Self::unnested_tensor_expr)
+    }
+
+    fn unnested_tensor_expr(&mut self) -> Result<Expr, String> {
         if self.eat('-') {
             let arg = self.tensor_expr()?;
             return Ok(Expr::Apply {
@@ -291,6 +323,10 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<Value, String> {
+        self.nested(Self::unnested_value)
+    }
+
+    fn unnested_value(&mut self) -> Result<Value, String> {
         let negative = matches!(
             (self.peek(), self.toks.get(self.pos + 1)),
             (Some(Tok::Punct('-')), Some(Tok::Int(_) | Tok::Float(_)))
@@ -569,21 +605,12 @@ fn shape_args(args: &[Arg]) -> Result<(Vec<usize>, Keywords), String> {
     Ok((to_shape(&dims)?, kw))
 }
 
-/// The largest tensor an expression may create: far above any example, far below what would
-/// exhaust memory.
-pub const MAX_ELEMENTS: usize = 1 << 24;
-
 fn to_shape(dims: &[i64]) -> Result<Vec<usize>, String> {
     let shape = dims
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("a dimension cannot be {d}")))
         .collect::<Result<Vec<usize>, _>>()?;
-    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
-        Some(n) if n <= MAX_ELEMENTS => Ok(shape),
-        _ => Err(format!(
-            "shape {shape:?} is larger than the {MAX_ELEMENTS} elements an expression may create"
-        )),
-    }
+    crate::shape::checked_numel(&shape).map(|_| shape)
 }
 
 fn dtype_kw(kw: &[(String, Value)]) -> Result<Option<Dtype>, String> {
@@ -673,6 +700,21 @@ mod tests {
         assert!(!e.draws());
         let e = parse("torch.empty(6, 1, 5, 5, dtype=torch.long).random_(3).squeeze(1)").unwrap();
         assert!(e.draws());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let minus = format!("{}torch.rand(3)", "-".repeat(30_000));
+        assert!(parse(&minus).unwrap_err().contains("nests more than"));
+        let exp = format!(
+            "{}torch.rand(3){}",
+            "torch.exp(".repeat(10_000),
+            ")".repeat(10_000)
+        );
+        assert!(parse(&exp).unwrap_err().contains("nests more than"));
+        let tuple = format!("torch.rand({}3{})", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(parse(&tuple).unwrap_err().contains("nests more than"));
+        assert!(parse(&format!("{}torch.rand(3)", "-".repeat(20))).is_ok());
     }
 
     #[test]

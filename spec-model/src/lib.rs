@@ -17,6 +17,7 @@ pub mod literal;
 pub mod location;
 pub mod parse;
 pub mod recorded;
+pub mod shape;
 pub mod tolerance;
 pub mod vocab;
 

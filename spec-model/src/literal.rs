@@ -65,10 +65,7 @@ fn table_literal(table: &toml::Table) -> Result<Literal, String> {
         (None, None, _) => return Err("a tensor table needs `data` (or `fill` and `shape`)".into()),
     };
     let shape = shape.unwrap_or_else(|| nested.shape.clone());
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    let numel = crate::shape::checked_numel(&shape)?;
     if numel != nested.numel() {
         return Err(format!(
             "shape {shape:?} holds {numel} elements but `data` has {}",
@@ -89,14 +86,7 @@ fn filled(fill: &toml::Value, shape: &[usize]) -> Result<Literal, String> {
     let [value] = one.data.as_slice() else {
         return Err("`fill` is one number".into());
     };
-    let numel = (shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)))
-        .filter(|&n| n <= crate::expr::MAX_ELEMENTS)
-        .ok_or_else(|| {
-            format!(
-                "shape {shape:?} is larger than {} elements",
-                crate::expr::MAX_ELEMENTS
-            )
-        })?;
+    let numel = crate::shape::checked_numel(shape)?;
     Ok(Literal {
         dtype: None,
         shape: shape.to_vec(),
@@ -219,7 +209,7 @@ mod tests {
         assert!(
             lit("{ shape = [1048576, 1048576], fill = 0 }")
                 .unwrap_err()
-                .contains("larger")
+                .contains("too large")
         );
     }
 }

@@ -38,9 +38,8 @@ impl RecordedTensor {
     }
 
     fn check(&self) -> Result<(), String> {
-        let numel = self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-        match numel {
-            Some(n) if n == self.data.len() => Ok(()),
+        match crate::shape::checked_numel(&self.shape) {
+            Ok(n) if n == self.data.len() => Ok(()),
             _ => Err(format!(
                 "shape {:?} does not hold the {} values given",
                 self.shape,

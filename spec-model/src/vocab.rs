@@ -197,6 +197,10 @@ pub enum ErrorKind {
     DtypeMismatch,
     /// A tensor or option the operation needs is absent (e.g. no `target` for a loss).
     MissingArgument,
+    /// A tensor, even an empty one, with a dimension (or non-zero dimensions whose product) above
+    /// the suite's limit of 2^24: the reference refuses what it could not compute in bounded
+    /// time and memory.
+    TooLarge,
     /// Protocol: a request line that is not a well-formed request.
     MalformedRequest,
     /// Protocol: a request for a protocol version the implementation does not speak.
@@ -218,6 +222,7 @@ impl ErrorKind {
         ErrorKind::InvalidReduction,
         ErrorKind::DtypeMismatch,
         ErrorKind::MissingArgument,
+        ErrorKind::TooLarge,
         ErrorKind::MalformedRequest,
         ErrorKind::UnsupportedProtocol,
     ];
@@ -237,6 +242,7 @@ impl ErrorKind {
             ErrorKind::InvalidReduction => "invalid_reduction",
             ErrorKind::DtypeMismatch => "dtype_mismatch",
             ErrorKind::MissingArgument => "missing_argument",
+            ErrorKind::TooLarge => "too_large",
             ErrorKind::MalformedRequest => "malformed_request",
             ErrorKind::UnsupportedProtocol => "unsupported_protocol",
         }

@@ -344,6 +344,15 @@ mod tests {
         assert_eq!(unflatten(&[2, 3], 4), vec![1, 1]);
     }
 
+    /// An expectation with fewer values than its shape says is a shape mismatch, not a pass on
+    /// the values it has.
+    #[test]
+    fn a_short_expectation_never_passes() {
+        let got = tensor(&[1.0, 2.0, 3.0]);
+        let c = compare(&got, &claim(&[3], &[1.0], None, false), Dtype::Float64);
+        assert!(!c.passed() && c.shape_mismatch.is_some());
+    }
+
     /// A claim with a roundoff scale allows `k` times it on top of `abs + rel·|want|`.
     #[test]
     fn a_roundoff_scale_widens_each_element_by_k_times_its_own() {

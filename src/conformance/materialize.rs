@@ -170,7 +170,7 @@ fn reshape(t: Tensor, dims: &[i64]) -> Result<Tensor, String> {
 }
 
 fn reshape_to(t: Tensor, shape: &[usize]) -> Result<Tensor, String> {
-    if crate::tensor::checked_numel(shape) != Some(t.numel()) {
+    if crate::tensor::checked_numel(shape) != Ok(t.numel()) {
         return Err(format!(
             "shape {:?} cannot be reshaped to {shape:?}",
             t.shape()

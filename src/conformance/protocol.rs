@@ -123,6 +123,8 @@ impl From<&Tensor> for WireTensor {
 impl WireTensor {
     fn into_tensor(self) -> Result<Tensor, String> {
         let WireTensor { dtype, shape, data } = self;
+        // The shape first: every dimension is bounded, not only the number of values given.
+        crate::tensor::checked_numel(&shape)?;
         if dtype == Dtype::Int64 {
             return int_tensor(&shape, &data);
         }
@@ -151,8 +153,7 @@ fn int_tensor(shape: &[usize], data: &[Number]) -> Result<Tensor, String> {
             other => Err(format!("{} is not an int64", number_text(other))),
         })
         .collect::<Result<Vec<i64>, _>>()?;
-    let numel = crate::tensor::checked_numel(shape)
-        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    let numel = crate::tensor::checked_numel(shape)?;
     if numel != ints.len() {
         return Err(format!(
             "shape {shape:?} holds {numel} elements, but `data` has {}",

@@ -302,6 +302,7 @@ fn reduce_prob<T: Real>(terms: ProbTerms<T>, reduction: Reduction) -> ArrayD<T> 
 
 /// A 0-d input has no class dimension; PyTorch rejects it before looking at the target.
 pub(crate) fn check_rank<T>(input: &ArrayD<T>) -> Result<(), LossError> {
+    super::shape::check_size(input.shape())?;
     if input.ndim() == 0 {
         return Err(LossError::new(
             ErrorKind::InvalidRank,
@@ -434,6 +435,17 @@ mod tests {
         assert!(s.iter().all(|v| *v == 0.0 && v.is_sign_negative()));
         let m = cross_entropy(&e, Target::Probabilities(&q), &Default::default()).unwrap();
         assert!(m.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn empty_targets_with_a_huge_batch_are_refused_not_allocated() {
+        let x = ArrayD::<f64>::zeros(IxDyn(&[1 << 62, 0]));
+        let o = CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let e = cross_entropy(&x, Target::Probabilities(&x), &o).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
     }
 
     #[test]

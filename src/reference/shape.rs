@@ -183,6 +183,15 @@ pub(crate) struct ClassLayout {
     pub out_shape: Vec<usize>,
 }
 
+/// A tensor given to the reference, even an empty one, may not have a dimension (or non-zero
+/// dimensions whose product) above the suite's limit: the work per slice, and a result over the
+/// other dimensions, must stay bounded (`spec_model::shape`).
+pub(crate) fn check_size(shape: &[usize]) -> Result<(), LossError> {
+    spec_model::shape::checked_numel(shape)
+        .map(|_| ())
+        .map_err(|m| LossError::new(ErrorKind::TooLarge, m))
+}
+
 /// The class dimension of an input of rank `ndim >= 1`: 1 for a batch `(N, C, d1..dk)`, 0 for an
 /// unbatched `(C)`. The one statement of PyTorch's class-dim rule.
 pub fn class_dim(ndim: usize) -> usize {
@@ -196,6 +205,7 @@ pub(crate) fn index_target_layout<T: Copy>(
     target: &[usize],
     weight: Option<&ArrayD<T>>,
 ) -> Result<(ClassLayout, Option<Vec<T>>), LossError> {
+    check_size(input)?;
     let Some((&batch, rest)) = input.split_first() else {
         return Err(LossError::new(
             ErrorKind::InvalidRank,

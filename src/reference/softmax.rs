@@ -9,7 +9,7 @@ use ndarray::{ArrayD, ArrayView1, ArrayViewMut1, Axis};
 
 use super::real::Real;
 use super::reduce::sum_iter;
-use super::shape::normalize_dim;
+use super::shape::{check_size, normalize_dim};
 use crate::error::LossError;
 
 /// Maximum of a slice that, unlike `Float::max`, propagates NaN (`-inf` if empty).
@@ -38,6 +38,11 @@ pub(crate) fn along<T: Real>(
     f: impl Fn(ArrayViewMut1<'_, T>),
 ) -> Result<ArrayD<T>, LossError> {
     let d = normalize_dim(dim, x.ndim())?;
+    check_size(x.shape())?;
+    // An empty tensor has no element to compute; it may still have any number of empty slices.
+    if x.is_empty() {
+        return Ok(x.clone());
+    }
     let scalar = x.ndim() == 0;
     let mut out = if scalar {
         x.clone().insert_axis(Axis(0))
@@ -103,6 +108,17 @@ pub fn log_sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty tensor's slices are not walked one by one, and one whose non-zero dimensions
+    /// are too large to allocate a result over is refused.
+    #[test]
+    fn empty_tensors_cost_nothing_and_huge_ones_are_refused() {
+        let empty = ArrayD::<f32>::zeros(ndarray::IxDyn(&[1 << 20, 0]));
+        assert_eq!(softmax(&empty, 1).unwrap().shape(), &[1 << 20, 0]);
+        let huge = ArrayD::<f32>::zeros(ndarray::IxDyn(&[1 << 40, 0]));
+        let e = log_softmax(&huge, 1).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::TooLarge);
+    }
     use ndarray::{IxDyn, array};
 
     fn close(a: &ArrayD<f64>, b: &[f64]) -> bool {

@@ -7,9 +7,6 @@ use super::TorchGenerator;
 use crate::tensor::{Tensor, checked_numel};
 use crate::vocab::Dtype;
 
-/// The most elements one draw may produce (the spec's own limit on what an expression creates).
-pub const MAX_DRAW: usize = spec_model::expr::MAX_ELEMENTS;
-
 /// What is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Draw {
@@ -26,31 +23,28 @@ impl TorchGenerator {
     /// already made.
     ///
     /// # Errors
-    /// A shape over [`MAX_DRAW`] elements, a float draw into int64, an empty or too large
+    /// A shape the suite does not accept (`spec_model::shape`), a float draw into int64, an empty or too large
     /// `random_` range, or a `random_(high)` into a float dtype that cannot hold every integer
     /// below `high` (PyTorch warns that it rounds them; the suite refuses).
     pub fn draw(&mut self, what: Draw, shape: &[usize], dtype: Dtype) -> Result<Tensor, String> {
-        let n = checked_numel(shape)
-            .filter(|&n| n <= MAX_DRAW)
-            .ok_or_else(|| {
-                format!("shape {shape:?} is larger than the {MAX_DRAW} elements a draw may make")
-            })?;
-        let array = |shape: &[usize]| IxDyn(shape);
+        let n = checked_numel(shape)?;
+        let dim = IxDyn(shape);
+        let failed = |e: super::TorchRngError| e.to_string();
         let built = match (what, dtype) {
             (Draw::Rand | Draw::Randn, Dtype::Int64) => {
                 return Err("rand and randn draw floats: float32 or float64".into());
             }
             (Draw::Rand, Dtype::Float32) => {
-                ArrayD::from_shape_vec(array(shape), self.rand_f32(n)).map(Tensor::Float32)
+                ArrayD::from_shape_vec(dim, self.rand_f32(n).map_err(failed)?).map(Tensor::Float32)
             }
             (Draw::Randn, Dtype::Float32) => {
-                ArrayD::from_shape_vec(array(shape), self.randn_f32(n)).map(Tensor::Float32)
+                ArrayD::from_shape_vec(dim, self.randn_f32(n).map_err(failed)?).map(Tensor::Float32)
             }
             (Draw::Rand, Dtype::Float64) => {
-                ArrayD::from_shape_vec(array(shape), self.rand_f64(n)).map(Tensor::Float64)
+                ArrayD::from_shape_vec(dim, self.rand_f64(n).map_err(failed)?).map(Tensor::Float64)
             }
             (Draw::Randn, Dtype::Float64) => {
-                ArrayD::from_shape_vec(array(shape), self.randn_f64(n)).map(Tensor::Float64)
+                ArrayD::from_shape_vec(dim, self.randn_f64(n).map_err(failed)?).map(Tensor::Float64)
             }
             (Draw::Below(high), dtype) => return self.draw_below(high, shape, n, dtype),
         };

@@ -30,7 +30,7 @@ use thiserror::Error;
 
 mod draw;
 
-pub use draw::{Draw, MAX_DRAW};
+pub use draw::Draw;
 
 /// Number of 32-bit words in the MT19937 state.
 const MT_N: usize = 624;
@@ -71,6 +71,19 @@ pub enum TorchRngError {
         /// The rejected exclusive upper bound.
         high: u64,
     },
+    /// More elements than the suite's limit on any tensor (`spec_model::shape::MAX_ELEMENTS`).
+    #[error("{numel} elements is more than the {max} a draw may make")]
+    TooMany { numel: usize, max: usize },
+}
+
+/// Refuses a draw of more elements than any tensor of the suite may hold.
+fn bounded(numel: usize) -> Result<usize, TorchRngError> {
+    let max = crate::tensor::MAX_ELEMENTS;
+    if numel > max {
+        Err(TorchRngError::TooMany { numel, max })
+    } else {
+        Ok(numel)
+    }
 }
 
 /// The 32-bit Mersenne Twister, MT19937 (Matsumoto & Nishimura, 1998).
@@ -194,14 +207,14 @@ impl TorchGenerator {
     }
 
     /// `torch.rand(numel)` in `float32`: one 32-bit draw per element, in row-major order.
-    pub fn rand_f32(&mut self, numel: usize) -> Vec<f32> {
-        (0..numel).map(|_| self.uniform_f32()).collect()
+    pub fn rand_f32(&mut self, numel: usize) -> Result<Vec<f32>, TorchRngError> {
+        Ok((0..bounded(numel)?).map(|_| self.uniform_f32()).collect())
     }
 
     /// `torch.rand(numel, dtype=torch.float64)`: one 64-bit draw (two engine outputs) per
     /// element, in row-major order.
-    pub fn rand_f64(&mut self, numel: usize) -> Vec<f64> {
-        (0..numel).map(|_| self.uniform_f64()).collect()
+    pub fn rand_f64(&mut self, numel: usize) -> Result<Vec<f64>, TorchRngError> {
+        Ok((0..bounded(numel)?).map(|_| self.uniform_f64()).collect())
     }
 
     /// One standard normal value from the scalar path of `randn` (tensors of fewer than 16
@@ -232,7 +245,7 @@ impl TorchGenerator {
     /// `torch.randn(numel)` in `float32`, as PyTorch computes it on x86-64 CPUs with AVX2 or
     /// AVX-512 (every x86-64 CPU of the last decade). Same as
     /// `randn_f32_with(numel, NormalKernel::Vectorized)`.
-    pub fn randn_f32(&mut self, numel: usize) -> Vec<f32> {
+    pub fn randn_f32(&mut self, numel: usize) -> Result<Vec<f32>, TorchRngError> {
         self.randn_f32_with(numel, NormalKernel::Vectorized)
     }
 
@@ -244,16 +257,20 @@ impl TorchGenerator {
     /// by block (see [`NormalKernel`]); when the length is not a multiple of 16, the last 16
     /// elements (which overlap the previous block) are overwritten with fresh uniforms and
     /// transformed once more. That path never touches the normal cache.
-    pub fn randn_f32_with(&mut self, numel: usize, kernel: NormalKernel) -> Vec<f32> {
-        if numel < NORMAL_BLOCK {
+    pub fn randn_f32_with(
+        &mut self,
+        numel: usize,
+        kernel: NormalKernel,
+    ) -> Result<Vec<f32>, TorchRngError> {
+        if bounded(numel)? < NORMAL_BLOCK {
             // Rounding the f64 normal to f32 is exactly PyTorch's `static_cast<float>`.
-            return (0..numel).map(|_| self.normal_f64() as f32).collect();
+            return Ok((0..numel).map(|_| self.normal_f64() as f32).collect());
         }
         let transform = match kernel {
             NormalKernel::Vectorized => normal_block_f32_vectorized,
             NormalKernel::Portable => normal_block_f32_portable,
         };
-        let mut data = self.rand_f32(numel);
+        let mut data = self.rand_f32(numel)?;
         for block in data.chunks_exact_mut(NORMAL_BLOCK) {
             transform(block);
         }
@@ -264,17 +281,17 @@ impl TorchGenerator {
             }
             transform(tail);
         }
-        data
+        Ok(data)
     }
 
     /// `torch.randn(numel, dtype=torch.float64)`: the same two paths as [`Self::randn_f32`],
     /// with `f64` uniforms and `f64` arithmetic in the block path. PyTorch evaluates that path
     /// with the scalar C library functions, so the result is reproduced bit for bit.
-    pub fn randn_f64(&mut self, numel: usize) -> Vec<f64> {
-        if numel < NORMAL_BLOCK {
-            return (0..numel).map(|_| self.normal_f64()).collect();
+    pub fn randn_f64(&mut self, numel: usize) -> Result<Vec<f64>, TorchRngError> {
+        if bounded(numel)? < NORMAL_BLOCK {
+            return Ok((0..numel).map(|_| self.normal_f64()).collect());
         }
-        let mut data = self.rand_f64(numel);
+        let mut data = self.rand_f64(numel)?;
         for block in data.chunks_exact_mut(NORMAL_BLOCK) {
             normal_block_f64(block);
         }
@@ -285,7 +302,7 @@ impl TorchGenerator {
             }
             normal_block_f64(tail);
         }
-        data
+        Ok(data)
     }
 
     /// `torch.empty(numel, dtype=torch.long).random_(high)`, `torch.randint(0, high, (numel,))`
@@ -312,6 +329,7 @@ impl TorchGenerator {
         let Ok(high_i64) = i64::try_from(high) else {
             return Err(TorchRngError::HighTooLarge { high });
         };
+        let numel = bounded(numel)?;
         debug_assert!(high_i64 > 0);
         let values = (0..numel)
             .map(|_| {
@@ -524,6 +542,18 @@ fn normal_block_f64(block: &mut [f64]) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_draw_larger_than_any_tensor_is_an_error_not_a_panic() {
+        let mut g = TorchGenerator::manual_seed(0);
+        assert!(matches!(
+            g.rand_f32(usize::MAX),
+            Err(TorchRngError::TooMany { .. })
+        ));
+        assert!(g.randn_f64(usize::MAX).is_err());
+        assert!(g.random_below(5, usize::MAX).is_err());
+        assert_eq!(g.rand_f32(3).map(|v| v.len()), Ok(3));
+    }
+
     /// The default seed of `std::mt19937` (and of the reference implementation).
     const MT_DEFAULT_SEED: u64 = 5489;
 
@@ -560,14 +590,14 @@ mod tests {
     fn seed_keeps_only_low_32_bits() {
         let mut a = TorchGenerator::manual_seed((1 << 32) + 7);
         let mut b = TorchGenerator::manual_seed(7);
-        assert_eq!(a.rand_f32(8), b.rand_f32(8));
+        assert_eq!(a.rand_f32(8).unwrap(), b.rand_f32(8).unwrap());
     }
 
     #[test]
     fn seed_100_rand_4x5_matches_printed_figures() {
         // `torch.manual_seed(100); torch.rand(4, 5)` prints a first row of
         // 0.1117, 0.8158, 0.2626, 0.4839, 0.6765 (four decimals).
-        let values = TorchGenerator::manual_seed(100).rand_f32(20);
+        let values = TorchGenerator::manual_seed(100).rand_f32(20).unwrap();
         let printed = [0.1117f32, 0.8158, 0.2626, 0.4839, 0.6765];
         for (got, want) in values.iter().zip(printed) {
             assert!((got - want).abs() <= 5e-5, "got {got}, printed {want}");
@@ -580,14 +610,27 @@ mod tests {
         let high = u64::from(raw.random_u32());
         let low = u64::from(raw.random_u32());
         let expected = ((high << 32 | low) & ((1 << 53) - 1)) as f64 / (1u64 << 53) as f64;
-        assert_eq!(TorchGenerator::manual_seed(42).rand_f64(1), [expected]);
+        assert_eq!(
+            TorchGenerator::manual_seed(42).rand_f64(1).unwrap(),
+            [expected]
+        );
     }
 
     #[test]
     fn uniforms_lie_in_unit_interval() {
         let mut g = TorchGenerator::manual_seed(0);
-        assert!(g.rand_f32(1000).iter().all(|x| (0.0..1.0).contains(x)));
-        assert!(g.rand_f64(1000).iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(
+            g.rand_f32(1000)
+                .unwrap()
+                .iter()
+                .all(|x| (0.0..1.0).contains(x))
+        );
+        assert!(
+            g.rand_f64(1000)
+                .unwrap()
+                .iter()
+                .all(|x| (0.0..1.0).contains(x))
+        );
     }
 
     #[test]
@@ -595,18 +638,18 @@ mod tests {
         // Drawing 3 then 3 must equal drawing 6 at once: the 4th value is the cached sine half.
         let mut split = TorchGenerator::manual_seed(1);
         let mut joined = split.clone();
-        let mut parts = split.randn_f64(3);
-        parts.extend(split.randn_f64(3));
-        assert_eq!(parts, joined.randn_f64(6));
+        let mut parts = split.randn_f64(3).unwrap();
+        parts.extend(split.randn_f64(3).unwrap());
+        assert_eq!(parts, joined.randn_f64(6).unwrap());
     }
 
     #[test]
     fn block_normal_path_ignores_cache_and_consumes_extra_tail_draws() {
         // 17 elements: 17 uniforms, then 16 more for the redrawn tail.
         let mut g = TorchGenerator::manual_seed(3);
-        let _ = g.randn_f32(17);
+        let _ = g.randn_f32(17).unwrap();
         let mut reference = TorchGenerator::manual_seed(3);
-        let _ = reference.rand_f32(17 + 16);
+        let _ = reference.rand_f32(17 + 16).unwrap();
         assert_eq!(g.random_u32(), reference.random_u32());
         assert!(g.next_normal.is_none());
     }
@@ -644,12 +687,16 @@ mod tests {
 
     #[test]
     fn randn_f32_defaults_to_the_vectorized_kernel() {
-        let a = TorchGenerator::manual_seed(11).randn_f32(40);
-        let b = TorchGenerator::manual_seed(11).randn_f32_with(40, NormalKernel::Vectorized);
+        let a = TorchGenerator::manual_seed(11).randn_f32(40).unwrap();
+        let b = TorchGenerator::manual_seed(11)
+            .randn_f32_with(40, NormalKernel::Vectorized)
+            .unwrap();
         assert_eq!(a, b);
         // Below 16 elements the kernel is irrelevant.
-        let c = TorchGenerator::manual_seed(11).randn_f32_with(15, NormalKernel::Portable);
-        assert_eq!(TorchGenerator::manual_seed(11).randn_f32(15), c);
+        let c = TorchGenerator::manual_seed(11)
+            .randn_f32_with(15, NormalKernel::Portable)
+            .unwrap();
+        assert_eq!(TorchGenerator::manual_seed(11).randn_f32(15).unwrap(), c);
     }
 
     #[test]
@@ -673,8 +720,8 @@ mod tests {
     #[test]
     fn empty_requests_draw_nothing() {
         let mut g = TorchGenerator::manual_seed(5);
-        assert!(g.randn_f32(0).is_empty());
-        assert!(g.randn_f64(0).is_empty());
+        assert!(g.randn_f32(0).unwrap().is_empty());
+        assert!(g.randn_f64(0).unwrap().is_empty());
         assert_eq!(g.random_u32(), TorchGenerator::manual_seed(5).random_u32());
     }
 }

@@ -46,6 +46,13 @@ pub(super) fn scan_blocks(path: &str, text: &str) -> Result<(String, Vec<Block>)
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 let at = Location::new(path, lines.line_of(range.start));
+                if !closed(&text[range.clone()]) && block_kind(&info).is_ok_and(|k| k.is_some()) {
+                    let m = format!(
+                        "the `{info}` block is never closed: its fence runs to the end of the file"
+                    );
+                    errors.push(SpecError::new(&at, m));
+                    continue;
+                }
                 open = match block_kind(&info) {
                     Ok(kind) => kind.map(|kind| Block {
                         kind,
@@ -80,6 +87,24 @@ pub(super) fn scan_blocks(path: &str, text: &str) -> Result<(String, Vec<Block>)
     } else {
         Err(errors)
     }
+}
+
+/// Whether a fenced block's source ends with a closing fence (CommonMark closes an unclosed
+/// one at the end of the document, which would swallow the rest of the file).
+fn closed(block: &str) -> bool {
+    let mut lines = block.trim_end().lines();
+    let first = lines.next().unwrap_or_default().trim_start();
+    let fence: String = first
+        .chars()
+        .take_while(|&c| c == '`' || c == '~')
+        .collect();
+    lines.last().is_some_and(|last| {
+        last.trim().starts_with(&fence)
+            && last
+                .trim()
+                .chars()
+                .all(|c| c == fence.chars().next().unwrap_or('`'))
+    })
 }
 
 /// What a fence's info string makes of the block: one of ours, or `None` for any other code

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use blocks::{Block, BlockKind, scan_blocks};
 
-use crate::case::{Chapter, Spec};
+use crate::case::{Chapter, Spec, TensorSpec};
 use crate::literal::{self, Literal};
 use crate::location::{Location, SpecError};
 use crate::tolerance::{Bounds, Tolerance, bounds_from};
@@ -39,6 +39,7 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
     }
     let mut ids: BTreeMap<String, Location> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut numbers = 0usize;
     for file in &parsed {
         for block in &file.blocks {
             let BlockKind::Case(_) = block.kind else {
@@ -54,6 +55,9 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
                         let m =
                             format!("case id `{}` gives the same test name as another", case.id);
                         errors.push(SpecError::new(&case.at, m));
+                    } else if let Some(e) = too_many_numbers(&mut numbers, &case) {
+                        errors.push(e);
+                        break;
                     } else {
                         ids.insert(case.id.clone(), case.at.clone());
                         spec.cases.push(case);
@@ -68,6 +72,26 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The most literal numbers the cases of a spec may hold in all: a name bound once and used by
+/// many cases is a copy in each, and the parsed spec must stay small.
+pub const MAX_SPEC_NUMBERS: usize = 1 << 24;
+
+/// Counts a case's literal numbers into `numbers`; an error once the spec holds too many.
+fn too_many_numbers(numbers: &mut usize, case: &crate::case::Case) -> Option<SpecError> {
+    let own: usize = case
+        .tensors
+        .values()
+        .map(TensorSpec::literal_elements)
+        .sum();
+    *numbers = numbers.saturating_add(own);
+    (*numbers > MAX_SPEC_NUMBERS).then(|| {
+        let m = format!(
+            "the spec's cases hold more than {MAX_SPEC_NUMBERS} literal numbers by this case (each use of a bound name is a copy): write large inputs as expressions"
+        );
+        SpecError::new(&case.at, m)
+    })
 }
 
 /// Scans one file: its chapter, its blocks and bindings; tolerances go into the shared table.
