@@ -1,16 +1,18 @@
 //! `cross-entropy-spec`: runs the spec's cases against an implementation (the default job),
 //! speaks the conformance protocol, exports the suite, and regenerates PyTorch's seeded inputs.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use cross_entropy_spec::conformance::protocol::{Reply, Request, tensor_json};
+use cross_entropy_spec::conformance::protocol::tensor_json;
+use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Subprocess, case_json, glob_match, render, run_suite,
+    Expectations, Implementation, Report, Subprocess, case_json, glob_match, interrupt, render,
+    run_suite_until,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::{Spec, read_dir};
@@ -19,6 +21,8 @@ use cross_entropy_spec::{bundle, vocab::Dtype};
 
 /// How long an implementation under test may take to answer one request, by default.
 const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+/// The longest `--timeout`: a day.
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
 #[derive(Parser)]
 #[command(name = "cross-entropy-spec", version, about)]
@@ -72,6 +76,10 @@ struct CheckArgs {
     /// How long the implementation may take to answer one request [default: 30].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// Exit 0 even if nothing passed (every run skipped): by default an implementation that
+    /// passes nothing has not conformed.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 #[derive(clap::Args)]
@@ -137,31 +145,33 @@ fn load(args: &SpecArgs) -> Result<Spec, String> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let spec = load(&args.spec)?;
-    let expectations = match &args.expect {
-        None => Expectations::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-    };
-    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(format!(
-            "--timeout must be a positive number of seconds, not {timeout}"
-        ));
-    }
+    let expectations = read_expectations(args.expect.as_deref())?;
+    let timeout = timeout(args.timeout)?;
+    // An unwritable report path is found before the run, not after it.
+    let json = (args.json.as_ref())
+        .map(|path| {
+            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        })
+        .transpose()?;
     let mut implementation: Box<dyn Implementation> = match &args.implementation {
         None => Box::new(Reference),
-        Some(command) => Box::new(Subprocess::new(command, Duration::from_secs_f64(timeout))),
+        Some(command) => {
+            Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
+        }
     };
     let filter = args.spec.filter.as_deref();
-    let mut report = run_suite(&spec, filter, implementation.as_mut());
+    interrupt::install();
+    let mut report = run_suite_until(
+        &spec,
+        filter,
+        implementation.as_mut(),
+        &interrupt::interrupted,
+    );
     drop(implementation);
     if let Some(name) = args.name {
         report.implementation = name;
     }
-    if report.runs.is_empty() {
+    if report.runs.is_empty() && !report.interrupted {
         return Err(format!(
             "no case matches the filter `{}`",
             filter.unwrap_or_default()
@@ -170,17 +180,51 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     expectations.apply(&mut report);
     report.stale_expectations = expectations.stale(&spec);
     print!("{}", render::text::report(&report));
-    if let Some(path) = &args.json {
+    if let Some(mut file) = json {
         let text = serde_json::to_string_pretty(&render::json::report(&report))
             .map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        writeln!(file, "{text}").map_err(|e| format!("writing the JSON report: {e}"))?;
     }
-    Ok(if report.success() {
+    Ok(verdict_code(&report, args.allow_empty))
+}
+
+/// 0 when nothing unexpected happened and something passed; 130 after Ctrl-C; 1 otherwise.
+fn verdict_code(report: &Report, allow_empty: bool) -> ExitCode {
+    let c = report.counts();
+    if report.interrupted {
+        return ExitCode::from(130);
+    }
+    if c.passed == 0 && !allow_empty {
+        println!(
+            "nothing passed: the implementation has not conformed to any run (--allow-empty accepts that)"
+        );
+        return ExitCode::FAILURE;
+    }
+    if report.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
+}
+
+fn read_expectations(path: Option<&Path>) -> Result<Expectations, String> {
+    let Some(path) = path else {
+        return Ok(Expectations::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `--timeout`: a positive number of seconds, at most a day.
+fn timeout(seconds: Option<f64>) -> Result<Duration, String> {
+    let seconds = seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    match seconds {
+        s if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT_SECONDS => Ok(Duration::from_secs_f64(s)),
+        s => Err(format!(
+            "--timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}, not {s}"
+        )),
+    }
 }
 
 fn cases(args: CasesArgs) -> Result<ExitCode, String> {
@@ -230,24 +274,14 @@ fn cases(args: CasesArgs) -> Result<ExitCode, String> {
 /// Protocol v1 on stdin/stdout: one reply line per request line, in order; a malformed line
 /// gets an error reply naming the problem and the next line is read.
 fn eval() -> Result<ExitCode, String> {
-    let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for line in stdin.lock().lines() {
-        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (id, reply) = match Request::from_json(&line) {
-            Ok(request) => (request.id.clone(), Reference.evaluate(&request)),
-            Err(bad) => (bad.id.clone().unwrap_or_default(), Reply::from(bad)),
-        };
-        // The reference never answers `Broken`, the one reply without a wire form.
-        let reply = reply.to_json(&id).unwrap_or_default();
-        writeln!(out, "{reply}")
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("writing stdout: {e}"))?;
-    }
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    serve(
+        &mut stdin.lock(),
+        &mut stdout.lock(),
+        &mut Reference,
+        MAX_REQUEST_LINE,
+    )
+    .map_err(|e| format!("serving the protocol: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -102,6 +102,11 @@ fn bad_arguments_are_errors_not_panics() {
         "check --filter no.such.case",
         "check --timeout -1 --impl cat",
         "check --spec /nonexistent/spec/dir",
+        "check --timeout 1e20 --impl cat",
+        "check --timeout nan --impl cat",
+        "check --json /nonexistent/dir/report.json --impl cat",
+        "torch-rng --seed 1 --op randint --high 100000000 --dtype float32 --shape 3",
+        "torch-rng --seed 1 --op rand --shape 1099511627776,0",
         "check --expect /nonexistent/expectations.toml",
     ] {
         let args: Vec<&str> = line.split(' ').collect();
@@ -274,4 +279,125 @@ fn check_needs_a_current_exact_record_for_every_value_run() {
         "{missing}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A command that answers every request line the same way, with the request's id.
+fn answering(reply_without_id: &str) -> String {
+    format!(r#"sed -u 's/.*"id":"\([^"]*\)".*/{{"id":"\1",{reply_without_id}}}/'"#)
+}
+
+/// An implementation that answers `unsupported` to everything has not conformed: exit 1, and
+/// say so, unless asked to accept that.
+#[test]
+fn passing_nothing_is_not_conforming() {
+    let command = answering(r#""unsupported":"nothing""#);
+    let output = run(&["check", "--filter", "ce.doc001.*", "--impl", &command]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("nothing passed"),
+        "{}",
+        stdout(&output)
+    );
+    let allowed = run(&[
+        "check",
+        "--filter",
+        "ce.doc001.*",
+        "--impl",
+        &command,
+        "--allow-empty",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+}
+
+/// Control bytes an implementation sends are escaped in the report, never passed to the terminal.
+#[test]
+fn control_bytes_from_an_implementation_are_escaped() {
+    // `\\u` reaches sed as `\u`, which it writes as JSON's escape of ESC.
+    let command = answering(r#""error":{"kind":"invalid_rank","message":"\\u001b[2Jcleared"}"#);
+    let output = run(&[
+        "check",
+        "--filter",
+        "ce.doc001.batch3x5.mean",
+        "--impl",
+        &command,
+    ]);
+    let text = stdout(&output);
+    assert!(text.contains("invalid_rank: \\u{1b}[2Jcleared"), "{text}");
+    assert!(!text.contains('\u{1b}'));
+}
+
+/// Ctrl-C during a run reports and writes what completed, and exits 130.
+#[test]
+fn an_interrupted_run_reports_what_completed() {
+    let json = std::env::temp_dir().join(format!("ces-interrupted-{}.json", std::process::id()));
+    let answer = answering(r#""unsupported":"slowly""#);
+    let command = format!("read -r first; echo \"$first\" | {answer}; sleep 60");
+    let child = bin()
+        .args(["check", "--timeout", "100", "--impl", &command, "--json"])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("check starts");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // SAFETY: sends SIGINT to the child we started; no memory is involved.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().expect("check ends");
+    assert_eq!(output.status.code(), Some(130), "{}", stdout(&output));
+    assert!(stdout(&output).contains("INTERRUPTED: the counts are of the 1 runs completed before"));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("JSON");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(
+        (
+            report["interrupted"].as_bool(),
+            report["runs"].as_array().map(Vec::len)
+        ),
+        (Some(true), Some(1))
+    );
+}
+
+/// Lines that are not requests — bad bytes, shapes whose empty tensors have a dimension too
+/// large to walk — are answered with an error, at once, and the next line is read.
+#[test]
+fn eval_answers_hostile_lines_and_goes_on() {
+    let huge = [
+        r#"{"id":"a","op":"softmax","inputs":{"input":{"dtype":"float32","shape":[1099511627776,0],"data":[]}},"attrs":{"dim":1}}"#,
+        r#"{"id":"b","op":"cross_entropy","inputs":{"input":{"dtype":"float32","shape":[4611686018427387904,0],"data":[]},"target":{"dtype":"float32","shape":[4611686018427387904,0],"data":[]}}}"#,
+        r#"{"id":"c","op":"cross_entropy","inputs":{"input":{"dtype":"float32","shape":[134217728,0],"data":[]},"target":{"dtype":"float32","shape":[134217728,0],"data":[]}},"attrs":{"reduction":"none"}}"#,
+    ];
+    let mut input = huge.join("\n").into_bytes();
+    input.extend_from_slice(b"\n\xff\xfe\n");
+    input.extend_from_slice(br#"{"id":"d","op":"sigmoid","inputs":{"input":{"dtype":"float64","shape":[],"data":[0]}}}"#);
+    let mut child = bin()
+        .arg("eval")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("eval");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("written");
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().expect("eval ends");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let replies: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(replies.len(), 5);
+    for reply in &replies[..4] {
+        assert_eq!(reply["error"]["kind"], "malformed_request", "{reply}");
+    }
+    assert!(
+        replies[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large")
+    );
+    assert_eq!(replies[4]["output"]["data"][0], 0.5);
 }

@@ -165,25 +165,33 @@ fn a_reply_answers_only_the_run_that_asked() {
 
 #[test]
 fn a_crashing_implementation_is_reported_and_the_run_goes_on() {
-    let mut child = Subprocess::new(
-        "echo 'Traceback: segmentation fault' >&2; exit 3",
-        Duration::from_secs(10),
+    let starts = std::env::temp_dir().join(format!("ces-starts-{}", std::process::id()));
+    let command = format!(
+        "echo start >> {}; echo 'Traceback: segmentation fault' >&2; exit 3",
+        starts.display()
     );
+    let mut child = Subprocess::new(&command, Duration::from_secs(10));
     let report = run_suite(spec(), Some("ce.doc00*"), &mut child);
     assert_eq!(
         report.runs.len(),
         8,
         "every case still runs, value and gradient"
     );
-    for run in &report.runs {
+    for (i, run) in report.runs.iter().enumerate() {
         let Judgement::Broken(why) = &run.judgement else {
             panic!("{} should be errored: {:?}", run.run.id, run.judgement);
         };
-        assert!(
-            why.contains("exited") || why.contains("stopped reading"),
-            "{why}"
-        );
+        assert!(why.contains("segmentation fault"), "{why}");
+        // Three deaths at start, then it is not started again: 8 runs, not 8 restarts.
+        let expected = if i < 3 { "exited" } else { "not started again" };
+        assert!(why.contains(expected), "run {i}: {why}");
     }
+    let started = std::fs::read_to_string(&starts)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let _ = std::fs::remove_file(&starts);
+    assert_eq!(started, 3);
 }
 
 #[test]

@@ -7,6 +7,8 @@
 pub mod compare;
 mod expectations;
 mod export;
+pub mod interrupt;
+pub mod lines;
 pub mod materialize;
 pub mod protocol;
 pub mod render;
@@ -14,6 +16,7 @@ mod report;
 pub mod run;
 mod runner;
 pub mod scale;
+pub mod serve;
 mod subprocess;
 pub mod verdict;
 
@@ -22,7 +25,7 @@ pub use export::case_json;
 pub use protocol::{Reply, Request};
 pub use report::{Counts, Report};
 pub use run::{Expected, Part, Run, expected_for, request_for};
-pub use runner::{glob_match, run_case, run_suite};
+pub use runner::{glob_match, run_case, run_suite, run_suite_until};
 pub use subprocess::Subprocess;
 pub use verdict::{Judgement, Status, Verdict, judge};
 

@@ -11,6 +11,8 @@ pub struct Report {
     pub runs: Vec<Verdict>,
     /// Expectations-file ids that name no case of the spec.
     pub stale_expectations: Vec<String>,
+    /// The run was interrupted: `runs` holds the runs completed before.
+    pub interrupted: bool,
 }
 
 /// How many runs ended in each status.
@@ -77,5 +79,6 @@ impl Report {
             && c.errored == 0
             && c.unexpected_passes == 0
             && self.stale_expectations.is_empty()
+            && !self.interrupted
     }
 }

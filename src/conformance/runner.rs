@@ -58,20 +58,40 @@ pub fn run_suite(
     filter: Option<&str>,
     implementation: &mut dyn Implementation,
 ) -> Report {
-    let mut runs = Vec::new();
-    for case in &spec.cases {
-        if filter.is_some_and(|f| !glob_match(f, &case.id)) {
-            continue;
-        }
-        for &dtype in &case.dtypes {
-            runs.extend(run_case(spec, case, dtype, implementation));
-        }
-    }
-    Report {
+    run_suite_until(spec, filter, implementation, &|| false)
+}
+
+/// [`run_suite`], stopping as soon as `stop()` says so: the runs completed before are kept, the
+/// one under way when it was asked to stop is dropped, and the report says it was interrupted.
+pub fn run_suite_until(
+    spec: &Spec,
+    filter: Option<&str>,
+    implementation: &mut dyn Implementation,
+    stop: &dyn Fn() -> bool,
+) -> Report {
+    let mut report = Report {
         implementation: implementation.name(),
-        runs,
+        runs: Vec::new(),
         stale_expectations: Vec::new(),
+        interrupted: false,
+    };
+    let cases = spec
+        .cases
+        .iter()
+        .filter(|c| filter.is_none_or(|f| glob_match(f, &c.id)));
+    for case in cases {
+        for &dtype in &case.dtypes {
+            for &part in parts(case) {
+                let verdict = run_part(spec, case, dtype, part, implementation);
+                if stop() {
+                    report.interrupted = true;
+                    return report;
+                }
+                report.runs.push(verdict);
+            }
+        }
     }
+    report
 }
 
 /// Matches `text` against a glob where `*` is any run of characters and `?` any one.

@@ -89,6 +89,7 @@ pub fn report(r: &Report) -> Value {
         "implementation": r.implementation,
         "counts": counts,
         "stale_expectations": r.stale_expectations,
+        "interrupted": r.interrupted,
         "success": r.success(),
         "runs": runs,
     })

@@ -45,6 +45,13 @@ pub fn report(r: &Report) -> String {
             "STALE EXPECTATION {id}: the expectations file names a case the spec does not have"
         );
     }
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "\nINTERRUPTED: the counts are of the {} runs completed before",
+            r.runs.len()
+        );
+    }
     for part in [Part::Value, Part::Gradient] {
         let _ = writeln!(out, "\n{:>8}s: {}", part.as_str(), r.counts_of(part));
     }
@@ -96,14 +103,14 @@ pub fn failure(v: &Verdict) -> String {
         let _ = writeln!(out, "  source: {source}");
     }
     if v.status == Status::UnexpectedPass {
-        let why = v.divergence.as_deref().unwrap_or_default();
+        let why = printable(v.divergence.as_deref().unwrap_or_default());
         let _ = writeln!(
             out,
             "  the expectations file lists it as a divergence: {why}\n  remove it from the file"
         );
         return out;
     }
-    for line in detail(v).lines() {
+    for line in printable(&detail(v)).lines() {
         let _ = writeln!(out, "  {line}");
     }
     if let Some(e) = &v.evidence {
@@ -263,6 +270,18 @@ fn failing_elements(out: &mut String, got: &Tensor, c: &Comparison) {
         c.max_abs,
         fmt_count(c.max_ulps)
     );
+}
+
+/// Text from an implementation (its messages, its stderr) with every control character but the
+/// line break escaped, so that it cannot move the cursor, recolour or clear a terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\n".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A count or ratio with three significant digits.

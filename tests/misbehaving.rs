@@ -1,0 +1,117 @@
+//! The runner against implementations that misbehave on purpose, each a line of shell: what any
+//! of them does costs at most its timeout, a bounded amount of memory, and no process left
+//! behind, and is reported for the run concerned.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cross_entropy_spec::conformance::{
+    Implementation, Judgement, Reply, Request, Subprocess, run_suite,
+};
+use cross_entropy_spec::eval::Tensors;
+use cross_entropy_spec::spec::{Spec, read_dir};
+use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::vocab::{Dtype, Op, Role};
+
+fn spec() -> Spec {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/runner-spec");
+    read_dir(std::path::Path::new(dir), "tests/data/runner-spec")
+        .expect("the runner's spec")
+        .0
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ces-{name}-{}", std::process::id()))
+}
+
+fn broken(reply: &Reply) -> &str {
+    match reply {
+        Reply::Broken(why) => why,
+        other => panic!("expected a broken reply, got {other:?}"),
+    }
+}
+
+/// A sigmoid request of `n` zeros: about 4 bytes of JSON per element.
+fn request(n: usize) -> Request {
+    let input = Tensor::from_f64(Dtype::Float64, &[n], &vec![0.0; n]).expect("a tensor");
+    Request {
+        id: "big@float64".into(),
+        op: Op::Sigmoid,
+        tensors: Tensors::from([(Role::Input, input)]),
+        attrs: Default::default(),
+        grad: false,
+    }
+}
+
+/// Whether a process still runs: it exists and is not a zombie waiting to be reaped.
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_timed_out_implementation_is_killed_with_everything_it_started() {
+    let pidfile = scratch("orphan");
+    let command = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
+    let mut child = Subprocess::new(&command, Duration::from_millis(500));
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("no answer within 0.5 s"), "{why}");
+    let pid = std::fs::read_to_string(&pidfile).expect("the child wrote its grandchild's pid");
+    let _ = std::fs::remove_file(&pidfile);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&pid), "the grandchild {pid} outlived the timeout");
+}
+
+#[test]
+fn a_reply_without_a_newline_is_bounded() {
+    let command = "head -c 3000000 /dev/zero | tr '\\0' x; sleep 30";
+    let mut child = Subprocess::new(command, Duration::from_secs(20)).with_max_line(1 << 20);
+    let started = Instant::now();
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("longer than the 1048576 bytes read"), "{why}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn a_flood_on_stderr_keeps_only_its_tail() {
+    let mut child = Subprocess::new("yes 'flooding stderr' >&2", Duration::from_secs(1));
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("no answer within 1 s"), "{why}");
+    assert!(why.contains("[the last 12 lines of"), "{why}");
+    assert!(why.lines().count() <= 14, "{why}");
+}
+
+#[test]
+fn a_child_that_reads_nothing_cannot_block_the_write() {
+    // About 4 MB of request, far more than a pipe holds, to a child that never reads.
+    let mut child = Subprocess::new("sleep 60", Duration::from_secs(1));
+    let started = Instant::now();
+    let why = broken(&child.evaluate(&request(1_000_000))).to_string();
+    assert!(why.contains("no answer within 1 s"), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_unreadable_error_kind_is_an_error_of_the_run_not_a_pass() {
+    let command = r#"sed -u 's/.*"id":"\([^"]*\)".*/{"id":"\1","error":{"kind":"unclassified","message":"?"}}/'"#;
+    let report = run_suite(
+        &spec(),
+        Some("proto.*"),
+        &mut Subprocess::new(command, Duration::from_secs(5)),
+    );
+    assert_eq!(report.runs.len(), 2);
+    for run in &report.runs {
+        assert!(
+            matches!(&run.judgement, Judgement::Broken(why) if why.contains("not in the protocol's list"))
+        );
+    }
+}
