@@ -78,6 +78,7 @@ pub(super) fn parse_case(
     let attrs = r.attrs();
     let seed = r.seed(&tensors);
     let dtypes = r.dtypes();
+    r.dtype_reaches_a_tensor(&tensors, &dtypes);
     let check = r.check();
     let agrees_with = r.strings("agrees_with");
     let differs_from = r.strings("differs_from");
@@ -296,6 +297,17 @@ impl Reader<'_> {
             self.fail("dtypes", "`dtypes` lists at least one dtype");
         }
         out
+    }
+
+    /// A case whose every tensor states its dtype sends the same request whatever the run's
+    /// dtype: it runs once, so it names one dtype.
+    fn dtype_reaches_a_tensor(&mut self, tensors: &BTreeMap<Role, TensorSpec>, dtypes: &[Dtype]) {
+        let fixed = |t: &TensorSpec| matches!(t, TensorSpec::Literal(l) if l.dtype.is_some());
+        if dtypes.len() > 1 && !tensors.is_empty() && tensors.values().all(fixed) {
+            self.fail_case(
+                "every tensor of this case states its dtype, so the run's dtype reaches none: give `dtypes` one dtype (the case runs once)",
+            );
+        }
     }
 
     fn check(&mut self) -> Option<Check> {
