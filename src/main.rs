@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cross_entropy_spec::conformance::protocol::tensor_json;
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Report, Subprocess, case_json, glob_match, interrupt, render,
-    run_suite_until,
+    Expectations, Implementation, Replay, Report, Subprocess, case_json, find_run, glob_match,
+    interrupt, render, request_for, run_suite_parallel, run_suite_until,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::{Spec, read_dir};
@@ -39,6 +39,9 @@ enum Command {
     /// Print every spec case as the request it sends, with its expected values, tolerance, and
     /// spec file and line: the machine-readable export of the suite.
     Cases(CasesArgs),
+    /// Print the request line one run sends (`<case>@<dtype>`, or `<case>@<dtype>/grad` for its
+    /// gradient run), to replay it: `cross-entropy-spec request ID | YOUR-ADAPTER`.
+    Request(RequestArgs),
     /// Be the reference implementation on stdin/stdout, speaking protocol v1 (JSON Lines).
     Eval,
     /// Print the tensor PyTorch's CPU generator gives after `torch.manual_seed(seed)`, as JSON.
@@ -76,6 +79,14 @@ struct CheckArgs {
     /// How long the implementation may take to answer one request [default: 30].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// Run this many implementation processes at once (with `--impl`); the report is the same,
+    /// in the same order.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    jobs: usize,
+    /// Write an expectations file listing every failing run, for you to give each a reason and
+    /// a link (the text file `--expect` reads).
+    #[arg(long, value_name = "FILE")]
+    write_expectations: Option<PathBuf>,
     /// Exit 0 even if nothing passed (every run skipped): by default an implementation that
     /// passes nothing has not conformed.
     #[arg(long)]
@@ -89,6 +100,15 @@ struct CasesArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args)]
+struct RequestArgs {
+    /// The run's request id, as a report prints it: `ce.doc001.batch3x5.mean@float32/grad`.
+    id: String,
+    /// Read the spec from this directory instead of the copy built into the binary.
+    #[arg(long, value_name = "DIR")]
+    spec: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -123,6 +143,7 @@ fn main() -> ExitCode {
         None => check(CheckArgs::default()),
         Some(Command::Check(args)) => check(args),
         Some(Command::Cases(args)) => cases(args),
+        Some(Command::Request(args)) => request(args),
         Some(Command::Eval) => eval(),
         Some(Command::TorchRng(args)) => torch_rng(args),
     };
@@ -153,21 +174,23 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
         })
         .transpose()?;
-    let mut implementation: Box<dyn Implementation> = match &args.implementation {
-        None => Box::new(Reference),
-        Some(command) => {
-            Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
-        }
-    };
     let filter = args.spec.filter.as_deref();
     interrupt::install();
-    let mut report = run_suite_until(
-        &spec,
-        filter,
-        implementation.as_mut(),
-        &interrupt::interrupted,
-    );
-    drop(implementation);
+    let mut report = match &args.implementation {
+        None => run_suite_until(&spec, filter, &mut Reference, &interrupt::interrupted),
+        Some(command) => {
+            let make = || -> Box<dyn Implementation + Send> {
+                Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
+            };
+            let mut report =
+                run_suite_parallel(&spec, filter, &make, args.jobs, &interrupt::interrupted);
+            report.replay = Some(Replay {
+                command: command.clone(),
+                spec_dir: args.spec.spec.as_ref().map(|d| d.display().to_string()),
+            });
+            report
+        }
+    };
     if let Some(name) = args.name {
         report.implementation = name;
     }
@@ -180,6 +203,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     expectations.apply(&mut report);
     report.stale_expectations = expectations.stale(&spec);
     print!("{}", render::text::report(&report));
+    if let Some(path) = &args.write_expectations {
+        std::fs::write(path, render::expectations::skeleton(&report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if let Some(mut file) = json {
         let text = serde_json::to_string_pretty(&render::json::report(&report))
             .map_err(|e| e.to_string())?;
@@ -273,6 +300,17 @@ fn cases(args: CasesArgs) -> Result<ExitCode, String> {
 
 /// Protocol v1 on stdin/stdout: one reply line per request line, in order; a malformed line
 /// gets an error reply naming the problem and the next line is read.
+fn request(args: RequestArgs) -> Result<ExitCode, String> {
+    let spec = load(&SpecArgs {
+        filter: None,
+        spec: args.spec,
+    })?;
+    let (case, dtype, part) = find_run(&spec, &args.id)?;
+    let request = request_for(case, dtype, part)?;
+    println!("{}", request.to_json());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn eval() -> Result<ExitCode, String> {
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     serve(

@@ -401,3 +401,85 @@ fn eval_answers_hostile_lines_and_goes_on() {
     );
     assert_eq!(replies[4]["output"]["data"][0], 0.5);
 }
+
+/// `request ID` prints the exact line a run sends; piped into an implementation it replays it.
+#[test]
+fn request_prints_the_line_a_run_sends() {
+    let output = run(&["request", "ce.doc004.arange.mean@float64/grad"]);
+    assert!(output.status.success());
+    let line: Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON line");
+    assert_eq!(
+        (line["id"].as_str(), line["grad"].as_bool()),
+        (Some("ce.doc004.arange.mean@float64/grad"), Some(true))
+    );
+    assert_eq!(line["inputs"]["input"]["dtype"], "float64");
+    for bad in [
+        "ce.doc004.arange.mean",
+        "nope@float32",
+        "proto.nll.target_out_of_bounds@float32/grad",
+    ] {
+        assert_eq!(run(&["request", bad]).status.code(), Some(2), "{bad}");
+    }
+}
+
+/// Each failure shows the request it sent and a command replaying it through the same
+/// implementation; skipped runs are counted by the implementation's reason.
+#[test]
+fn failures_show_their_request_and_a_replay_and_skips_their_reasons() {
+    let command = r#"sed -u -e 's/.*"id":"\([^"]*\)","op":"softmax".*/{"id":"\1","unsupported":"no softmax"}/;t' -e 's/.*"id":"\([^"]*\)","op":"cross_entropy".*/{"id":"\1","output":{"dtype":"float32","shape":[],"data":[1.0]}}/;t' -e 's/.*"id":"\([^"]*\)".*/{"id":"\1","unsupported":"not here"}/'"#;
+    let dir = spec_copy("replay");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let output = run(&["check", "--spec", &spec, "--impl", command]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("  request: {\"protocol\":1,\"id\":\"ce.doc001.batch3x5.mean@float32\""),
+        "{text}"
+    );
+    assert!(text.contains(&format!("  replay: cross-entropy-spec request --spec '{spec}' 'ce.doc001.batch3x5.mean@float32' | {command}")), "{text}");
+    assert!(
+        text.contains("Skipped, by the implementation's reason:"),
+        "{text}"
+    );
+    assert!(text.contains("    4  no softmax"), "{text}");
+    assert!(text.contains("    2  not here"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--write-expectations` drafts a file that `--expect` reads and that lists every failure.
+#[test]
+fn a_drafted_expectations_file_lists_every_failure() {
+    let dir = spec_copy("draft");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let draft = dir.join("draft.toml");
+    let command = answering(r#""error":{"kind":"invalid_rank","message":"no"}"#);
+    let draft_path = draft.to_str().expect("UTF-8");
+    let first = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--impl",
+        &command,
+        "--write-expectations",
+        draft_path,
+    ]);
+    assert_eq!(first.status.code(), Some(1));
+    let text = std::fs::read_to_string(&draft).expect("written");
+    assert!(text.contains("[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"TODO: expected values, got an error"), "{text}");
+    let again = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--impl",
+        &command,
+        "--expect",
+        draft_path,
+        "--allow-empty",
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 passed, 0 failed, 0 errored, 0 skipped, 10 expected failures"),
+        "{}",
+        stdout(&again)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

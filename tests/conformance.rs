@@ -11,6 +11,7 @@ use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::render::text;
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Judgement, Part, Status, Subprocess, run_suite,
+    run_suite_parallel,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::eval::evaluate;
@@ -315,5 +316,21 @@ fn the_protocol_page_documents_every_error_kind() {
             "spec/protocol.md has no row for `{}`",
             kind.as_str()
         );
+    }
+}
+
+/// `--jobs N`: N implementation processes at once give the same verdicts in the same order.
+#[test]
+fn parallel_jobs_give_the_same_report_in_the_same_order() {
+    let make = || -> Box<dyn Implementation + Send> {
+        Box::new(Subprocess::new(&eval_command(), Duration::from_secs(30)))
+    };
+    let one = run_suite_parallel(spec(), None, &make, 1, &|| false);
+    let three = run_suite_parallel(spec(), None, &make, 3, &|| false);
+    let sequential = run_suite(spec(), None, &mut Reference);
+    assert_eq!(one.runs.len(), sequential.runs.len());
+    for ((a, b), c) in one.runs.iter().zip(&three.runs).zip(&sequential.runs) {
+        assert_eq!((&a.run, a.status), (&b.run, b.status));
+        assert_eq!((&a.run, a.status), (&c.run, c.status));
     }
 }

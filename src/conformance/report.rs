@@ -13,6 +13,16 @@ pub struct Report {
     pub stale_expectations: Vec<String>,
     /// The run was interrupted: `runs` holds the runs completed before.
     pub interrupted: bool,
+    /// How to replay one run by hand: the command that was checked, and the spec directory
+    /// when not the built-in one (`cross-entropy-spec request [--spec DIR] ID | COMMAND`).
+    pub replay: Option<Replay>,
+}
+
+/// What a replay line needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub command: String,
+    pub spec_dir: Option<String>,
 }
 
 /// How many runs ended in each status.

@@ -105,6 +105,29 @@ pub enum Expected {
     Error(ErrorKind),
 }
 
+/// The case, dtype and part a request id names (`<case>@<dtype>` or `<case>@<dtype>/grad`).
+pub fn find_run<'a>(spec: &'a Spec, request_id: &str) -> Result<(&'a Case, Dtype, Part), String> {
+    let (case_id, rest) = request_id
+        .rsplit_once('@')
+        .ok_or_else(|| format!("`{request_id}` is not a request id (`<case>@<dtype>[/grad]`)"))?;
+    let (dtype, part) = match rest.strip_suffix("/grad") {
+        Some(dtype) => (dtype, Part::Gradient),
+        None => (rest, Part::Value),
+    };
+    let case = spec
+        .case(case_id)
+        .ok_or_else(|| format!("no case `{case_id}`"))?;
+    let dtype = Dtype::parse(dtype)
+        .filter(|d| case.dtypes.contains(d))
+        .ok_or_else(|| format!("case `{case_id}` does not run in `{dtype}`"))?;
+    if !parts(case).contains(&part) {
+        return Err(format!(
+            "case `{case_id}` expects an error: it has no gradient run"
+        ));
+    }
+    Ok((case, dtype, part))
+}
+
 /// The request a run sends.
 pub fn request_for(case: &Case, dtype: Dtype, part: Part) -> Result<Request, String> {
     Ok(Request {

@@ -1,6 +1,9 @@
 //! Runs cases against an implementation: each case in each of its dtypes, for its value and
 //! (for a value case) its gradient, each run with its own request.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::Implementation;
 use super::protocol::Request;
 use super::report::Report;
@@ -74,24 +77,82 @@ pub fn run_suite_until(
         runs: Vec::new(),
         stale_expectations: Vec::new(),
         interrupted: false,
+        replay: None,
     };
+    for (case, dtype, part) in plan(spec, filter) {
+        let verdict = run_part(spec, case, dtype, part, implementation);
+        if stop() {
+            report.interrupted = true;
+            return report;
+        }
+        report.runs.push(verdict);
+    }
+    report
+}
+
+/// Every run of the cases `filter` selects, in report order.
+fn plan<'a>(spec: &'a Spec, filter: Option<&str>) -> Vec<(&'a Case, Dtype, Part)> {
     let cases = spec
         .cases
         .iter()
         .filter(|c| filter.is_none_or(|f| glob_match(f, &c.id)));
-    for case in cases {
-        for &dtype in &case.dtypes {
-            for &part in parts(case) {
-                let verdict = run_part(spec, case, dtype, part, implementation);
-                if stop() {
-                    report.interrupted = true;
-                    return report;
-                }
-                report.runs.push(verdict);
+    cases
+        .flat_map(|case| {
+            (case.dtypes.iter())
+                .flat_map(move |&dtype| parts(case).iter().map(move |&part| (case, dtype, part)))
+        })
+        .collect()
+}
+
+/// [`run_suite_until`] with `jobs` implementations at once, each made by `make` and answering
+/// the next run not yet taken. The verdicts are in the same order as with one job.
+pub fn run_suite_parallel(
+    spec: &Spec,
+    filter: Option<&str>,
+    make: &(dyn Fn() -> Box<dyn Implementation + Send> + Sync),
+    jobs: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Report {
+    let runs = plan(spec, filter);
+    let results: Vec<Mutex<Option<Verdict>>> = runs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let mut name = String::new();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut implementation = make();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&(case, dtype, part)) = runs.get(i) else {
+                            break;
+                        };
+                        let verdict = run_part(spec, case, dtype, part, implementation.as_mut());
+                        if stop() {
+                            break;
+                        }
+                        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
+                    }
+                    implementation.name()
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Ok(n) = worker.join() {
+                name = n;
             }
         }
+    });
+    let runs: Vec<Verdict> = (results.into_iter())
+        .filter_map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    Report {
+        implementation: name,
+        runs,
+        stale_expectations: Vec::new(),
+        interrupted: stop(),
+        replay: None,
     }
-    report
 }
 
 /// Matches `text` against a glob where `*` is any run of characters and `?` any one.

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::repro;
 use crate::conformance::compare::{Comparison, Mismatch, unflatten};
 use crate::conformance::protocol::Reply;
-use crate::conformance::report::{Counts, Report};
+use crate::conformance::report::{Counts, Replay, Report};
 use crate::conformance::run::{Claim, Expected, Part};
 use crate::conformance::verdict::{Evidence, Judgement, Status, Verdict};
 use crate::tensor::{Tensor, fmt_float};
@@ -37,8 +37,10 @@ pub fn report(r: &Report) -> String {
             out.push_str("\nFailures:\n\n");
         }
         out.push_str(&failure(v));
+        out.push_str(&replay(v, r.replay.as_ref()));
         out.push('\n');
     }
+    skips(&mut out, r);
     for id in &r.stale_expectations {
         let _ = writeln!(
             out,
@@ -57,6 +59,49 @@ pub fn report(r: &Report) -> String {
     }
     let _ = writeln!(out, "\n{}", r.counts());
     out
+}
+
+/// The request line a failing run sent, and a command that sends it again.
+fn replay(v: &Verdict, replay: Option<&Replay>) -> String {
+    const SHOWN: usize = 2000;
+    let Some(e) = &v.evidence else {
+        return String::new();
+    };
+    let line = e.request.to_json();
+    let shown = match line.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}... ({} bytes in all)", &line[..cut], line.len()),
+        None => line,
+    };
+    let command = replay.map_or("cross-entropy-spec eval".to_string(), |r| r.command.clone());
+    let spec = (replay.and_then(|r| r.spec_dir.as_deref()))
+        .map(|d| format!(" --spec '{d}'"))
+        .unwrap_or_default();
+    format!(
+        "  request: {shown}\n  replay: cross-entropy-spec request{spec} '{}' | {command}\n",
+        e.request.id
+    )
+}
+
+/// How many runs were skipped, by the implementation's reason, most frequent first.
+fn skips(out: &mut String, r: &Report) {
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for v in r.runs.iter().filter(|v| v.status == Status::Skipped) {
+        let Judgement::Unsupported(why) = &v.judgement else {
+            continue;
+        };
+        match reasons.iter_mut().find(|(w, _)| w == why) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((why.clone(), 1)),
+        }
+    }
+    if reasons.is_empty() {
+        return;
+    }
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let _ = writeln!(out, "\nSkipped, by the implementation's reason:");
+    for (why, n) in &reasons {
+        let _ = writeln!(out, "  {n:>5}  {}", printable(why));
+    }
 }
 
 /// Counts per spec file and section, in spec order.
