@@ -1,0 +1,225 @@
+"""JAX + optax, speaking cross-entropy-spec's conformance protocol v1 (see spec/protocol.md).
+
+Reads one JSON request per line on stdin, calls jax.nn and optax's losses, and writes one JSON
+reply per line on stdout, in order, until end of input. Usage:
+
+    cargo run --release -- check --impl ".venv-jax/bin/python adapters/jax/adapter.py"
+
+What it calls:
+
+* softmax, log_softmax, sigmoid: jax.nn.softmax / jax.nn.log_softmax (axis=dim), jax.nn.sigmoid;
+* cross_entropy with class indices: optax.softmax_cross_entropy_with_integer_labels(axis=class
+  axis); an ignore_index present in the target becomes optax's own `where=` mask;
+* cross_entropy with class probabilities: optax.softmax_cross_entropy(axis=class axis);
+* cross_entropy with label_smoothing: jax.nn.one_hot (class indices only) + optax.smooth_labels
+  + optax.softmax_cross_entropy;
+* binary_cross_entropy_with_logits: optax.sigmoid_binary_cross_entropy.
+
+optax has no class weights, no pos_weight, no negative log-likelihood over log-probabilities, no
+binary cross-entropy over probabilities and no reduction at all: those requests are answered
+`unsupported`, except the two reductions composed below (see `reduce`).
+
+Gradients are jax.grad of the sum of the output. float64 runs in float64
+(jax_enable_x64); float32 stays float32.
+"""
+
+import json
+import os
+import re
+import sys
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+PROTOCOL = 1
+DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
+SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
+
+# JAX's and optax's error messages (jax 0.10, optax 0.2), mapped to the protocol's closed list of
+# error kinds. The first pattern that matches wins. `None` as the op list means every op.
+ERROR_KINDS = [
+    # jax.nn.softmax(x, axis=dim) with dim outside [-ndim, ndim)
+    (("softmax", "log_softmax"), r"axis -?\d+ is out of bounds for array of dimension", "dim_out_of_range"),
+    # in a loss the adapter picks the class axis (1, or 0 for an unbatched input): an axis out of
+    # bounds there means the target's rank does not fit the input's
+    (LOSSES, r"axis -?\d+ is out of bounds for array of dimension", "shape_mismatch"),
+    (None, r"[Ii]ncompatible shapes for broadcasting|got incompatible shapes|"
+           r"shapes must be equal|must have the same shape|"
+           r"indices and arr must have the same number of dimensions", "shape_mismatch"),
+    (None, r"Expected the input to have a dtype that is a subdtype of", "dtype_mismatch"),
+    (None, r"requires real- or complex-valued inputs|must be floating|"
+           r"Indexer must have integer", "dtype_mismatch"),
+]
+
+
+def error_kind(op, message):
+    for ops, pattern, kind in ERROR_KINDS:
+        if (ops is None or op in ops) and re.search(pattern, message):
+            return kind
+    return "unclassified"
+
+
+class Unsupported(Exception):
+    pass
+
+
+def to_array(t):
+    dtype = DTYPES[t["dtype"]]
+    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
+    return jnp.asarray(np.array(data, dtype=dtype).reshape(t["shape"]))
+
+
+def number(v, dtype):
+    """Shortest round-trip decimal of one element, non-finite values as strings."""
+    if dtype == np.int64:
+        return int(v)
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
+    return json.loads(text if any(c in text for c in ".e") else text + ".0")
+
+
+def from_array(a):
+    a = np.asarray(a)
+    name = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+            np.dtype(np.int64): "int64"}.get(a.dtype)
+    if name is None:
+        raise Unsupported(f"jax returned dtype {a.dtype}, which the protocol has no name for")
+    return {"dtype": name, "shape": list(a.shape), "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
+
+
+def reduce(per_sample, reduction, weighted, ignoring):
+    """optax returns per-example losses and has no reduction argument.
+
+    COMPOSED, NOT OPTAX: 'mean' is jnp.mean and 'sum' is jnp.sum over optax's per-example
+    losses. They are used only where PyTorch's reduction is exactly that plain mean or sum:
+    'mean' without class weights and without any ignored target (PyTorch divides by the number
+    of non-ignored targets, or by their summed weights), 'sum' without class weights. Anything
+    else is answered unsupported.
+    """
+    if reduction == "none":
+        return per_sample
+    if reduction == "sum" and not weighted:
+        return jnp.sum(per_sample)
+    if reduction == "mean" and not weighted and not ignoring:
+        return jnp.mean(per_sample)
+    if reduction not in ("none", "mean", "sum"):
+        raise Unsupported(f"optax losses have no reduction argument; the adapter composes only "
+                          f"'mean' and 'sum' and cannot pass reduction {reduction!r} to optax")
+    raise Unsupported(f"optax has no reduction {reduction!r} for this call (its per-example "
+                      f"losses would need a hand-written denominator)")
+
+
+def cross_entropy(x, target, attrs):
+    reduction = attrs.get("reduction", "mean")
+    ignore_index = attrs.get("ignore_index", -100)
+    smoothing = attrs.get("label_smoothing", 0.0)
+    # PyTorch's class axis: 1 for (N, C, d1..dk), 0 for an unbatched (C,) input.
+    axis = 1 if x.ndim >= 2 else 0
+    # PyTorch reads a target shaped like the input as class probabilities, any other as indices.
+    probabilities = tuple(target.shape) == tuple(x.shape)
+    if probabilities:
+        if ignore_index != -100:
+            raise Unsupported("optax.softmax_cross_entropy has no ignore_index")
+        labels = target
+        if smoothing != 0:
+            labels = optax.smooth_labels(labels, smoothing, axis=axis)
+        return lambda x: reduce(optax.softmax_cross_entropy(x, labels, axis=axis),
+                                reduction, False, False)
+    # class indices; optax's `where` masks whole examples out (their loss is 0)
+    ignored = bool(np.any(np.asarray(target) == ignore_index)) if target.size else False
+    where = (target != ignore_index) if ignored else None
+    if smoothing != 0:
+        if x.ndim == 0:
+            raise Unsupported("jax.nn.one_hot of a 0-d input has no class axis")
+        labels = jax.nn.one_hot(target, x.shape[axis], dtype=x.dtype, axis=axis)
+        labels = optax.smooth_labels(labels, smoothing, axis=axis)
+        return lambda x: reduce(optax.softmax_cross_entropy(x, labels, axis=axis, where=where),
+                                reduction, False, ignored)
+    return lambda x: reduce(
+        optax.softmax_cross_entropy_with_integer_labels(x, target, axis=axis, where=where),
+        reduction, False, ignored)
+
+
+def function(op, inputs, attrs):
+    """The call as a function of `input`, so that jax.grad can differentiate it."""
+    if op == "nll_loss":
+        raise Unsupported("optax has no negative log-likelihood loss over log-probabilities")
+    if op == "binary_cross_entropy":
+        raise Unsupported("optax has no binary cross-entropy over probabilities (only over logits)")
+    for name in ("weight", "pos_weight"):
+        if name in inputs:
+            raise Unsupported(f"optax's losses take no {name}")
+    if op in ("softmax", "log_softmax"):
+        if "dim" not in attrs:
+            raise Unsupported("no dim given, and jax.nn's softmax default (axis=-1) is not PyTorch's")
+        f = getattr(jax.nn, op)
+        return lambda x: f(x, axis=attrs["dim"])
+    if op == "sigmoid":
+        return jax.nn.sigmoid
+    if op == "cross_entropy":
+        return cross_entropy(inputs["input"], inputs["target"], attrs)
+    if op == "binary_cross_entropy_with_logits":
+        target = inputs["target"]
+        reduction = attrs.get("reduction", "mean")
+        return lambda x: reduce(optax.sigmoid_binary_cross_entropy(x, target), reduction, False, False)
+    raise Unsupported(f"op {op}")
+
+
+def call(request):
+    op = request["op"]
+    inputs = {name: to_array(t) for name, t in request.get("inputs", {}).items()}
+    attrs = dict(request.get("attrs", {}))
+    if isinstance(attrs.get("label_smoothing"), str):
+        attrs["label_smoothing"] = SPECIAL[attrs["label_smoothing"]]
+    x = inputs["input"]
+    f = function(op, inputs, attrs)
+    out = f(x)
+    reply = {"output": from_array(out)}
+    if request.get("grad", False):
+        reply["grad_input"] = from_array(jax.grad(lambda x: jnp.sum(f(x)))(x))
+    return reply
+
+
+def answer(line):
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as e:
+        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
+    rid = request.get("id", "")
+    if request.get("protocol", PROTOCOL) != PROTOCOL:
+        return {"id": rid, "error": {"kind": "unsupported_protocol",
+                                     "message": f"protocol {request.get('protocol')} is not supported"}}
+    try:
+        reply = call(request)
+    except Unsupported as e:
+        reply = {"unsupported": str(e)}
+    except (KeyError, AttributeError) as e:
+        reply = {"error": {"kind": "malformed_request", "message": f"{type(e).__name__}: {e}"}}
+    except Exception as e:  # JAX raises ValueError, TypeError, IndexError and its own kinds
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reply = {"error": {"kind": error_kind(request.get("op"), message),
+                           "message": f"{type(e).__name__}: {message}"}}
+    reply["id"] = rid
+    return reply
+
+
+def main():
+    for line in sys.stdin:
+        if line.strip():
+            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
