@@ -41,6 +41,15 @@ pub fn report(r: &Report) -> String {
         out.push('\n');
     }
     skips(&mut out, r);
+    let other_kind = (r.runs.iter())
+        .filter(|v| v.status == Status::Failed && matches!(v.judgement, Judgement::WrongErrorKind { .. }))
+        .count();
+    if other_kind > 0 {
+        let _ = writeln!(
+            out,
+            "\n{other_kind} of the failures rejected the input with another error kind (the order of the checks: spec/protocol.md)"
+        );
+    }
     for id in &r.stale_expectations {
         let _ = writeln!(
             out,
