@@ -3,8 +3,8 @@
 
 For every value case of the export (`cross-entropy-spec cases --json`, one line per case and
 dtype) this computes, with mpmath at 60 significant digits (`--dps`), the exact result of the op
-on the case's inputs *as stored in that dtype* (every input is an exact binary float), and, when
-the export line has `expect_grad`, the exact value of PyTorch's *defined* gradient of the sum of
+on the case's inputs *as stored in that dtype* (every input is an exact binary float), and the
+exact value of PyTorch's *defined* gradient of the sum of
 the output with respect to `input` (what `out.sum().backward()` leaves in `input.grad`; the
 closed forms of spec/10-gradients.md and src/reference/grad.rs). Error cases (`expect_error`) are
 skipped. Nothing goes through PyTorch or float arithmetic: every op is written out directly.
@@ -38,7 +38,7 @@ Output, `json.dump(indent=1, sort_keys=True)`:
      "generated": "YYYY-MM-DD",
      "values": {"<case>@<dtype>": {"digest": <the export's "digest" or null>,
          "output": {"dtype": ..., "shape": [...], "data": ["<25 significant digits>", ...]},
-         "grad_input": {...} (absent when the export line has no expect_grad)}}}
+         "grad_input": {...}}}}
 
 Data are decimal strings with 25 significant digits that Rust's `str::parse::<f64>` reads
 ("0.0900305731703804579980221", "-4.248354255291588977280721e-18", "100"), or "nan", "inf",
@@ -952,10 +952,10 @@ def main():
             "digest": c.get("digest"),
             "output": tensor_json(dtype, oshape, ovals, ref_out["data"] if ref_out else None),
         }
-        if "expect_grad" in c:
-            ref_g = grep.get("grad_input")
-            gd = req["inputs"]["input"]["dtype"]
-            entry["grad_input"] = tensor_json(gd, gshape, gvals, ref_g["data"] if ref_g else None)
+        # Every value case has a gradient run, recorded or stated or not yet.
+        ref_g = grep.get("grad_input")
+        gd = req["inputs"]["input"]["dtype"]
+        entry["grad_input"] = tensor_json(gd, gshape, gvals, ref_g["data"] if ref_g else None)
         values[cid] = entry
 
     doc = {

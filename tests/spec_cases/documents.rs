@@ -3,7 +3,8 @@
 //! `agrees_with` (they must give the library call's result) or `differs_from` (they must not
 //! reproduce the case's expected value). They are the only second copies of a formula in this
 //! crate, and they exist to show that a document's formula and the library agree, or where a
-//! document's code goes wrong. Each computes in the run's dtype, as the notebook's tensors did.
+//! document's code goes wrong. Each computes in the run's dtype (the notebooks' PyTorch tensors were
+//! float32; 000's NumPy loops ran in float64): the `identity` tolerance absorbs the difference.
 
 use ndarray::{Array2, ArrayD, Axis, Ix1, Ix2, Ix3, Ix4};
 
