@@ -34,6 +34,12 @@ def main():
         if "expect" not in case:
             continue
         request = dict(case["request"], grad=True)
+        if "expect_grad_error" in case:
+            # The case states that PyTorch's backward raises: check that it still does.
+            reply = adapter.answer(json.dumps(request))
+            if reply.get("error", {}).get("kind") != case["expect_grad_error"]["kind"]:
+                sys.exit(f"{case['id']}: PyTorch's backward no longer raises as stated: {json.dumps(reply)[:300]}")
+            continue
         reply = adapter.answer(json.dumps(request))
         if "grad_input" not in reply:
             sys.exit(f"{case['id']}: PyTorch gave no gradient: {json.dumps(reply)[:300]}")

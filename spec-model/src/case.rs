@@ -72,12 +72,13 @@ pub enum Check {
     },
 }
 
-/// A stated gradient: `expect_grad` within `grad_tol`.
+/// A stated gradient: `expect_grad` within `grad_tol`, or `expect_grad_error`, the error PyTorch's
+/// backward raises where its forward does not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GradCheck {
-    pub expect: Literal,
-    pub tol: Tolerance,
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum GradCheck {
+    Value { expect: Literal, tol: Tolerance },
+    Error { kind: ErrorKind },
 }
 
 /// One executable example of the spec.

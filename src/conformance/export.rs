@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::run::{Claim, Expected, Part, Source, expected_for, request_digest, request_for};
 use crate::conformance::protocol::{PROTOCOL_VERSION, tensor_json};
-use crate::spec::{Case, Check, Spec};
+use crate::spec::{Case, Check, GradCheck, Spec};
 use crate::tensor::Tensor;
 use crate::vocab::Dtype;
 
@@ -46,16 +46,29 @@ pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String
         }
     }
     out["digest"] = Value::from(request_digest(&request));
-    if let Check::Value { .. } = case.check {
-        add_claims(&mut out, spec, case, dtype)?;
+    if let Check::Value { grad, .. } = &case.check {
+        match grad.as_deref() {
+            Some(GradCheck::Error { kind }) => {
+                // Its backward raises: the value's claims, and the error the gradient run expects.
+                out["expect_grad_error"] = json!({ "kind": kind.as_str() });
+                add_claims(&mut out, spec, case, dtype, &[Part::Value])?;
+            }
+            _ => add_claims(&mut out, spec, case, dtype, &[Part::Value, Part::Gradient])?,
+        }
     }
     Ok(out)
 }
 
 /// A value case's other claims, where the spec can make them (a case added since the data was
 /// recorded is exported without them: the export is what the recording scripts read).
-fn add_claims(out: &mut Value, spec: &Spec, case: &Case, dtype: Dtype) -> Result<(), String> {
-    for part in [Part::Value, Part::Gradient] {
+fn add_claims(
+    out: &mut Value,
+    spec: &Spec,
+    case: &Case,
+    dtype: Dtype,
+    parts: &[Part],
+) -> Result<(), String> {
+    for &part in parts {
         let request = request_for(case, dtype, part)?;
         let claims = match expected_for(spec, case, dtype, part, &request) {
             Ok(Expected::Values(claims)) => claims,
@@ -89,7 +102,10 @@ fn stated_only(spec: &Spec, case: &Case, dtype: Dtype, part: Part) -> Vec<Claim>
     }
     let tol = spec.tolerances.get("gradient");
     let want = match grad {
-        Some(g) => Some((g.expect.clone(), g.tol.clone())),
+        Some(g) => match g.as_ref() {
+            GradCheck::Value { expect, tol } => Some((expect.clone(), tol.clone())),
+            GradCheck::Error { .. } => None,
+        },
         None => spec
             .recorded
             .gradient(&case.run_key(dtype))

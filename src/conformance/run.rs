@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::materialize::materialize;
 use super::protocol::Request;
 use super::scale::roundoff;
-use crate::spec::{Case, Check, Literal, Location, Spec, Tolerance};
+use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
 use crate::vocab::{Dtype, ErrorKind};
 
 /// What a run checks: the value of the call, or the gradient of its sum.
@@ -189,7 +189,12 @@ pub fn expected_for(
             tol,
             *signed_zeros,
         ),
-        (Part::Gradient, Some(g)) => claim(Source::Stated, g.expect.clone(), None, &g.tol, false),
+        (Part::Gradient, Some(g)) => match g.as_ref() {
+            GradCheck::Value { expect, tol } => {
+                claim(Source::Stated, expect.clone(), None, tol, false)
+            }
+            GradCheck::Error { kind } => return Ok(Expected::Error(*kind)),
+        },
         (Part::Gradient, None) => {
             let want = spec.recorded.gradient(&case.run_key(dtype))?;
             let tol = named(spec, "gradient")?;

@@ -37,7 +37,8 @@ impl Implementation for Mutant {
     }
 
     /// A value bug leaves the gradient alone: a request for both gets the buggy value with the
-    /// reference's gradient, so gradient runs fail only for the gradient mutant.
+    /// reference's gradient (or the reference's error, where the backward raises), so gradient
+    /// runs fail only for the gradient mutant.
     fn evaluate(&mut self, request: &Request) -> Reply {
         let Some(mut reply) = (self.bug)(request) else {
             return Reference.evaluate(request);
@@ -47,9 +48,11 @@ impl Implementation for Mutant {
             ..
         } = &mut reply
             && request.grad
-            && let Reply::Output { grad_input, .. } = Reference.evaluate(request)
         {
-            *grad = grad_input;
+            match Reference.evaluate(request) {
+                Reply::Output { grad_input, .. } => *grad = grad_input,
+                error => return error,
+            }
         }
         reply
     }

@@ -10,7 +10,7 @@ use cross_entropy_spec::conformance::{
     request_for, run_case,
 };
 use cross_entropy_spec::eval::Reference;
-use cross_entropy_spec::spec::{Case, Check, Literal, Spec};
+use cross_entropy_spec::spec::{Case, Check, GradCheck, Literal, Spec};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::Dtype;
 
@@ -28,7 +28,9 @@ pub fn check_case(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Snapshot, St
         }
     }
     let mut request = request_for(case, dtype, Part::Value).map_err(fail)?;
-    request.grad = matches!(case.check, Check::Value { .. });
+    // The snapshot holds the gradient too, unless the case says the backward raises.
+    request.grad = matches!(&case.check, Check::Value { grad, .. }
+        if !matches!(grad.as_deref(), Some(GradCheck::Error { .. })));
     let reply = Reference.evaluate(&request);
     let checked = match (&case.check, &reply) {
         (

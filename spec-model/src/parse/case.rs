@@ -27,6 +27,7 @@ const CASE_KEYS: &[&str] = &[
     "expect",
     "expect_grad",
     "grad_tol",
+    "expect_grad_error",
     "select",
     "expect_error",
     "message",
@@ -386,8 +387,24 @@ impl Reader<'_> {
         result.map_err(|m| self.fail(key, m)).ok()
     }
 
-    /// `expect_grad` with its `grad_tol`: `Some(None)` when the case states no gradient.
+    /// `expect_grad` with its `grad_tol`, or `expect_grad_error`: `Some(None)` when the case
+    /// states no gradient.
     fn grad_check(&mut self) -> Option<Option<Box<GradCheck>>> {
+        if self.has("expect_grad_error") {
+            if self.has("expect_grad") || self.has("grad_tol") {
+                self.fail(
+                    "expect_grad_error",
+                    "a case has `expect_grad` or `expect_grad_error`, not both",
+                );
+                return None;
+            }
+            let name = self.string("expect_grad_error")?;
+            let Some(kind) = ErrorKind::parse(&name) else {
+                self.fail("expect_grad_error", format!("unknown error kind `{name}`"));
+                return None;
+            };
+            return Some(Some(Box::new(GradCheck::Error { kind })));
+        }
         match (self.has("expect_grad"), self.has("grad_tol")) {
             (false, false) => Some(None),
             (false, true) => {
@@ -401,7 +418,7 @@ impl Reader<'_> {
             (true, true) => {
                 let expect = self.literal("expect_grad")?;
                 let tol = self.tolerance("grad_tol")?;
-                Some(Some(Box::new(GradCheck { expect, tol })))
+                Some(Some(Box::new(GradCheck::Value { expect, tol })))
             }
         }
     }
