@@ -464,7 +464,9 @@ fn a_drafted_expectations_file_lists_every_failure() {
     ]);
     assert_eq!(first.status.code(), Some(1));
     // The error case got an error, of another kind: counted apart from a missing error.
-    assert!(stdout(&first).contains("2 of the failures rejected the input with another error kind"));
+    assert!(
+        stdout(&first).contains("2 of the failures rejected the input with another error kind")
+    );
     let text = std::fs::read_to_string(&draft).expect("written");
     assert!(text.contains("[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"TODO: expected values, got an error"), "{text}");
     let again = run(&[

@@ -42,7 +42,9 @@ pub fn report(r: &Report) -> String {
     }
     skips(&mut out, r);
     let other_kind = (r.runs.iter())
-        .filter(|v| v.status == Status::Failed && matches!(v.judgement, Judgement::WrongErrorKind { .. }))
+        .filter(|v| {
+            v.status == Status::Failed && matches!(v.judgement, Judgement::WrongErrorKind { .. })
+        })
         .count();
     if other_kind > 0 {
         let _ = writeln!(
