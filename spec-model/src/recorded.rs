@@ -37,6 +37,22 @@ impl RecordedTensor {
         }
     }
 
+    /// A float32 decimal read as a float64 and then rounded to float32 rounds twice, and lands
+    /// one ulp off exactly when the float64 falls halfway between two float32s (the shortest
+    /// decimal of `0x15AE43FD`, `7.038531e-26`, does): such a record is refused, not read wrong.
+    /// Write those values as their float64 decimal.
+    fn check_stored(&self) -> Result<(), String> {
+        let halfway = (self.dtype == Dtype::Float32)
+            .then(|| self.data.iter().find(|&&v| halfway_between_float32s(v)))
+            .flatten();
+        match halfway {
+            Some(v) => Err(format!(
+                "{v:e} lies halfway between two float32s, so its float32 is ambiguous: write the float32 as its float64 decimal"
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
         match crate::shape::checked_numel(&self.shape) {
             Ok(n) if n == self.data.len() => Ok(()),
@@ -47,6 +63,20 @@ impl RecordedTensor {
             )),
         }
     }
+}
+
+/// Whether `v` is the midpoint of two adjacent float32s (computed exactly: a float32 and its
+/// neighbour have at most 24 significant bits, their mean at most 25).
+fn halfway_between_float32s(v: f64) -> bool {
+    let near = v as f32;
+    if !v.is_finite() || f64::from(near) == v || near.is_infinite() {
+        return false;
+    }
+    // The float32 on v's other side: one step of the bit pattern away from zero or towards it.
+    let away = (v.abs() > f64::from(near).abs()) as i64 * 2 - 1;
+    let bits = near.abs().to_bits() as i64 + away;
+    let other = f32::from_bits(bits as u32).copysign(v as f32);
+    (f64::from(near) + f64::from(other)) / 2.0 == v
 }
 
 /// PyTorch's gradients, as `scripts/observe_torch_gradients.py` writes them.
@@ -102,6 +132,7 @@ impl Recorded {
         let parsed: RecordedGradients = serde_json::from_str(text).map_err(|e| e.to_string())?;
         for (key, tensor) in &parsed.gradients {
             tensor.check().map_err(|m| format!("{key}: {m}"))?;
+            tensor.check_stored().map_err(|m| format!("{key}: {m}"))?;
         }
         Ok(parsed)
     }
@@ -178,6 +209,12 @@ mod tests {
         );
         let unknown = text.replace("\"command\"", "\"comand\"");
         assert!(Recorded::parse_gradients(&unknown).is_err());
+        // Read through float64, this float32 decimal lands between two float32s.
+        let twice = text.replace("[0.5, \"nan\"]", "[0.5, 7.038531e-26]");
+        let e = Recorded::parse_gradients(&twice).unwrap_err();
+        assert!(e.contains("halfway between two float32s"), "{e}");
+        let once = text.replace("[0.5, \"nan\"]", "[0.5, 7.038530691851209e-26]");
+        assert!(Recorded::parse_gradients(&once).is_ok());
     }
 
     #[test]

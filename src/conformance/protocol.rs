@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use ndarray::ArrayD;
+use num_traits::Float;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{ErrorKind, LossError};
 use crate::eval::Tensors;
@@ -77,25 +80,33 @@ impl From<BadRequest> for Reply {
     }
 }
 
-/// One element on the wire: shortest round-trip decimal in the tensor's dtype, integers as
+/// One element as written: shortest round-trip decimal in the tensor's dtype, integers as
 /// integers, and `"nan"`, `"inf"`, `"-inf"` for the non-finite values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 enum Number {
     Int(i64),
     Float(f64),
-    #[serde(skip_deserializing)]
     Single(f32),
     Special(String),
 }
 
-/// A tensor on the wire: `{"dtype": .., "shape": [..], "data": [..]}`, data flat and row-major.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A tensor as written: `{"dtype": .., "shape": [..], "data": [..]}`, data flat and row-major.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct WireTensor {
     dtype: Dtype,
     shape: Vec<usize>,
     data: Vec<Number>,
+}
+
+/// A tensor as read: each element kept as its JSON text until the dtype says how to read it, so
+/// that a float32 decimal is rounded once, to float32, and never through float64.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<Box<RawValue>>,
 }
 
 impl From<&Tensor> for WireTensor {
@@ -104,7 +115,7 @@ impl From<&Tensor> for WireTensor {
             v if v.is_nan() => Number::Special("nan".into()),
             f64::INFINITY => Number::Special("inf".into()),
             f64::NEG_INFINITY => Number::Special("-inf".into()),
-            v if single => Number::Single(v as f32),
+            v if single && rounds_once(v as f32) => Number::Single(v as f32),
             v => Number::Float(v),
         };
         let data = match t {
@@ -120,53 +131,76 @@ impl From<&Tensor> for WireTensor {
     }
 }
 
-impl WireTensor {
+/// Whether `v`'s shortest float32 decimal also reads back to `v` through float64 (rounded to
+/// float64, then to float32). For a few values it does not (`7.038531e-26`); those are written as
+/// their float64 decimal, so that a reader going through float64 (Python, JavaScript) reads every
+/// request exactly.
+fn rounds_once(v: f32) -> bool {
+    v.to_string()
+        .parse::<f64>()
+        .is_ok_and(|wide| wide as f32 == v)
+}
+
+impl RawTensor {
     fn into_tensor(self) -> Result<Tensor, String> {
-        let WireTensor { dtype, shape, data } = self;
+        let RawTensor { dtype, shape, data } = self;
         // The shape first: every dimension is bounded, not only the number of values given.
-        crate::tensor::checked_numel(&shape)?;
-        if dtype == Dtype::Int64 {
-            return int_tensor(&shape, &data);
+        let numel = crate::tensor::checked_numel(&shape)?;
+        if numel != data.len() {
+            let given = data.len();
+            return Err(format!(
+                "shape {shape:?} holds {numel} elements, but `data` has {given}"
+            ));
         }
-        let values = (data.iter())
-            .map(|v| match v {
-                Number::Int(i) => Ok(*i as f64),
-                Number::Float(f) => Ok(*f),
-                Number::Single(f) => Ok(f64::from(*f)),
-                Number::Special(s) => spec_model::floats::parse_special(s)
-                    .ok()
-                    .filter(|v| !v.is_finite())
-                    .ok_or_else(|| {
-                        format!("\"{s}\" is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")")
-                    }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Tensor::from_f64(dtype, &shape, &values)
+        let dim = ndarray::IxDyn(&shape);
+        let texts = data.iter().map(|raw| raw.get());
+        let built = match dtype {
+            Dtype::Int64 => ArrayD::from_shape_vec(dim, texts.map(int).collect::<Result<_, _>>()?)
+                .map(Tensor::Int64),
+            Dtype::Float32 => {
+                ArrayD::from_shape_vec(dim, texts.map(float::<f32>).collect::<Result<_, _>>()?)
+                    .map(Tensor::Float32)
+            }
+            Dtype::Float64 => {
+                ArrayD::from_shape_vec(dim, texts.map(float::<f64>).collect::<Result<_, _>>()?)
+                    .map(Tensor::Float64)
+            }
+        };
+        built.map_err(|e| e.to_string())
     }
 }
 
-/// An int64 tensor: every element an integer on the wire.
-fn int_tensor(shape: &[usize], data: &[Number]) -> Result<Tensor, String> {
-    let ints = (data.iter())
-        .map(|v| match v {
-            Number::Int(i) => Ok(*i),
-            other => Err(format!("{} is not an int64", number_text(other))),
-        })
-        .collect::<Result<Vec<i64>, _>>()?;
-    let numel = crate::tensor::checked_numel(shape)?;
-    if numel != ints.len() {
+/// An int64 element: a JSON integer.
+fn int(text: &str) -> Result<i64, String> {
+    text.parse::<i64>()
+        .map_err(|_| format!("{text} is not an int64"))
+}
+
+/// A floating element: a JSON number within float64's range, read correctly rounded in the
+/// element's own dtype (and within its range), or one of the strings `"nan"`, `"inf"`, `"-inf"`.
+fn float<T: std::str::FromStr + Float>(text: &str) -> Result<T, String> {
+    let not_a_number = || format!("{text} is not a number");
+    let spelled = match text {
+        "\"nan\"" => Some("NaN"),
+        "\"inf\"" => Some("inf"),
+        "\"-inf\"" => Some("-inf"),
+        _ => None,
+    };
+    if let Some(name) = spelled {
+        return name.parse::<T>().map_err(|_| not_a_number());
+    }
+    if !text.parse::<f64>().is_ok_and(f64::is_finite) {
         return Err(format!(
-            "shape {shape:?} holds {numel} elements, but `data` has {}",
-            ints.len()
+            "{text} is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")"
         ));
     }
-    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), ints)
-        .map(Tensor::Int64)
-        .map_err(|e| e.to_string())
-}
-
-fn number_text(n: &Number) -> String {
-    serde_json::to_string(n).unwrap_or_default()
+    match text.parse::<T>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!(
+            "{text} is beyond the dtype's range (write \"inf\" or \"-inf\")"
+        )),
+        Err(_) => Err(not_a_number()),
+    }
 }
 
 /// Writes a tensor as the protocol does.
@@ -175,22 +209,22 @@ pub fn tensor_json(t: &Tensor) -> String {
 }
 
 /// Reads a tensor written as by [`tensor_json`].
-pub fn tensor_from_json(v: &Value) -> Result<Tensor, String> {
-    WireTensor::deserialize(v)
+pub fn tensor_from_json(text: &str) -> Result<Tensor, String> {
+    serde_json::from_str::<RawTensor>(text)
         .map_err(|e| e.to_string())?
         .into_tensor()
 }
 
 /// A request on the wire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireRequest {
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "T: Deserialize<'de>"))]
+struct WireRequest<T> {
     #[serde(default = "version_one")]
     protocol: u64,
     id: String,
     op: Op,
     #[serde(default)]
-    inputs: BTreeMap<Role, WireTensor>,
+    inputs: BTreeMap<Role, T>,
     #[serde(default)]
     attrs: Attrs,
     #[serde(default)]
@@ -204,7 +238,7 @@ fn version_one() -> u64 {
 impl Request {
     /// The request as one line of JSON.
     pub fn to_json(&self) -> String {
-        let wire = WireRequest {
+        let wire = WireRequest::<WireTensor> {
             protocol: PROTOCOL_VERSION,
             id: self.id.clone(),
             op: self.op,
@@ -240,12 +274,13 @@ impl Request {
                 });
             }
         }
-        let wire =
-            WireRequest::deserialize(&value).map_err(|e| malformed(id.clone(), e.to_string()))?;
+        // Read again from the text, not from `value`: tensors keep their elements' digits.
+        let wire = serde_json::from_str::<WireRequest<RawTensor>>(line)
+            .map_err(|e| malformed(id.clone(), e.to_string()))?;
         Request::from_wire(wire).map_err(|m| malformed(id, m))
     }
 
-    fn from_wire(wire: WireRequest) -> Result<Request, String> {
+    fn from_wire(wire: WireRequest<RawTensor>) -> Result<Request, String> {
         let op = wire.op;
         let mut tensors = Tensors::new();
         for (role, t) in wire.inputs {
@@ -283,14 +318,14 @@ impl Request {
 
 /// A reply on the wire: exactly one of `output` (with `grad_input` when asked), `error`,
 /// `unsupported`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireReply {
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "T: Deserialize<'de>"))]
+struct WireReply<T> {
     id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    output: Option<WireTensor>,
+    output: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    grad_input: Option<WireTensor>,
+    grad_input: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<WireError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,7 +344,7 @@ impl Reply {
     /// The reply to request `id` as one line of JSON. A [`Reply::Broken`] exists only in
     /// process; it has no wire form.
     pub fn to_json(&self, id: &str) -> Option<String> {
-        let mut wire = WireReply {
+        let mut wire = WireReply::<WireTensor> {
             id: id.to_string(),
             output: None,
             grad_input: None,
@@ -355,8 +390,8 @@ fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
             ));
         }
     }
-    let wire =
-        WireReply::deserialize(&value).map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
+    let wire = serde_json::from_str::<WireReply<RawTensor>>(line)
+        .map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
     match wire {
         WireReply {
             output: Some(output),
@@ -366,7 +401,7 @@ fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
             ..
         } => {
             let output = output.into_tensor().map_err(|m| format!("`output`: {m}"))?;
-            let grad_input = (grad_input.map(WireTensor::into_tensor).transpose())
+            let grad_input = (grad_input.map(RawTensor::into_tensor).transpose())
                 .map_err(|m| format!("`grad_input`: {m}"))?;
             Ok(Reply::Output { output, grad_input })
         }
@@ -477,5 +512,49 @@ mod tests {
             panic!("an unknown kind is unreadable");
         };
         assert!(why.contains("not in the protocol's list"), "{why}");
+    }
+
+    #[test]
+    fn a_float32_decimal_is_rounded_once_to_float32() {
+        // Shortest round-trip in float32, but read through float64 first it lands one ulp off:
+        // rounding twice is not rounding once.
+        let single = f32::from_bits(0x15AE_43FD);
+        assert_eq!(format!("{single:e}"), "7.038531e-26");
+        let through_f64 = "7.038531e-26".parse::<f64>().unwrap() as f32;
+        assert_ne!(through_f64.to_bits(), single.to_bits());
+        let line = "{\"dtype\":\"float32\",\"shape\":[1],\"data\":[7.038531e-26]}";
+        let Tensor::Float32(read) = tensor_from_json(line).unwrap() else {
+            panic!("a float32 tensor");
+        };
+        assert_eq!(read[[0]].to_bits(), single.to_bits());
+        // Written for readers that go through float64: the float64 decimal, which reads exactly.
+        let written = tensor_json(&Tensor::Float32(read));
+        assert!(written.contains("[7.038530691851209e-26]"), "{written}");
+        let Tensor::Float32(again) = tensor_from_json(&written).unwrap() else {
+            panic!("a float32 tensor");
+        };
+        assert_eq!(again[[0]].to_bits(), single.to_bits());
+        assert!(rounds_once(0.1) && !rounds_once(single) && !rounds_once(-single));
+    }
+
+    #[test]
+    fn elements_are_read_in_their_dtype_and_range() {
+        let read = |dtype: &str, data: &str| {
+            tensor_from_json(&format!(
+                "{{\"dtype\":\"{dtype}\",\"shape\":[1],\"data\":[{data}]}}"
+            ))
+        };
+        let e = read("float32", "1e39").unwrap_err();
+        assert!(e.contains("beyond the dtype's range"), "{e}");
+        assert!(read("float64", "1e39").is_ok());
+        assert!(
+            read("float64", "1e999")
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(read("int64", "1.5").unwrap_err().contains("not an int64"));
+        assert!(read("int64", "\"nan\"").is_err());
+        assert!(read("float32", "[1]").is_err());
+        assert!(read("float32", "\"-inf\"").is_ok());
     }
 }
