@@ -496,6 +496,12 @@ class Row:
 
 # ---------------------------------------------------------------------------- ops
 
+def reduction_of(attrs):
+    """The reduction asked for, with PyTorch's deprecated "elementwise_mean" read as "mean"."""
+    reduction = attrs.get("reduction", "mean")
+    return "mean" if reduction == "elementwise_mean" else reduction
+
+
 def reduce_elementwise(losses, reduction, shape):
     if reduction == "none":
         return shape, losses
@@ -536,7 +542,7 @@ def index_layout(inp, target):
 
 
 def op_nll(inp, target, weight, attrs):
-    reduction = attrs.get("reduction", "mean")
+    reduction = reduction_of(attrs)
     ignore = attrs.get("ignore_index", -100)
     class_dim, classes, out_shape = index_layout(inp, target)
     w = weight.data if weight is not None else [Fraction(1)] * classes
@@ -582,7 +588,7 @@ def op_ce_index(inp, target, weight, attrs):
     """nll_loss(log_softmax(x)) and, with smoothing eps > 0, PyTorch's
     (1 - eps) * nll + smooth * (eps / C), smooth_n = -sum_c w_c lp_nc (0 where ignored), both
     'mean's divided by D = sum of the valid targets' weights."""
-    reduction = attrs.get("reduction", "mean")
+    reduction = reduction_of(attrs)
     ignore = attrs.get("ignore_index", -100)
     eps = smoothing(attrs)
     class_dim, classes, out_shape = index_layout(inp, target)
@@ -642,7 +648,7 @@ def op_ce_index(inp, target, weight, attrs):
 def op_ce_prob(inp, target, weight, attrs):
     """l_n = -sum_c lp_nc q'_nc w_c with q' = q (1 - eps) + eps / C; 'mean' divides by the
     number of rows (NaN when the input is empty)."""
-    reduction = attrs.get("reduction", "mean")
+    reduction = reduction_of(attrs)
     eps = smoothing(attrs)
     class_dim = 1 if len(inp.shape) >= 2 else 0
     classes = inp.shape[class_dim]
@@ -684,7 +690,7 @@ def op_ce_prob(inp, target, weight, attrs):
 def op_bce(inp, target, weight, attrs):
     """l = w [(y - 1) max(log1p(-x), -100) - y max(log x, -100)];
     dl/dx = w (x - y) / max((1 - x) x, EPS), divided by numel for 'mean'."""
-    reduction = attrs.get("reduction", "mean")
+    reduction = reduction_of(attrs)
     w = broadcast_to(weight, target.shape)
     floor = Fraction(LOG_FLOOR)
     losses = []
@@ -711,7 +717,7 @@ def op_bcewl(inp, target, weight, pos_weight, attrs):
     (1 - y) x + lw softplus(-x) for x >= 0, -p y x + lw softplus(x) for x < 0.
     dl/dx = w [(p y + 1 - y) sigmoid(x) - p y], where finite as
     (1 - y) sigmoid(x) - p y sigmoid(-x); divided by numel for 'mean'."""
-    reduction = attrs.get("reduction", "mean")
+    reduction = reduction_of(attrs)
     w = broadcast_to(weight, target.shape)
     pw = broadcast_to(pos_weight, target.shape)
     losses = []
