@@ -118,7 +118,7 @@ fn nll_and_cross_entropy_with_index_targets() {
                         }
                         let weight = weighted.then_some(&weight);
                         let what = format!(
-                            "seed {seed} shape {shape:?} target {:?} weight {:?} {reduction} ε {label_smoothing}",
+                            "seed {seed} shape {shape:?} target {:?} weight {:?} {reduction:?} ε {label_smoothing}",
                             list(Some(&target)),
                             list(weight)
                         );
@@ -180,7 +180,7 @@ fn cross_entropy_with_probability_targets() {
                     let t = Target::Probabilities(&q);
                     check(
                         &format!(
-                            "cross_entropy seed {seed} shape {shape:?} weight {:?} {reduction} ε {label_smoothing}",
+                            "cross_entropy seed {seed} shape {shape:?} weight {:?} {reduction:?} ε {label_smoothing}",
                             list(weight)
                         ),
                         &x,
@@ -210,7 +210,7 @@ fn binary_losses() {
                 let pos_weight = uniform(&mut rng, &last, 0.2, 3.0);
                 let weight = weighted.then_some(&weight);
                 let what = format!(
-                    "seed {seed} shape {shape:?} weight {:?} {reduction}",
+                    "seed {seed} shape {shape:?} weight {:?} {reduction:?}",
                     list(weight)
                 );
                 let p = uniform(&mut rng, &shape, 0.05, 0.95);

@@ -19,17 +19,6 @@ pub enum Reduction {
     Sum,
 }
 
-impl Reduction {
-    /// The string PyTorch accepts for this reduction.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reduction::None => "none",
-            Reduction::Mean => "mean",
-            Reduction::Sum => "sum",
-        }
-    }
-}
-
 impl FromStr for Reduction {
     type Err = LossError;
 
@@ -44,12 +33,6 @@ impl FromStr for Reduction {
                 format!("{s} is not a valid value for reduction"),
             )),
         }
-    }
-}
-
-impl std::fmt::Display for Reduction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
