@@ -5,7 +5,7 @@
 use ndarray::{ArrayD, Axis, IxDyn};
 
 use super::Call;
-use super::lanes::{Lane, depth};
+use super::lanes::{self, Lane, depth};
 use super::values::{class_lanes, class_weight, class_weights, targets};
 use crate::reference::class_dim;
 use crate::vocab::{Op, Role};
@@ -32,26 +32,11 @@ pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
 /// softmax's gradient of a sum is `p_j (1 - Σ_k p_k)`, exactly 0: what remains is each `p`'s
 /// rounding; log_softmax's is `1 - C·p_j`, which cancels near `p_j = 1/C`.
 fn along_dim(call: &Call) -> Result<Vec<f64>, String> {
-    let x = call.input();
-    let x = if x.ndim() == 0 {
-        x.insert_axis(Axis(0))
-    } else {
-        x
-    };
-    let dim = call.attrs.dim.unwrap_or(0);
-    let d = usize::try_from(dim.rem_euclid(x.ndim() as i64)).map_err(|e| e.to_string())?;
-    let mut out = ArrayD::<f64>::zeros(x.raw_dim());
-    for (lane, mut o) in x.lanes(Axis(d)).into_iter().zip(out.lanes_mut(Axis(d))) {
-        let Some(lane) = Lane::of(lane) else { continue };
-        let rounding: f64 = (0..lane.c).map(|k| lane.p_scale(k)).sum();
-        for (j, slot) in o.iter_mut().enumerate() {
-            *slot = match call.op {
-                Op::Softmax => lane.p(j) * (rounding + lane.l + 1.0),
-                _ => 1.0 + lane.c as f64 * lane.p(j) * (lane.log_p_scale(j) + 2.0),
-            };
-        }
-    }
-    Ok(out.iter().copied().collect())
+    let rounding = |lane: &Lane| (0..lane.c).map(|k| lane.p_scale(k)).sum::<f64>();
+    lanes::along_dim(call, rounding, |lane, rounding, j| match call.op {
+        Op::Softmax => lane.p(j) * (rounding + lane.l + 1.0),
+        _ => 1.0 + lane.c as f64 * lane.p(j) * (lane.log_p_scale(j) + 2.0),
+    })
 }
 
 /// The factor on each sample's gradient, `1/D` for 'mean', and the relative scale the mean's

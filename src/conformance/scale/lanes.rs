@@ -2,7 +2,9 @@
 //! `m = max x`, the log-normaliser `log s = log Σ exp(x_j − m)`, the slice length `C` and
 //! `L = ⌈log2 C⌉`, the depth of a pairwise sum over it.
 
-use ndarray::ArrayView1;
+use ndarray::{ArrayD, ArrayView1, Axis};
+
+use super::Call;
 
 /// One slice's statistics, in f64; `None` when the slice holds a NaN or `+inf`, or only `-inf`
 /// (then every result of the slice is NaN or infinite, compared exactly, with no allowance). A
@@ -69,4 +71,32 @@ impl<'a> Lane<'a> {
             p => p * (self.z(j).abs() + self.l + 3.0),
         }
     }
+}
+
+/// A scale for every element of a softmax or log_softmax call: `scale(lane, &once, j)` for
+/// element `j` of each lane along `dim` (a 0-d input is one lane of one), `once` being what
+/// `per_lane` computed for the lane; a lane with no [`Lane`] gets 0, its results being compared
+/// exactly.
+pub fn along_dim<S>(
+    call: &Call,
+    per_lane: impl Fn(&Lane) -> S,
+    scale: impl Fn(&Lane, &S, usize) -> f64,
+) -> Result<Vec<f64>, String> {
+    let x = call.input();
+    let x = if x.ndim() == 0 {
+        x.insert_axis(Axis(0))
+    } else {
+        x
+    };
+    let dim = call.attrs.dim.unwrap_or(0);
+    let d = usize::try_from(dim.rem_euclid(x.ndim() as i64)).map_err(|e| e.to_string())?;
+    let mut out = ArrayD::<f64>::zeros(x.raw_dim());
+    for (lane, mut o) in x.lanes(Axis(d)).into_iter().zip(out.lanes_mut(Axis(d))) {
+        let Some(lane) = Lane::of(lane) else { continue };
+        let once = per_lane(&lane);
+        for (j, slot) in o.iter_mut().enumerate() {
+            *slot = scale(&lane, &once, j);
+        }
+    }
+    Ok(out.iter().copied().collect())
 }

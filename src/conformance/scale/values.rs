@@ -3,7 +3,7 @@
 use ndarray::{ArrayD, Axis, IxDyn};
 
 use super::Call;
-use super::lanes::{Lane, depth};
+use super::lanes::{self, Lane, depth};
 use crate::reference::class_dim;
 use crate::vocab::{Op, Role};
 
@@ -31,25 +31,14 @@ pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
 
 /// softmax's relative scale `p_j (|z_j| + L + 3)`, log_softmax's absolute one.
 fn along_dim(call: &Call) -> Result<Vec<f64>, String> {
-    let x = call.input();
-    let x = if x.ndim() == 0 {
-        x.insert_axis(Axis(0))
-    } else {
-        x
-    };
-    let dim = call.attrs.dim.unwrap_or(0);
-    let d = usize::try_from(dim.rem_euclid(x.ndim() as i64)).map_err(|e| e.to_string())?;
-    let mut out = ArrayD::<f64>::zeros(x.raw_dim());
-    for (lane, mut o) in x.lanes(Axis(d)).into_iter().zip(out.lanes_mut(Axis(d))) {
-        let Some(lane) = Lane::of(lane) else { continue };
-        for (j, slot) in o.iter_mut().enumerate() {
-            *slot = match call.op {
-                Op::Softmax => lane.p_scale(j),
-                _ => lane.log_p_scale(j),
-            };
-        }
-    }
-    Ok(out.iter().copied().collect())
+    lanes::along_dim(
+        call,
+        |_| (),
+        |lane, _, j| match call.op {
+            Op::Softmax => lane.p_scale(j),
+            _ => lane.log_p_scale(j),
+        },
+    )
 }
 
 /// The per-sample losses (reduction 'none'), flat.
