@@ -32,6 +32,12 @@ ERROR_KINDS = [
     (r"weight tensor should be defined either for all", "weight_shape"),
     (r"Expected floating point type for target with class probabilities", "dtype_mismatch"),
     (r"expected target dtype|expected scalar type|Found dtype|not implemented for|can't be cast", "dtype_mismatch"),
+    # Label smoothing's own refusals: a (1,) target of an unbatched input leaves a 0-d loss that
+    # cannot take the (1,) smoothing term; a weight of K-dim input that is not 1-D fails its
+    # view or its gather.
+    (r"output with shape \[\] doesn't match the broadcast shape \[1\]", "shape_mismatch"),
+    (r"shape '\[[\d, ]*\]' is invalid for input of size|"
+     r"Index tensor must have the same number of dimensions as input tensor", "weight_shape"),
     (r"Expected 1 or more dimensions|Dimension specified as \d+ but tensor has no dimensions",
      "invalid_rank"),
     (r"Expected input batch_size|Expected target size|size mismatch|Using a target size|"
