@@ -196,6 +196,13 @@ fn cross_entropy(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Repl
                 w.dtype()
             )));
         }
+        Some(w) if w.shape().len() != 1 => {
+            return Err(Reply::Unsupported(format!(
+                "a weight of shape {:?}: burn takes weights as a Vec<f32>, so a shape to refuse \
+                 cannot be expressed",
+                w.shape()
+            )));
+        }
         Some(w) => Some(w.to_f64_vec().iter().map(|&v| v as f32).collect()),
     };
     let smoothing = r.attrs.label_smoothing.map(|l| l as f32);

@@ -5,6 +5,7 @@
 
 use cross_entropy_spec::conformance::protocol::Request;
 use cross_entropy_spec::conformance::{Part, request_for};
+use cross_entropy_spec::reference::Reduction;
 use cross_entropy_spec::spec::{Case, Check};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Op, Role};
@@ -119,7 +120,8 @@ fn of_request(r: &Request) -> Vec<Feature> {
         }
     };
     let class_loss = matches!(r.op, Op::CrossEntropy | Op::NllLoss);
-    let mean = matches!(r.attrs.reduction.as_deref(), None | Some("mean"));
+    let reduction = r.attrs.reduction.as_deref().unwrap_or("mean");
+    let mean = reduction.parse::<Reduction>() == Ok(Reduction::Mean);
     let int_target = matches!(target, Some(Tensor::Int64(_)));
     add(Feature::Softmax, r.op == Op::Softmax);
     add(Feature::LogSoftmax, r.op == Op::LogSoftmax);

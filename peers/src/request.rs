@@ -6,7 +6,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use cross_entropy_spec::reference::class_dim;
+use cross_entropy_spec::reference::{Reduction, class_dim};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Role};
 
@@ -157,23 +157,27 @@ pub enum Reduce {
 /// The reduction the request asks for, for a peer whose loss only averages over `count`
 /// elements.
 pub fn mean_or_sum(r: &Request, count: usize, weighted: bool) -> Result<Reduce, Reply> {
-    match r.attrs.reduction.as_deref() {
-        None | Some("mean") => Ok(Reduce::Mean),
-        Some("sum") if weighted => Err(Reply::Unsupported(
+    let asked = r.attrs.reduction.as_deref().unwrap_or("mean");
+    // PyTorch's names, read by the reference's rule (so `elementwise_mean` is `mean`).
+    let Ok(reduction) = asked.parse::<Reduction>() else {
+        return Err(Reply::Unsupported(format!(
+            "reduction={asked:?}: the peer takes no reduction argument to reject"
+        )));
+    };
+    match reduction {
+        Reduction::Mean => Ok(Reduce::Mean),
+        Reduction::Sum if weighted => Err(Reply::Unsupported(
             "reduction='sum' with weights: the peer only averages, normalised by the weights"
                 .into(),
         )),
-        Some("sum") if count == 0 => Err(Reply::Unsupported(
+        Reduction::Sum if count == 0 => Err(Reply::Unsupported(
             "reduction='sum' of an empty batch: 'sum' is derived as mean × N, undefined for N = 0"
                 .into(),
         )),
-        Some("sum") => Ok(Reduce::SumAsMeanTimesCount(count)),
-        Some("none") => Err(Reply::Unsupported(
+        Reduction::Sum => Ok(Reduce::SumAsMeanTimesCount(count)),
+        Reduction::None => Err(Reply::Unsupported(
             "reduction='none': the peer only returns the mean".into(),
         )),
-        Some(other) => Err(Reply::Unsupported(format!(
-            "reduction={other:?}: the peer takes no reduction argument to reject"
-        ))),
     }
 }
 
