@@ -47,6 +47,9 @@ LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_ent
 ERROR_KINDS = [
     # jax.nn.softmax(x, axis=dim) with dim outside [-ndim, ndim)
     (("softmax", "log_softmax"), r"axis -?\d+ is out of bounds for array of dimension", "dim_out_of_range"),
+    # a 0-d loss input has no class axis: the axis the adapter picks for it (0) is out of bounds
+    # for the input itself (a target never makes axis 0 fail on a 0-d array), a rank error
+    (LOSSES, r"axis 0 is out of bounds for array of dimension 0", "invalid_rank"),
     # in a loss the adapter picks the class axis (1, or 0 for an unbatched input): an axis out of
     # bounds there means the target's rank does not fit the input's
     (LOSSES, r"axis -?\d+ is out of bounds for array of dimension", "shape_mismatch"),
@@ -131,12 +134,22 @@ def cross_entropy(x, target, attrs):
     if probabilities:
         if ignore_index != -100:
             raise Unsupported("optax.softmax_cross_entropy has no ignore_index")
+        if x.ndim > 0 and x.shape[axis] == 0 and reduction != "none":
+            # optax's per-example losses are -0.0 here, but PyTorch's 'mean' of an input with no
+            # elements is NaN and its 'sum' the negated empty sum -0.0: neither is the plain
+            # jnp.mean / jnp.sum (0.0, +0.0) that reduce() composes
+            raise Unsupported(f"optax has no reduction {reduction!r}, and with no classes PyTorch's "
+                              f"is not the plain mean/sum of optax's per-example losses")
         labels = target
         if smoothing != 0:
             labels = optax.smooth_labels(labels, smoothing, axis=axis)
         return lambda x: reduce(optax.softmax_cross_entropy(x, labels, axis=axis),
                                 reduction, False, False)
-    # class indices; optax's `where` masks whole examples out (their loss is 0)
+    # class indices. PyTorch also takes a (1,) target for an unbatched (C,) input, as the index of
+    # its one sample; optax's labels are the logits' shape without the class axis, () here.
+    if x.ndim == 1 and tuple(target.shape) == (1,):
+        target = target.reshape(())
+    # optax's `where` masks whole examples out (their loss is 0)
     ignored = bool(np.any(np.asarray(target) == ignore_index)) if target.size else False
     where = (target != ignore_index) if ignored else None
     if smoothing != 0:

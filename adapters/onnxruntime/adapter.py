@@ -14,8 +14,9 @@ What it runs:
 
 ONNX has no operator for class probabilities, label smoothing, binary_cross_entropy or
 binary_cross_entropy_with_logits: those requests are answered `unsupported`. The one piece of
-glue is layout: an unbatched (C,) input with a 0-d target runs as a batch of one, (1, C) with a
-(1,) target, and its output and gradient are reshaped back.
+glue is layout: an unbatched (C,) input with a 0-d or (1,) target runs as a batch of one, (1, C)
+with a (1,) target, and its output and gradient are reshaped back. (And PyTorch's deprecated
+reduction name "elementwise_mean" is passed as ONNX's "mean".)
 
 One InferenceSession is built and cached per signature (op, dtypes, ranks, attributes); the
 graph's dimensions are symbolic, so one session serves every shape of that signature.
@@ -213,15 +214,18 @@ def call(request):
             smoothing = attrs.get("label_smoothing", 0.0)
             if smoothing != 0:
                 raise Unsupported("SoftmaxCrossEntropyLoss has no label smoothing")
-        if x.ndim == 1 and target.ndim == 0:
-            # layout: PyTorch's unbatched (C,) input is ONNX's batch of one, (1, C)
+        if x.ndim == 1 and target.shape in ((), (1,)):
+            # layout: PyTorch's unbatched (C,) input (with a () or (1,) target, both the index of
+            # its one sample) is ONNX's batch of one, (1, C) with a (1,) target
             unbatched = True
             x, target = x.reshape(1, -1), target.reshape(1)
             arrays["input"] = x
         arrays["target"] = target
         if "weight" in inputs:
             arrays["weight"] = inputs["weight"]
-        node_attrs["reduction"] = attrs.get("reduction", "mean")
+        reduction = attrs.get("reduction", "mean")
+        # PyTorch's deprecated name of "mean"; every other string goes to ONNX as it is
+        node_attrs["reduction"] = "mean" if reduction == "elementwise_mean" else reduction
         node_attrs["ignore_index"] = attrs.get("ignore_index", -100)
     out = session(OPERATORS[op], arrays, node_attrs, False).run(["output"], arrays)[0]
     if unbatched and out.shape == (1,):

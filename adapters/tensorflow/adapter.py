@@ -21,9 +21,10 @@ What it calls:
   tf.nn.weighted_cross_entropy_with_logits inside a keras.losses.Loss subclass, so that Keras does
   the reduction; weight as Keras's sample_weight.
 
-Reductions are Keras's: 'none' -> None, 'mean' -> 'sum_over_batch_size', 'sum' -> 'sum'; any other
-string is handed to Keras as it is, for Keras to accept or reject. Every loss is built with
-dtype=the input's dtype, so float64 stays float64 (Keras would otherwise cast to float32).
+Reductions are Keras's: 'none' -> None, 'mean' (and its deprecated PyTorch name 'elementwise_mean')
+-> 'sum_over_batch_size', 'sum' -> 'sum'; any other string is handed to Keras as it is, for Keras to
+accept or reject. Every loss is built with dtype=the input's dtype, so float64 stays float64
+(Keras would otherwise cast to float32).
 
 Glue, and only glue: PyTorch's class axis 1 is moved last (tf.transpose) for the Keras losses,
 whose TensorFlow backend takes classes last, and the output and gradient come back in PyTorch's
@@ -52,7 +53,9 @@ import keras  # noqa: E402
 PROTOCOL = 1
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
-REDUCTIONS = {"none": None, "mean": "sum_over_batch_size", "sum": "sum"}
+# PyTorch's reduction names as Keras's; "elementwise_mean" is PyTorch's deprecated name of "mean".
+REDUCTIONS = {"none": None, "mean": "sum_over_batch_size", "elementwise_mean": "sum_over_batch_size",
+              "sum": "sum"}
 
 # TensorFlow's and Keras's error messages (TF 2.21, Keras 3), mapped to the protocol's closed list
 # of error kinds. The first pattern that matches wins, so the specific ones come first.
@@ -61,11 +64,15 @@ ERROR_KINDS = [
     (None, r"Invalid value for argument `reduction`", "invalid_reduction"),
     (None, r"`dim` must be in the range", "dim_out_of_range"),
     (None, r"logits must have >= 1 dimension", "invalid_rank"),
+    # Keras's categorical_crossentropy reads y_pred.shape[-1] before anything else: a 0-d input
+    # (handed over unchanged, it has no class axis to move) fails there with this IndexError
+    (("cross_entropy",), r"^tuple index out of range$", "invalid_rank"),
     # in a binary loss Keras has checked the target's shape already: a product that does not
     # broadcast is the weighting (sample_weight, or pos_weight in the log weight)
     (("binary_cross_entropy", "binary_cross_entropy_with_logits"), r"Incompatible shapes", "weight_shape"),
     (None, r"must have rank \(ndim\)|must have the same shape|must have the same rank|"
-           r"[Ii]ncompatible shapes|must be broadcastable|Input to reshape is a tensor with", "shape_mismatch"),
+           r"[Ii]ncompatible shapes|must be broadcastable|Input to reshape is a tensor with|"
+           r"logits and labels must have the same first dimension", "shape_mismatch"),
     (None, r"is not in the list of allowed values|not in list of allowed values", "dtype_mismatch"),
 ]
 
