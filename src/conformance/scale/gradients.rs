@@ -2,12 +2,12 @@
 //! input (see `spec/12-exact-values.md`). The gradient itself comes from the reference; here
 //! only the sizes of the terms it is made of.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis};
 
 use super::Call;
 use super::lanes::{self, Lane, depth};
 use super::values::{class_lanes, class_weight, class_weights, targets};
-use crate::reference::class_dim;
+use crate::reference::{Reduction, class_dim};
 use crate::vocab::{Op, Role};
 
 pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
@@ -21,7 +21,7 @@ pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
                 .map(|(g, y)| 4.0 * g.abs() + 4.0 * y * y)
                 .collect()
         }
-        Op::NllLoss => nll(call, &g),
+        Op::NllLoss => nll(call, &g)?,
         Op::CrossEntropy => cross_entropy(call, &g)?,
         Op::BinaryCrossEntropy => g.iter().map(|g| 6.0 * g.abs()).collect(),
         Op::BinaryCrossEntropyWithLogits => with_logits(call, &g)?,
@@ -41,13 +41,13 @@ fn along_dim(call: &Call) -> Result<Vec<f64>, String> {
 
 /// The factor on each sample's gradient, `1/D` for 'mean', and the relative scale the mean's
 /// denominator adds (`⌈log2 N⌉ Σ|w_n| / |D|`).
-fn coefficient(call: &Call, weights: &[f64]) -> (f64, f64) {
-    if call.reduction() != "mean" {
-        return (1.0, 0.0);
+fn coefficient(call: &Call, weights: &[f64]) -> Result<(f64, f64), String> {
+    if call.reduction()? != Reduction::Mean {
+        return Ok((1.0, 0.0));
     }
     let d: f64 = weights.iter().sum();
     let d_abs: f64 = weights.iter().map(|w| w.abs()).sum();
-    (1.0 / d.abs(), depth(weights.len()) * d_abs / d.abs())
+    Ok((1.0 / d.abs(), depth(weights.len()) * d_abs / d.abs()))
 }
 
 /// The class weight of each sample's target (0 where ignored).
@@ -60,9 +60,9 @@ fn sample_weights(call: &Call) -> Vec<f64> {
 }
 
 /// `nll_loss`: `-w_t / D` at the target, 0 elsewhere.
-fn nll(call: &Call, g: &ArrayD<f64>) -> Vec<f64> {
-    let (_, denominator) = coefficient(call, &sample_weights(call));
-    g.iter().map(|g| g.abs() * (2.0 + denominator)).collect()
+fn nll(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
+    let (_, denominator) = coefficient(call, &sample_weights(call))?;
+    Ok(g.iter().map(|g| g.abs() * (2.0 + denominator)).collect())
 }
 
 /// `cross_entropy`: `c·[(1-ε)·w_t·(p_j - [j = t]) + (ε/C)·(Σ_k w_k·p_j - w_j)]` with index
@@ -75,7 +75,7 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
         Some(_) => sample_weights(call),
         None => vec![1.0; class_lanes(&x).len()],
     };
-    let (c, denominator) = coefficient(call, &per_sample);
+    let (c, denominator) = coefficient(call, &per_sample)?;
     let q = call.float(Role::Target);
     let q_lanes = q.as_ref().map(|q| class_lanes(q));
     let target = targets(call);
@@ -116,20 +116,12 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
 /// form an implementation evaluates, the larger of their terms bounds its cancellation.
 fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let x = call.input();
-    let shape = x.shape().to_vec();
-    let broadcast = |role| -> Result<ArrayD<f64>, String> {
-        match call.float(role) {
-            None => Ok(ArrayD::ones(IxDyn(&shape))),
-            Some(a) => (a.broadcast(IxDyn(&shape)).map(|v| v.to_owned()))
-                .ok_or_else(|| format!("{role} does not broadcast to {shape:?}")),
-        }
-    };
     let (t, w, pw) = (
-        broadcast(Role::Target)?,
-        broadcast(Role::Weight)?,
-        broadcast(Role::PosWeight)?,
+        call.broadcast(Role::Target)?,
+        call.broadcast(Role::Weight)?,
+        call.broadcast(Role::PosWeight)?,
     );
-    let (c, _) = coefficient(call, &vec![1.0; x.len()]);
+    let (c, _) = coefficient(call, &vec![1.0; x.len()])?;
     let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
     let scales = (x.iter().zip(&t).zip(&w).zip(&pw).zip(g)).map(|((((&x, &t), &w), &pw), &g)| {
         let lw = 1.0 + (pw - 1.0) * t;

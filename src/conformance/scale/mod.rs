@@ -17,6 +17,7 @@ use ndarray::ArrayD;
 use super::protocol::Request;
 use super::run::Part;
 use crate::eval::{self, Tensors};
+use crate::reference::Reduction;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};
@@ -86,6 +87,16 @@ impl<'a> Call<'a> {
             .map(Tensor::float_array::<f64>)
     }
 
+    /// A floating argument broadcast to the input's shape, ones when it is absent.
+    pub fn broadcast(&self, role: Role) -> Result<ArrayD<f64>, String> {
+        let shape = self.input().shape().to_vec();
+        match self.float(role) {
+            None => Ok(ArrayD::ones(ndarray::IxDyn(&shape))),
+            Some(a) => (a.broadcast(ndarray::IxDyn(&shape)).map(|v| v.to_owned()))
+                .ok_or_else(|| format!("{role} does not broadcast to {shape:?}")),
+        }
+    }
+
     pub fn input(&self) -> ArrayD<f64> {
         self.float(Role::Input)
             .unwrap_or_else(|| ArrayD::zeros(ndarray::IxDyn(&[0])))
@@ -117,8 +128,10 @@ impl<'a> Call<'a> {
         Ok(g.float_array())
     }
 
-    pub fn reduction(&self) -> &str {
-        self.attrs.reduction.as_deref().unwrap_or("mean")
+    /// The reduction, read by the reference's rule (so `"elementwise_mean"` is `Mean`).
+    pub fn reduction(&self) -> Result<Reduction, String> {
+        let name = self.attrs.reduction.as_deref().unwrap_or("mean");
+        name.parse().map_err(|e: crate::error::LossError| e.message)
     }
 
     /// `label_smoothing` as PyTorch applies it: only a positive value smooths.
@@ -131,5 +144,38 @@ impl<'a> Call<'a> {
 
     pub fn ignore_index(&self) -> i64 {
         self.attrs.ignore_index.unwrap_or(-100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(reduction: &str) -> Request {
+        let input = Tensor::from_f64(Dtype::Float64, &[2, 3], &[1.0, 2.0, 3.0, 1.0, -1.0, 0.5])
+            .expect("a tensor");
+        let target = Tensor::from_f64(Dtype::Int64, &[2], &[0.0, 1.0]).expect("a tensor");
+        Request {
+            id: "x@float64".into(),
+            op: Op::CrossEntropy,
+            tensors: Tensors::from([(Role::Input, input), (Role::Target, target)]),
+            attrs: Attrs {
+                reduction: Some(reduction.into()),
+                ..Attrs::default()
+            },
+            grad: false,
+        }
+    }
+
+    #[test]
+    fn a_reduction_is_read_by_the_reference_rule() {
+        // PyTorch's deprecated name of 'mean' gets the mean's allowance, value and gradient alike.
+        for part in [Part::Value, Part::Gradient] {
+            let mean = roundoff(&request("mean"), part).unwrap();
+            assert_eq!(roundoff(&request("elementwise_mean"), part).unwrap(), mean);
+            assert_ne!(roundoff(&request("sum"), part).unwrap(), mean);
+        }
+        let e = roundoff(&request("avg"), Part::Value).unwrap_err();
+        assert!(e.contains("avg is not a valid value for reduction"), "{e}");
     }
 }

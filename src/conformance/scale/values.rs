@@ -4,7 +4,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 
 use super::Call;
 use super::lanes::{self, Lane, depth};
-use crate::reference::class_dim;
+use crate::reference::{Reduction, class_dim};
 use crate::vocab::{Op, Role};
 
 /// One sample's loss before the reduction: its value, its error scale, and its share of the
@@ -151,19 +151,10 @@ fn probability_terms(call: &Call) -> Result<Vec<Term>, String> {
 /// The binary losses, element by element, with `weight` and `pos_weight` broadcast.
 fn binary_terms(call: &Call) -> Result<Vec<Term>, String> {
     let x = call.input();
-    let shape = x.shape().to_vec();
-    let ones = ArrayD::<f64>::ones(IxDyn(&shape));
-    let broadcast = |role| -> Result<ArrayD<f64>, String> {
-        match call.float(role) {
-            None => Ok(ones.clone()),
-            Some(a) => (a.broadcast(IxDyn(&shape)).map(|v| v.to_owned()))
-                .ok_or_else(|| format!("{role} does not broadcast to {shape:?}")),
-        }
-    };
     let (t, w, pw) = (
-        broadcast(Role::Target)?,
-        broadcast(Role::Weight)?,
-        broadcast(Role::PosWeight)?,
+        call.broadcast(Role::Target)?,
+        call.broadcast(Role::Weight)?,
+        call.broadcast(Role::PosWeight)?,
     );
     let terms = (x.iter().zip(&t).zip(&w).zip(&pw).zip(losses(call)?)).map(
         |((((&x, &t), &w), &pw), loss)| {
@@ -200,10 +191,10 @@ fn reduce(call: &Call, terms: Vec<Term>) -> Result<Vec<f64>, String> {
     let magnitude: f64 = terms.iter().map(|t| t.loss.abs()).sum();
     let total: f64 = terms.iter().map(|t| t.loss).sum();
     let summed = scales + depth(n) * magnitude;
-    Ok(match call.reduction() {
-        "none" => terms.iter().map(|t| t.scale).collect(),
-        "sum" => vec![summed + total.abs()],
-        _ => {
+    Ok(match call.reduction()? {
+        Reduction::None => terms.iter().map(|t| t.scale).collect(),
+        Reduction::Sum => vec![summed + total.abs()],
+        Reduction::Mean => {
             let d: f64 = terms.iter().map(|t| t.weight).sum();
             let d_abs: f64 = terms.iter().map(|t| t.weight.abs()).sum();
             let y = total / d;
