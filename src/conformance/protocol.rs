@@ -189,17 +189,15 @@ fn float<T: std::str::FromStr + Float>(text: &str) -> Result<T, String> {
     if let Some(name) = spelled {
         return name.parse::<T>().map_err(|_| not_a_number());
     }
-    if !text.parse::<f64>().is_ok_and(f64::is_finite) {
-        return Err(format!(
-            "{text} is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")"
-        ));
-    }
     match text.parse::<T>() {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!(
+        // Only an overflow reads the text again, to say whose range it left.
+        Ok(_) if text.parse::<f64>().is_ok_and(f64::is_finite) => Err(format!(
             "{text} is beyond the dtype's range (write \"inf\" or \"-inf\")"
         )),
-        Err(_) => Err(not_a_number()),
+        _ => Err(format!(
+            "{text} is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")"
+        )),
     }
 }
 
