@@ -124,3 +124,37 @@ fn many_cases_in_one_file_parse() {
     assert_eq!(spec.cases.len(), 20_000);
     assert_eq!(spec.cases[19_999].at.line, 2 + 19_999 * 7 + 1);
 }
+
+/// A spec directory of several files.
+fn spec_files(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = spec_dir(name, files[0].0, files[0].1.as_bytes());
+    for (file, text) in &files[1..] {
+        std::fs::write(dir.join(file), text).expect("written");
+    }
+    dir
+}
+
+const BINDS_X: &str = "# Binds\n\n```tensors\nx = [0.0, 1.0]\n```\n\n```case fixture.here\nop = \"sigmoid\"\ninput = \"x\"\nexpect = [0.5, 0.7310586]\ntol = { abs = 1e-6 }\n```\n";
+const USES_X: &str = "# Uses\n\n```case fixture.there\nop = \"sigmoid\"\ninput = \"x\"\nexpect = [0.5, 0.7310586]\ntol = { abs = 1e-6 }\n```\n";
+
+#[test]
+fn a_tensor_bound_in_one_chapter_is_used_by_another() {
+    let dir = spec_files("bound-elsewhere", &[("01.md", USES_X), ("02.md", BINDS_X)]);
+    let parsed = read_dir(&dir, "fixtures");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (spec, _) = parsed.expect("a name bound in a later chapter resolves in an earlier one");
+    assert_eq!(spec.cases.len(), 2);
+}
+
+#[test]
+fn a_tensor_is_bound_once_in_the_whole_spec() {
+    let found = errors(&spec_files(
+        "bound-twice",
+        &[("01.md", BINDS_X), ("02.md", BINDS_X)],
+    ));
+    assert!(
+        found.iter().any(|e| e.starts_with("fixtures/02.md:4: ")
+            && e.contains("tensor `x` is already bound at fixtures/01.md:4")),
+        "{found:#?}"
+    );
+}

@@ -162,7 +162,7 @@ struct Parser<'a> {
 /// limit keeps a hostile expression from exhausting the stack of the build script.
 const MAX_DEPTH: usize = 32;
 
-/// Parses `src`; `lookup` resolves names bound in the file's `tensors` blocks.
+/// Parses `src`; `lookup` resolves names bound in the spec's `tensors` blocks.
 pub fn parse_expr(src: &str, lookup: &dyn Fn(&str) -> Option<Literal>) -> Result<Expr, String> {
     let toks = tokenize(src)?;
     let mut p = Parser {
@@ -290,7 +290,7 @@ impl Parser<'_> {
         }
         (self.lookup)(&path)
             .map(Expr::Literal)
-            .ok_or_else(|| format!("`{path}` is not bound in a `tensors` block of this file"))
+            .ok_or_else(|| format!("`{path}` is not bound in any `tensors` block of the spec"))
     }
 
     fn args(&mut self) -> Result<Vec<Arg>, String> {

@@ -15,11 +15,9 @@ use crate::literal::{self, Literal};
 use crate::location::{Location, SpecError};
 use crate::tolerance::{Bounds, Tolerance, bounds_from};
 
-/// One file's blocks and the tensors its `tensors` blocks bind.
-struct FileBlocks {
-    blocks: Vec<Block>,
-    bindings: BTreeMap<String, Literal>,
-}
+/// Tensors bound in `tensors` blocks, spec-wide: a document's input is written once and every
+/// chapter that restates an example of it names it; each name remembers where it was bound.
+type Bindings = BTreeMap<String, (Literal, Location)>;
 
 /// Parses the spec from `(path, text)` pairs (paths as shown in messages, e.g.
 /// `spec/01-softmax-and-sigmoid.md`). The result has no recorded data: [`crate::read_dir`]
@@ -28,24 +26,27 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
     let mut errors = Vec::new();
     let mut spec = Spec::default();
     let mut parsed = Vec::new();
+    let mut bindings = Bindings::new();
     for (path, text) in files {
-        match scan_file(path, text, &mut spec.tolerances) {
-            Ok((chapter, file)) => {
+        match scan_file(path, text, &mut spec.tolerances, &mut bindings) {
+            Ok((chapter, blocks)) => {
                 spec.chapters.push(chapter);
-                parsed.push(file);
+                parsed.push(blocks);
             }
             Err(e) => errors.extend(e),
         }
     }
+    let bindings: BTreeMap<String, Literal> =
+        bindings.into_iter().map(|(k, (lit, _))| (k, lit)).collect();
     let mut ids: BTreeMap<String, Location> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut numbers = 0usize;
-    for file in &parsed {
-        for block in &file.blocks {
+    for blocks in &parsed {
+        for block in blocks {
             let BlockKind::Case(_) = block.kind else {
                 continue;
             };
-            match case::parse_case(block, &file.bindings, &spec.tolerances) {
+            match case::parse_case(block, &bindings, &spec.tolerances) {
                 Ok(case) => {
                     if let Some(prev) = ids.get(&case.id) {
                         let m =
@@ -94,20 +95,21 @@ fn too_many_numbers(numbers: &mut usize, case: &crate::case::Case) -> Option<Spe
     })
 }
 
-/// Scans one file: its chapter, its blocks and bindings; tolerances go into the shared table.
+/// Scans one file: its chapter and its blocks; tolerances and bound tensors go into the shared
+/// tables.
 fn scan_file(
     path: &str,
     text: &str,
     tolerances: &mut BTreeMap<String, Tolerance>,
-) -> Result<(Chapter, FileBlocks), Vec<SpecError>> {
+    bindings: &mut Bindings,
+) -> Result<(Chapter, Vec<Block>), Vec<SpecError>> {
     let text = text.replace("\r\n", "\n");
     let (title, blocks) = scan_blocks(path, &text)?;
     let mut errors = Vec::new();
-    let mut bindings = BTreeMap::new();
     let mut cases = 0;
     for block in &blocks {
         let result = match &block.kind {
-            BlockKind::Tensors => parse_bindings(block, &mut bindings),
+            BlockKind::Tensors => parse_bindings(block, bindings),
             BlockKind::Tolerance(name) => {
                 parse_tolerance(name, block).and_then(|tol| match tolerances.get(name) {
                     Some(prev) => Err(SpecError::new(
@@ -140,7 +142,7 @@ fn scan_file(
         file: path.to_string(),
         title,
     };
-    Ok((chapter, FileBlocks { blocks, bindings }))
+    Ok((chapter, blocks))
 }
 
 /// The location of a TOML error inside a block body.
@@ -173,15 +175,12 @@ fn key_location(block: &Block, key: &str) -> Location {
     Location::new(&block.at.file, block.at.line + offset)
 }
 
-fn parse_bindings(
-    block: &Block,
-    bindings: &mut BTreeMap<String, Literal>,
-) -> Result<(), SpecError> {
+fn parse_bindings(block: &Block, bindings: &mut Bindings) -> Result<(), SpecError> {
     let table: toml::Table = toml::from_str(&block.body).map_err(|e| toml_error(block, &e))?;
     for (name, value) in &table {
         let at = key_location(block, name);
-        if bindings.contains_key(name) {
-            let m = format!("tensor `{name}` is bound twice in this file");
+        if let Some((_, prev)) = bindings.get(name) {
+            let m = format!("tensor `{name}` is already bound at {prev}");
             return Err(SpecError::new(&at, m));
         }
         if let toml::Value::String(_) = value {
@@ -192,7 +191,7 @@ fn parse_bindings(
         }
         let lit = literal::literal_from_toml(value)
             .map_err(|m| SpecError::new(&at, format!("tensor `{name}`: {m}")))?;
-        bindings.insert(name.clone(), lit);
+        bindings.insert(name.clone(), (lit, at));
     }
     Ok(())
 }
