@@ -15,6 +15,33 @@ use crate::vocab::ErrorKind;
 pub const MAX_REQUEST_LINE: usize = 1 << 30;
 
 /// Answers every line of `input` on `output` until the end of the input.
+///
+/// The reference answering one request line, as `cross-entropy-spec eval` does on stdin: the
+/// softmax of `[1, 1, 2, 2]` (`004_8a619d584319f9a0.txt`, printed there as
+/// `[0.134, 0.134, 0.365, 0.365]`), and a line that is not a request:
+///
+/// ```
+/// use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
+/// use cross_entropy_spec::eval::Reference;
+///
+/// let input = concat!(
+///     r#"{"protocol":1,"id":"a","op":"softmax","#,
+///     r#""inputs":{"input":{"dtype":"float64","shape":[4],"data":[1,1,2,2]}},"#,
+///     r#""attrs":{"dim":0},"grad":false}"#,
+///     "\n",
+///     "not json\n",
+/// );
+/// let mut output = Vec::new();
+/// serve(&mut input.as_bytes(), &mut output, &mut Reference, MAX_REQUEST_LINE).unwrap();
+///
+/// let replies = String::from_utf8(output).unwrap();
+/// let mut lines = replies.lines();
+/// assert_eq!(
+///     lines.next().unwrap(),
+///     r#"{"id":"a","output":{"dtype":"float64","shape":[4],"data":[0.13447071068499755,0.13447071068499755,0.36552928931500245,0.36552928931500245]}}"#
+/// );
+/// assert!(lines.next().unwrap().contains(r#""kind":"malformed_request""#));
+/// ```
 pub fn serve(
     input: &mut impl BufRead,
     output: &mut impl Write,

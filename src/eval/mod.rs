@@ -1,6 +1,6 @@
 //! Calls the reference implementation with dynamically typed tensors, applying PyTorch's rules
 //! for which dtypes each argument may have and which dtype the result takes: the reference as
-//! the protocol and the runner see it. [`args`] reads a call's arguments, [`ops`] has one
+//! the protocol and the runner see it. `args` reads a call's arguments, `ops` has one
 //! function per operation, [`Reference`] is the reference as an
 //! [`Implementation`](crate::conformance::Implementation).
 
@@ -29,6 +29,32 @@ pub(crate) enum Mode {
 }
 
 /// Evaluates `op` on `tensors` with `attrs`, as PyTorch's functional API would.
+///
+/// `F.cross_entropy(torch.arange(1., 13.).reshape(3, 4), torch.tensor([1, 2, 3]),
+/// reduction='none')` (`004_8a619d584319f9a0.txt`: `[2.4402, 1.4402, 0.4402]`), and the error
+/// PyTorch raises for a label out of range:
+///
+/// ```
+/// use cross_entropy_spec::eval::{Tensors, evaluate};
+/// use cross_entropy_spec::spec::Attrs;
+/// use cross_entropy_spec::tensor::Tensor;
+/// use cross_entropy_spec::vocab::{Dtype, ErrorKind, Op, Role};
+///
+/// let logits: Vec<f64> = (1..=12).map(f64::from).collect();
+/// let mut tensors = Tensors::new();
+/// tensors.insert(Role::Input, Tensor::from_f64(Dtype::Float32, &[3, 4], &logits).unwrap());
+/// tensors.insert(Role::Target, Tensor::from_f64(Dtype::Int64, &[3], &[1.0, 2.0, 3.0]).unwrap());
+/// let attrs = Attrs { reduction: Some("none".into()), ..Attrs::default() };
+///
+/// let losses = evaluate(Op::CrossEntropy, &tensors, &attrs).unwrap();
+/// assert_eq!(losses.dtype(), Dtype::Float32);
+/// let four: Vec<String> = losses.to_f64_vec().iter().map(|l| format!("{l:.4}")).collect();
+/// assert_eq!(four, ["2.4402", "1.4402", "0.4402"]);
+///
+/// tensors.insert(Role::Target, Tensor::from_f64(Dtype::Int64, &[3], &[1.0, 2.0, 4.0]).unwrap());
+/// let error = evaluate(Op::CrossEntropy, &tensors, &attrs).unwrap_err();
+/// assert_eq!(error.kind, ErrorKind::TargetOutOfBounds);
+/// ```
 pub fn evaluate(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
     dispatch(op, tensors, attrs, Mode::Value)
 }

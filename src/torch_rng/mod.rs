@@ -25,6 +25,23 @@
 //! The generator state, including the cached normal value, carries over from one call to the
 //! next exactly as it does in a Python session, so a sequence of calls on one
 //! [`TorchGenerator`] reproduces a notebook that seeds once and then draws several tensors.
+//!
+//! `002_f6634e5dba301c05.txt`'s input, which the document shows only as a lost image, and the
+//! first normals after `torch.manual_seed(0)`, as PyTorch prints them:
+//!
+//! ```
+//! use cross_entropy_spec::torch_rng::TorchGenerator;
+//!
+//! let four = |v: &[f32]| v.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(", ");
+//!
+//! // torch.manual_seed(100); torch.rand(4, 5)[0]
+//! let predict = TorchGenerator::manual_seed(100).rand_f32(20).unwrap();
+//! assert_eq!(four(&predict[..5]), "0.1117, 0.8158, 0.2626, 0.4839, 0.6765");
+//!
+//! // torch.manual_seed(0); torch.randn(3)
+//! let normals = TorchGenerator::manual_seed(0).randn_f32(3).unwrap();
+//! assert_eq!(four(&normals), "1.5410, -0.2934, -2.1788");
+//! ```
 
 use thiserror::Error;
 

@@ -50,7 +50,7 @@ impl Subprocess {
         }
     }
 
-    /// A smaller limit on a reply line (the default is [`MAX_REPLY_LINE`]).
+    /// A smaller limit on a reply line (the default is `MAX_REPLY_LINE`).
     pub fn with_max_line(mut self, max_line: usize) -> Subprocess {
         self.max_line = max_line;
         self
