@@ -40,6 +40,15 @@
 //! ```
 
 pub mod bundle;
+pub mod chapters {
+    //! The spec itself, one module per chapter of `spec/`, as rustdoc renders the Markdown: the
+    //! prose, the formulas as written (TeX between `$`), and every case as a block of data.
+    //! `cross-entropy-spec site` renders the same chapters with the maths typeset and the cases as
+    //! cards.
+    // The documents' cell numbers, `In [3]`, and index expressions are not links.
+    #![allow(rustdoc::broken_intra_doc_links)]
+    include!(concat!(env!("OUT_DIR"), "/chapters.rs"));
+}
 pub mod conformance;
 pub mod error;
 pub mod eval;
