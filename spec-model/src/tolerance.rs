@@ -8,6 +8,9 @@ use crate::vocab::Dtype;
 /// `|got - want| <= abs + rel * |want| + k * r`, where `r` is the roundoff scale of the element:
 /// the dtype's unit roundoff times the op's error scale at the case's inputs (derived in
 /// `spec/12-exact-values.md`; 0 where a claim states no scale). All finite and non-negative.
+///
+/// `cut` is for a figure cut (truncated towards zero) rather than rounded: the exact value lies
+/// between the figure and one `cut` further from zero, so that side alone gets `cut` more.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bounds {
@@ -15,12 +18,23 @@ pub struct Bounds {
     pub rel: f64,
     #[serde(default)]
     pub k: f64,
+    #[serde(default)]
+    pub cut: f64,
 }
 
 impl Bounds {
-    /// How much `want` may be off by, for an element whose roundoff scale is `roundoff`.
+    /// How much `want` may be off by, on either side, for an element whose roundoff scale is
+    /// `roundoff` (without `cut`).
     pub fn allowance(&self, want: f64, roundoff: f64) -> f64 {
         self.abs + self.rel * want.abs() + self.k * roundoff
+    }
+
+    /// The allowance on the side of `want` where `got` lies: [`Self::allowance`], plus `cut`
+    /// when `got` is further from zero than `want`.
+    pub fn allowance_for(&self, want: f64, got: f64, roundoff: f64) -> f64 {
+        let away_from_zero = if want >= 0.0 { got > want } else { got < want };
+        let cut = if away_from_zero { self.cut } else { 0.0 };
+        self.allowance(want, roundoff) + cut
     }
 }
 
@@ -64,7 +78,7 @@ pub fn bounds_from(t: &toml::Table) -> Result<Bounds, String> {
     for key in t.keys() {
         if !matches!(
             key.as_str(),
-            "abs" | "rel" | "k" | "why" | "float32" | "float64"
+            "abs" | "rel" | "k" | "cut" | "why" | "float32" | "float64"
         ) {
             return Err(format!("unknown key `{key}` in a tolerance"));
         }
@@ -73,6 +87,7 @@ pub fn bounds_from(t: &toml::Table) -> Result<Bounds, String> {
         abs: num("abs")?,
         rel: num("rel")?,
         k: num("k")?,
+        cut: num("cut")?,
     })
 }
 
@@ -91,5 +106,17 @@ mod tests {
         assert!(t("abs = -1").is_err());
         assert!(t("abs = \"x\"").is_err());
         assert!(t("abz = 1").is_err());
+        assert!(t("cut = -1e-3").is_err());
+    }
+
+    /// A cut figure allows its unit away from zero only: 0.134 covers [0.134, 0.135] and
+    /// -0.134 covers [-0.135, -0.134], each with `abs` of slack on both sides.
+    #[test]
+    fn a_cut_widens_only_the_side_away_from_zero() {
+        let b = bounds_from(&toml::from_str("abs = 1e-6\ncut = 1e-3").unwrap()).unwrap();
+        assert!((b.allowance_for(0.134, 0.1349, 0.0) - 1.001e-3).abs() < 1e-15);
+        assert!((b.allowance_for(0.134, 0.1339, 0.0) - 1e-6).abs() < 1e-15);
+        assert!((b.allowance_for(-0.134, -0.1349, 0.0) - 1.001e-3).abs() < 1e-15);
+        assert!((b.allowance_for(-0.134, -0.1339, 0.0) - 1e-6).abs() < 1e-15);
     }
 }

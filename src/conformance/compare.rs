@@ -125,7 +125,7 @@ pub fn compare(got: &Tensor, claim: &Claim, dtype: Dtype) -> Comparison {
             index,
             g,
             w,
-            bounds.allowance(w, roundoff),
+            bounds.allowance_for(w, g, roundoff),
             claim.signed_zeros,
             got.dtype(),
         );
@@ -270,6 +270,7 @@ mod tests {
             abs: 1e-3,
             rel: 0.0,
             k: 0.0,
+            cut: 0.0,
         };
         Claim {
             source: crate::conformance::run::Source::Stated,
@@ -363,6 +364,21 @@ mod tests {
         let result = compare(&got, &c, Dtype::Float64);
         assert_eq!(result.failing, vec![1]);
         assert!((result.worst.unwrap().allowance - 1e-3).abs() < 1e-15);
+    }
+
+    /// A cut figure passes a value up to one `cut` beyond it, away from zero, and none short of
+    /// it by more than `abs`: the worst element is measured against its own side's allowance.
+    #[test]
+    fn a_cut_figure_is_checked_on_one_side() {
+        let got = tensor(&[0.1349, -0.1349, 0.1320]);
+        let mut c = claim(&[3], &[0.134, -0.134, 0.134], None, false);
+        c.tol.float64.abs = 1e-6;
+        c.tol.float64.cut = 1e-3;
+        let result = compare(&got, &c, Dtype::Float64);
+        assert_eq!(result.failing, vec![2]);
+        let worst = result.worst.unwrap();
+        assert!((worst.allowance - 1e-6).abs() < 1e-18);
+        assert!((worst.ratio - 2000.0).abs() < 1e-6);
     }
 
     #[test]

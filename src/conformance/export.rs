@@ -149,7 +149,7 @@ fn claim_json(claim: &Claim, dtype: Dtype, name: &str) -> Result<Value, String> 
     Ok(json!({
         name: tensor,
         "source": claim.source,
-        "tolerance": { "name": claim.tol.name, "abs": bounds.abs, "rel": bounds.rel, "k": bounds.k, "why": claim.tol.why },
+        "tolerance": { "name": claim.tol.name, "abs": bounds.abs, "rel": bounds.rel, "k": bounds.k, "cut": bounds.cut, "why": claim.tol.why },
         "allowance": allowance,
     }))
 }

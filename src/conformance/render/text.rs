@@ -305,7 +305,7 @@ fn failing_elements(out: &mut String, got: &Tensor, c: &Comparison) {
             Some(Mismatch::Infinity) => "an infinity that is not the expected one".to_string(),
             Some(Mismatch::ZeroSign) => "the sign of a zero differs".to_string(),
             _ => format!(
-                "off by {:.3e} = {} ulps = {}× the allowance ±{:.3e}",
+                "off by {:.3e} = {} ulps = {}× the allowance {:.3e}",
                 w.abs_error,
                 fmt_count(w.ulps),
                 fmt_count(w.ratio),
