@@ -52,6 +52,7 @@ pub mod chapters {
 pub mod conformance;
 pub mod error;
 pub mod eval;
+pub mod figures;
 pub mod reference;
 pub mod tensor;
 pub mod torch_rng;

@@ -46,6 +46,26 @@ enum Command {
     Eval,
     /// Print the tensor PyTorch's CPU generator gives after `torch.manual_seed(seed)`, as JSON.
     TorchRng(RngArgs),
+    /// Write the spec's SVG figures, computed from the reference (or, with --check, fail if the
+    /// committed ones differ from what the reference gives now).
+    Figures(FiguresArgs),
+}
+
+#[derive(clap::Args)]
+struct FiguresArgs {
+    /// The figures directory.
+    #[arg(long, value_name = "DIR", default_value = "spec/figures")]
+    out: PathBuf,
+    /// Write nothing; exit 1 naming each figure in DIR that differs from what would be written.
+    #[arg(long)]
+    check: bool,
+    /// PyTorch's recorded `check --json` report, whose errors the tolerance-budget figure shows.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "adapters/pytorch/report.json"
+    )]
+    pytorch_report: PathBuf,
 }
 
 #[derive(clap::Args, Default)]
@@ -146,6 +166,7 @@ fn main() -> ExitCode {
         Some(Command::Request(args)) => request(args),
         Some(Command::Eval) => eval(),
         Some(Command::TorchRng(args)) => torch_rng(args),
+        Some(Command::Figures(args)) => figures(args),
     };
     match result {
         Ok(code) => code,
@@ -353,5 +374,34 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
     };
     let tensor = TorchGenerator::manual_seed(args.seed).draw(what, &args.shape, dtype)?;
     println!("{}", tensor_json(&tensor));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn figures(args: FiguresArgs) -> Result<ExitCode, String> {
+    let spec = bundle::spec()?;
+    let path = &args.pytorch_report;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON report: {e}", path.display()))?;
+    let all = cross_entropy_spec::figures::all(spec, &report).map_err(|e| e.to_string())?;
+    if args.check {
+        return match cross_entropy_spec::figures::check(&args.out, &all) {
+            Ok(()) => {
+                println!(
+                    "{} figures in {} are current",
+                    all.len(),
+                    args.out.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+    cross_entropy_spec::figures::write(&args.out, &all).map_err(|e| e.to_string())?;
+    println!("wrote {} figures to {}", all.len(), args.out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -487,3 +487,40 @@ fn a_drafted_expectations_file_lists_every_failure() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `figures --check` passes on what `figures` just wrote (the output is deterministic) and
+/// fails, naming the figure, once one of them is edited. (CI checks the committed figures; this
+/// test does not read them, so that an edited spec value fails only its own case.)
+#[test]
+fn figures_check_names_a_figure_that_differs() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("figures-cli-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let report = format!("{root}/adapters/pytorch/report.json");
+    let write = ["figures", "--out", out, "--pytorch-report", &report];
+    assert!(run(&write).status.success());
+    let check = [
+        "figures",
+        "--check",
+        "--out",
+        out,
+        "--pytorch-report",
+        &report,
+    ];
+    let output = run(&check);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let figure = dir.join("neg-log-p.svg");
+    let text = std::fs::read_to_string(&figure).unwrap();
+    std::fs::write(
+        &figure,
+        text.replacen("<svg ", "<svg data-edited=\"yes\" ", 1),
+    )
+    .unwrap();
+    let output = run(&check);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("neg-log-p.svg"), "{stderr}");
+    assert!(!stderr.contains("bce-clamp.svg"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
