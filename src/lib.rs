@@ -54,6 +54,7 @@ pub mod error;
 pub mod eval;
 pub mod figures;
 pub mod reference;
+pub mod site;
 pub mod tensor;
 pub mod torch_rng;
 

@@ -49,6 +49,22 @@ enum Command {
     /// Write the spec's SVG figures, computed from the reference (or, with --check, fail if the
     /// committed ones differ from what the reference gives now).
     Figures(FiguresArgs),
+    /// Render the spec as a static HTML site: a page per chapter, each case as a card, with the
+    /// verdicts of the given `check --json` reports beside it.
+    Site(SiteArgs),
+}
+
+#[derive(clap::Args)]
+struct SiteArgs {
+    /// Where to write the site.
+    #[arg(long, value_name = "DIR", default_value = "target/site")]
+    out: PathBuf,
+    /// The spec directory to render.
+    #[arg(long, value_name = "DIR", default_value = "spec")]
+    spec: PathBuf,
+    /// `check --json` reports whose verdicts each case shows (repeat for several).
+    #[arg(long, value_name = "FILE.json")]
+    report: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -167,6 +183,7 @@ fn main() -> ExitCode {
         Some(Command::Eval) => eval(),
         Some(Command::TorchRng(args)) => torch_rng(args),
         Some(Command::Figures(args)) => figures(args),
+        Some(Command::Site(args)) => site(args),
     };
     match result {
         Ok(code) => code,
@@ -403,5 +420,18 @@ fn figures(args: FiguresArgs) -> Result<ExitCode, String> {
     }
     cross_entropy_spec::figures::write(&args.out, &all).map_err(|e| e.to_string())?;
     println!("wrote {} figures to {}", all.len(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn site(args: SiteArgs) -> Result<ExitCode, String> {
+    use cross_entropy_spec::site::{Verdicts, build};
+    let verdicts = Verdicts::read(&args.report).map_err(|e| e.to_string())?;
+    build(&args.spec, &args.out, &verdicts).map_err(|e| e.to_string())?;
+    let index = args.out.join("index.html");
+    println!(
+        "wrote the site to {}: open {}",
+        args.out.display(),
+        index.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -524,3 +524,26 @@ fn figures_check_names_a_figure_that_differs() {
     assert!(!stderr.contains("bce-clamp.svg"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `site` with a missing spec directory or a malformed report: an error naming it, status 2.
+#[test]
+fn site_reports_bad_input_as_an_error() {
+    let out = std::env::temp_dir().join(format!("site-cli-{}", std::process::id()));
+    let out = out.to_str().unwrap();
+    let output = run(&["site", "--spec", "/nonexistent/spec", "--out", out]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/spec: no such spec directory"),
+        "{stderr}"
+    );
+    let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let output = run(&["site", "--out", out, "--report", readme]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("README.md: not a `check --json` report"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
