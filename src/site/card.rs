@@ -168,7 +168,7 @@ pub fn tolerance(tol: &Tolerance) -> String {
 
 fn bounds(b: &Bounds) -> String {
     let mut parts = Vec::new();
-    for (name, v) in [("abs", b.abs), ("rel", b.rel), ("k", b.k)] {
+    for (name, v) in [("abs", b.abs), ("rel", b.rel), ("k", b.k), ("cut", b.cut)] {
         if v != 0.0 {
             parts.push(format!("{name} {v:e}"));
         }
