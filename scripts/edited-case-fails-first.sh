@@ -27,8 +27,13 @@ if [[ "$last_binary" != *"tests/spec_cases/main.rs"* || "$failed" != "$expected"
     echo "$out" | tail -40 >&2
     exit 1
 fi
-grep -q 'FAIL ce.doc001.batch3x5.mean \[float32\]' <<<"$out"
 line=$(grep -n '^```case ce.doc001.batch3x5.mean$' "$root/spec/02-cross-entropy.md" | cut -d: -f1)
-grep -q "at spec/02-cross-entropy.md:$line " <<<"$out"
+for want in 'FAIL ce.doc001.batch3x5.mean [float32]' "at spec/02-cross-entropy.md:$line "; do
+    if ! grep -qF "$want" <<<"$out"; then
+        echo "the failure report does not say \`$want\`; cargo test said:" >&2
+        echo "$out" | tail -40 >&2
+        exit 1
+    fi
+done
 echo "ok: an edited value fails first and only as its own case:"
 echo "$failed"
