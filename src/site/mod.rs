@@ -6,10 +6,11 @@
 //! need a preprocessor calling this crate anyway, and mdBook brings a web server, a search
 //! index, themes and JavaScript (hundreds of crates) for pages that need none of them. The
 //! Markdown parser the spec model already uses, pulldown-cmark, has an HTML renderer behind a
-//! feature flag; [`markdown`] drives it, replacing the spec's own fenced blocks by cards built
-//! from the parsed [`Spec`] (the one parser of the spec reads the cases; nothing here parses a
-//! case) and the TeX of `$...$` and `$$...$$` by MathML (pulldown-latex, one small dependency),
-//! which browsers render natively: no script, no font download, nothing fetched at view time.
+//! feature flag; `markdown` drives it, replacing the spec's own fenced blocks by cards built
+//! from the parsed [`Spec`](crate::spec::Spec) (the one parser of the spec reads the cases;
+//! nothing here parses a case) and the TeX of `$...$` and `$$...$$` by MathML (pulldown-latex,
+//! one small dependency), which browsers render natively: no script, no font download, nothing
+//! fetched at view time.
 
 mod card;
 mod markdown;
