@@ -6,7 +6,9 @@
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use super::real::Real;
-use super::reduce::{Reduction, reduce_elementwise};
+use super::real::from_count;
+use super::reduce::{Reduction, array_from, reduce_elementwise, scalar, sum_by};
+use super::rows::{collect_by, flat};
 use super::shape::{BroadcastIssue, broadcast_weight, enlarge_message, fmt_shape, fmt_torch_size};
 use super::softmax::log_sigmoid_scalar;
 use crate::error::{ErrorKind, LossError};
@@ -215,24 +217,19 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
     opts: &BceWithLogitsOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
-    let mut losses = input.clone();
-    match &pos_weight {
-        Some(pw) => Zip::from(&mut losses)
-            .and(target)
-            .and(pw)
-            .for_each(|l, &y, &p| *l = bce_logits_element(*l, y, Some(p))),
-        None => Zip::from(&mut losses)
-            .and(target)
-            .for_each(|l, &y| *l = bce_logits_element(*l, y, None)),
-    }
-    if let Some(w) = weight {
-        Zip::from(&mut losses).and(&w).for_each(|l, &w| *l = *l * w);
-    }
-    Ok(reduce_elementwise(
-        target.shape(),
-        losses.into_iter().collect(),
-        opts.reduction,
-    ))
+    let (x, y) = (flat(input.view()), flat(target.view()));
+    let pos_weight = pos_weight.map(flat);
+    let weight = weight.map(flat);
+    let loss = |i: usize| {
+        let l = bce_logits_element(x[i], y[i], pos_weight.as_ref().map(|p| p[i]));
+        weight.as_ref().map_or(l, |w| l * w[i])
+    };
+    let n = x.len();
+    Ok(match opts.reduction {
+        Reduction::None => array_from(target.shape(), collect_by(n, loss)),
+        Reduction::Sum => scalar(sum_by(n, &loss)),
+        Reduction::Mean => scalar(sum_by(n, &loss) / from_count::<T>(n)),
+    })
 }
 
 #[cfg(test)]

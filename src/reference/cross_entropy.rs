@@ -4,11 +4,12 @@
 //! It deliberately does not call [`super::nll_loss`] or [`super::log_softmax`], so the
 //! conformance suite's `cross_entropy = nll_loss ∘ log_softmax` is a real check.
 
-use ndarray::{ArrayD, ArrayView1, Axis};
+use ndarray::{ArrayD, Axis};
 
 use super::nll::{total_weight, unbatched_as_sum, weight_of};
 use super::real::{Real, from_count};
-use super::reduce::{Reduction, array_from, scalar, sum, sum_iter};
+use super::reduce::{Reduction, array_from, scalar, sum, sum_by};
+use super::rows::Rows;
 use super::shape::{
     ClassLayout, WeightCheck, class_dim, class_weight, fmt_g, fmt_shape, index_target_layout,
     resolve_targets,
@@ -116,10 +117,25 @@ fn smoothing_shape_quirks<T>(
     ))
 }
 
-/// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row.
-pub(crate) fn log_probs<T: Real>(row: ArrayView1<'_, T>) -> impl Iterator<Item = T> + '_ {
+/// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row, as a function of `c`.
+pub(crate) fn log_probs<T: Real>(row: &[T]) -> impl Fn(usize) -> T + Sync + '_ {
     let (m, log_norm) = shift_and_log_norm(row);
-    row.into_iter().map(move |&x| (x - m) - log_norm)
+    move |c| (row[c] - m) - log_norm
+}
+
+/// One row's `(nll, smooth)` terms for target class `t` (both 0 when the row is ignored);
+/// `smooth` only with label smoothing.
+fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: bool) -> (T, T) {
+    let Some(c) = t else {
+        return (T::zero(), T::zero());
+    };
+    let lp = log_probs(row);
+    let nll = -row.get(c).map_or_else(T::nan, |_| lp(c)) * weight_of(w, c);
+    let smooth = match smoothing {
+        true => -sum_by(row.len(), &|k| lp(k) * weight_of(w, k)),
+        false => T::zero(),
+    };
+    (nll, smooth)
 }
 
 /// Per-row terms of the index-target loss before reduction; the closed-form gradient
@@ -157,27 +173,9 @@ pub(crate) fn index_terms<T: Real>(
         smoothing_shape_quirks(input.ndim(), target.ndim(), &layout, opts)?;
     }
     let w = weight.as_deref();
-    let mut nll = Vec::with_capacity(targets.len());
-    let mut smooth = Vec::with_capacity(if eps.is_some() { targets.len() } else { 0 });
-    for (row, t) in input
-        .lanes(Axis(layout.class_dim))
-        .into_iter()
-        .zip(&targets)
-    {
-        let Some(c) = *t else {
-            nll.push(T::zero());
-            smooth.push(T::zero());
-            continue;
-        };
-        let lp_t = log_probs(row).nth(c).unwrap_or_else(T::nan);
-        nll.push(-lp_t * weight_of(w, c));
-        if eps.is_some() {
-            let weighted = log_probs(row)
-                .enumerate()
-                .map(|(k, lp)| lp * weight_of(w, k));
-            smooth.push(-sum_iter(weighted));
-        }
-    }
+    let rows = Rows::new(input, layout.class_dim);
+    let pairs = rows.map(|r, row| index_row(row, targets[r], w, eps.is_some()));
+    let (nll, smooth): (Vec<T>, Vec<T>) = pairs.into_iter().unzip();
     let total_weight = total_weight(&targets, w);
     Ok(IndexTerms {
         nll: unbatched_as_sum(&layout, nll),
@@ -225,7 +223,7 @@ pub(crate) struct ProbTerms<T> {
 }
 
 /// `q ↦ q' = (1-ε)·q + ε/C` when smoothing applies, the identity otherwise.
-pub(crate) fn smoothed_target<T: Real>(eps: Option<f64>, classes: usize) -> impl Fn(T) -> T {
+pub(crate) fn smoothed_target<T: Real>(eps: Option<f64>, classes: usize) -> impl Fn(T) -> T + Sync {
     let keep_spread = eps.map(|e| (T::from_f64(1.0 - e), T::from_f64(e / classes as f64)));
     move |q| keep_spread.map_or(q, |(keep, spread)| q * keep + spread)
 }
@@ -257,21 +255,18 @@ pub(crate) fn prob_terms<T: Real>(
     let eps = smoothing(opts.label_smoothing)?;
     let smoothed = smoothed_target(eps, classes);
     let w = weight.as_deref();
-    let rows = input.lanes(Axis(cd)).into_iter();
-    let row_sums = rows
-        .zip(target.lanes(Axis(cd)))
-        .map(|(x, q)| {
-            let terms = log_probs(x).zip(q).enumerate().map(|(c, (lp, &q))| {
-                let lq = lp * smoothed(q);
-                if w.is_some() {
-                    lq * weight_of(w, c)
-                } else {
-                    lq
-                }
-            });
-            sum_iter(terms)
+    let q = Rows::new(target, cd);
+    let row_sums = Rows::new(input, cd).map(|r, x| {
+        let (lp, q) = (log_probs(x), q.row(r));
+        sum_by(x.len(), &|c| {
+            let lq = lp(c) * smoothed(q[c]);
+            if w.is_some() {
+                lq * weight_of(w, c)
+            } else {
+                lq
+            }
         })
-        .collect();
+    });
     let out_shape = (input.shape().iter().enumerate())
         .filter_map(|(axis, &len)| (axis != cd).then_some(len))
         .collect();

@@ -8,7 +8,7 @@
 //! `g - exp(lp)·Σg`: that is why a NaN logit in an ignored row still gives a NaN row
 //! (`0 - NaN·0`). The derivations are in `spec/10-gradients.md`.
 
-use ndarray::{ArrayD, ArrayViewMut1, Axis, Zip};
+use ndarray::{ArrayD, Axis, Zip};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cross_entropy::{
@@ -16,7 +16,8 @@ use super::cross_entropy::{
 };
 use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
-use super::reduce::{Reduction, sum, sum_iter};
+use super::reduce::{Reduction, sum, sum_by};
+use super::rows::Rows;
 use super::shape::class_dim;
 use super::softmax::{along, log_softmax, sigmoid_scalar, softmax};
 use crate::error::{ErrorKind, LossError};
@@ -27,18 +28,22 @@ const BCE_EPSILON: f32 = 1e-12;
 /// `∂ softmax(x)·1 / ∂x = s ⊙ (1 - Σ s)` along `dim`: zero up to the rounding of `Σ s`.
 pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     let s = softmax(x, dim)?;
-    along(&s, dim, |mut lane| {
-        let total = sum_iter(lane.iter().copied()); // Σ g⊙s with g = 1
-        lane.mapv_inplace(|s| s * (T::one() - total));
+    along(&s, dim, |s, out| {
+        let total = sum(s); // Σ g⊙s with g = 1
+        out.iter_mut()
+            .zip(s)
+            .for_each(|(o, &s)| *o = s * (T::one() - total));
     })
 }
 
 /// `∂ log_softmax(x)·1 / ∂x = 1 - exp(lp)·C` along `dim` (`C` the length of the slice).
 pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     let lp = log_softmax(x, dim)?;
-    along(&lp, dim, |mut lane| {
-        let total = from_count::<T>(lane.len()); // Σ g with g = 1
-        lane.mapv_inplace(|lp| T::one() - lp.exp() * total);
+    along(&lp, dim, |lp, out| {
+        let total = from_count::<T>(lp.len()); // Σ g with g = 1
+        out.iter_mut()
+            .zip(lp)
+            .for_each(|(o, &lp)| *o = T::one() - lp.exp() * total);
     })
 }
 
@@ -93,11 +98,16 @@ pub fn nll_loss_grad<T: Real>(
     Ok(grad)
 }
 
-/// log_softmax's backward on one slice: `∂/∂x = g - exp(lp)·Σ g`, given `g = ∂L/∂lp`.
-fn log_softmax_backward<T: Real>(lp: impl Iterator<Item = T>, g: &[T], out: ArrayViewMut1<'_, T>) {
-    let total = sum(g);
-    for ((o, lp), &g) in out.into_iter().zip(lp).zip(g) {
-        *o = g - lp.exp() * total;
+/// log_softmax's backward on one row: `∂/∂x = g - exp(lp)·Σ g`, given `g_c = ∂L/∂lp_c` as a
+/// function of `c` (no per-row vector) and the row's log-probabilities.
+fn log_softmax_backward<T: Real>(
+    lp: impl Fn(usize) -> T,
+    g: impl Fn(usize) -> T + Sync,
+    out: &mut [T],
+) {
+    let total = sum_by(out.len(), &g);
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = g(c) - lp(c).exp() * total;
     }
 }
 
@@ -134,24 +144,22 @@ fn index_grad<T: Real>(
     let nll_g = -per_loss(opts.reduction, T::from_f64(1.0 - eps.unwrap_or(0.0)), d);
     let smooth_g = eps.map(|e| -per_loss(opts.reduction, T::from_f64(e / classes as f64), d));
     let w = terms.weight.as_deref();
-    let mut grad = ArrayD::zeros(input.raw_dim());
-    let cd = Axis(terms.layout.class_dim);
-    let rows = input.lanes(cd).into_iter().zip(grad.lanes_mut(cd));
-    for ((row, out), t) in rows.zip(&terms.targets) {
-        let mut g = vec![T::zero(); classes];
-        if let Some(t) = *t {
-            if let Some(smooth_g) = smooth_g {
-                g.iter_mut()
-                    .enumerate()
-                    .for_each(|(c, g)| *g = weight_of(w, c) * smooth_g);
+    let rows = Rows::new(input, terms.layout.class_dim);
+    rows.fill(input.shape(), |r, row, out| {
+        let t = terms.targets[r];
+        let g = |c| match t {
+            None => T::zero(),
+            Some(t) => {
+                let smooth = smooth_g.map_or(T::zero(), |s| weight_of(w, c) * s);
+                if c == t {
+                    smooth + weight_of(w, t) * nll_g
+                } else {
+                    smooth
+                }
             }
-            if let Some(g_t) = g.get_mut(t) {
-                *g_t = *g_t + weight_of(w, t) * nll_g;
-            }
-        }
-        log_softmax_backward(log_probs(row), &g, out);
-    }
-    Ok(grad)
+        };
+        log_softmax_backward(log_probs(row), g, out);
+    })
 }
 
 fn prob_grad<T: Real>(
@@ -165,16 +173,16 @@ fn prob_grad<T: Real>(
     // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = 1/rows for 'mean'.
     let g = -per_loss(opts.reduction, T::one(), rows);
     let w = terms.weight.as_deref();
-    let mut grad = ArrayD::zeros(input.raw_dim());
-    let cd = Axis(class_dim(input.ndim()));
-    let rows = input.lanes(cd).into_iter().zip(target.lanes(cd));
-    for ((row, q), out) in rows.zip(grad.lanes_mut(cd)) {
-        let g: Vec<T> = (q.iter().enumerate())
-            .map(|(c, &q)| g * weight_of(w, c) * smoothed(q))
-            .collect();
-        log_softmax_backward(log_probs(row), &g, out);
-    }
-    Ok(grad)
+    let cd = class_dim(input.ndim());
+    let q = Rows::new(target, cd);
+    Rows::new(input, cd).fill(input.shape(), |r, row, out| {
+        let q = q.row(r);
+        log_softmax_backward(
+            log_probs(row),
+            |c| g * weight_of(w, c) * smoothed(q[c]),
+            out,
+        );
+    })
 }
 
 /// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail that

@@ -25,6 +25,7 @@ pub mod grad;
 pub mod nll;
 pub mod real;
 pub mod reduce;
+mod rows;
 pub(crate) mod shape;
 pub mod softmax;
 

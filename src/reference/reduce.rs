@@ -40,18 +40,32 @@ impl FromStr for Reduction {
 /// PyTorch's own cascade sum. The accumulator starts at +0, so a sum of `-0.0`s is `+0.0`
 /// as in PyTorch.
 pub(crate) fn sum<T: Real>(values: &[T]) -> T {
-    const BLOCK: usize = 8;
-    if values.len() <= BLOCK {
-        values.iter().fold(T::zero(), |acc, &v| acc + v)
-    } else {
-        let (left, right) = values.split_at(values.len() / 2);
-        sum(left) + sum(right)
-    }
+    sum_by(values.len(), &|i| values[i])
 }
 
-/// [`sum`] of any iterator (collects first; the reference favours clarity over speed).
-pub(crate) fn sum_iter<T: Real>(values: impl Iterator<Item = T>) -> T {
-    sum(&values.collect::<Vec<T>>())
+/// [`sum`] of `term(0), …, term(len - 1)` without storing the terms: the same halving at
+/// `len / 2` down to blocks of at most 8 added left to right, so the same bits as [`sum`] of
+/// the collected terms. The tree depends on `len` alone, so the two halves of a long sum can
+/// run on two threads and still give those bits.
+pub(crate) fn sum_by<T: Real>(len: usize, term: &(impl Fn(usize) -> T + Sync)) -> T {
+    sum_range(0, len, term)
+}
+
+fn sum_range<T: Real>(lo: usize, hi: usize, term: &(impl Fn(usize) -> T + Sync)) -> T {
+    const BLOCK: usize = 8;
+    /// Halves at least this long are summed in parallel (shorter ones are not worth a task).
+    const PARALLEL: usize = 1 << 18;
+    let len = hi - lo;
+    if len <= BLOCK {
+        return (lo..hi).fold(T::zero(), |acc, i| acc + term(i));
+    }
+    let mid = lo + len / 2;
+    if len >= PARALLEL {
+        let (left, right) = rayon::join(|| sum_range(lo, mid, term), || sum_range(mid, hi, term));
+        left + right
+    } else {
+        sum_range(lo, mid, term) + sum_range(mid, hi, term)
+    }
 }
 
 /// A 0-d array holding one value (what 'mean' and 'sum' return).
@@ -59,9 +73,15 @@ pub(crate) fn scalar<T: Real>(v: T) -> ArrayD<T> {
     ArrayD::from_elem(IxDyn(&[]), v)
 }
 
-/// An array of `shape` filled in row-major order from `values` (any missing tail stays 0;
-/// callers pass exactly `shape`'s element count).
+/// An array of `shape` filled in row-major order from `values` (callers pass exactly
+/// `shape`'s element count; any missing tail stays 0).
 pub(crate) fn array_from<T: Real>(shape: &[usize], values: Vec<T>) -> ArrayD<T> {
+    if values.len() == shape.iter().product::<usize>() {
+        if let Ok(array) = ArrayD::from_shape_vec(IxDyn(shape), values) {
+            return array;
+        }
+        return ArrayD::from_elem(IxDyn(shape), T::zero());
+    }
     let mut out = ArrayD::from_elem(IxDyn(shape), T::zero());
     out.iter_mut().zip(values).for_each(|(o, v)| *o = v);
     out
