@@ -39,6 +39,7 @@
 //! assert!(report.success());
 //! ```
 
+pub mod bench;
 pub mod bundle;
 pub mod chapters {
     //! The spec itself, one module per chapter of `spec/`, as rustdoc renders the Markdown: the

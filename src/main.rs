@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_options, run};
 use cross_entropy_spec::conformance::protocol::tensor_json;
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
@@ -52,6 +53,9 @@ enum Command {
     /// Render the spec as a static HTML site: a page per chapter, each case as a card, with the
     /// verdicts of the given `check --json` reports beside it.
     Site(SiteArgs),
+    /// Time one reference op on large seeded inputs (the ones `scripts/bench_pytorch.py` gives
+    /// PyTorch); prints last `OP DTYPE [SHAPE]: median X ms, Y GB/s (R reps, T threads)`.
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -82,6 +86,35 @@ struct FiguresArgs {
         default_value = "adapters/pytorch/report.json"
     )]
     pytorch_report: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// softmax, log_softmax, cross_entropy or binary_cross_entropy_with_logits.
+    #[arg(long)]
+    op: String,
+    /// Time the gradient of the output's sum with respect to the logits instead.
+    #[arg(long)]
+    grad: bool,
+    /// The logits' shape, comma-separated: `N,C` or `N,C,K` (classes along dim 1).
+    #[arg(long, value_delimiter = ',', required = true)]
+    shape: Vec<usize>,
+    /// float32 or float64.
+    #[arg(long, default_value = "float32")]
+    dtype: String,
+    /// Threads of the reference's row-parallel loops.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Timed calls (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// The seed of the inputs (`torch.manual_seed`).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A JSON object: {"reduction": "mean"|"sum"|"none", "label_smoothing": 0.1,
+    /// "target": "indices"|"probabilities"}.
+    #[arg(long)]
+    options: Option<String>,
 }
 
 #[derive(clap::Args, Default)]
@@ -184,6 +217,7 @@ fn main() -> ExitCode {
         Some(Command::TorchRng(args)) => torch_rng(args),
         Some(Command::Figures(args)) => figures(args),
         Some(Command::Site(args)) => site(args),
+        Some(Command::Bench(args)) => bench(args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(code) => code,
@@ -433,5 +467,26 @@ fn site(args: SiteArgs) -> Result<ExitCode, String> {
         args.out.display(),
         index.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode, BenchError> {
+    let spec = BenchSpec {
+        op: args.op.parse()?,
+        grad: args.grad,
+        shape: args.shape,
+        float64: parse_dtype(&args.dtype)?,
+        threads: args.threads,
+        reps: args.reps,
+        seed: args.seed,
+        options: parse_options(args.options.as_deref())?,
+    };
+    let r = run(&spec)?;
+    let [x0, x1, t0, t1] = r.inputs;
+    println!(
+        "inputs: x[first] = {x0:e}, x[last] = {x1:e}, target[first] = {t0:e}, target[last] = {t1:e}"
+    );
+    println!("checksum: {:e}", r.checksum);
+    println!("{}", spec.summary(&r));
     Ok(ExitCode::SUCCESS)
 }

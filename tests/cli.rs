@@ -108,6 +108,16 @@ fn bad_arguments_are_errors_not_panics() {
         "torch-rng --seed 1 --op randint --high 100000000 --dtype float32 --shape 3",
         "torch-rng --seed 1 --op rand --shape 1099511627776,0",
         "check --expect /nonexistent/expectations.toml",
+        "bench --op softmin --shape 2,3",
+        "bench --op softmax --shape 4096,32000",
+        "bench --op softmax --shape 18446744073709551615,2",
+        "bench --op softmax --shape 2,0",
+        "bench --op softmax --shape 2,3 --dtype float16",
+        "bench --op softmax --shape 2,3 --threads 0",
+        "bench --op softmax --shape 2,3 --reps 0",
+        "bench --op cross_entropy --shape 2,3 --options {\"reduction\":\"avg\"}",
+        "bench --op cross_entropy --shape 2,3 --options [1]",
+        "bench --op softmax --shape 2,3 --options {\"label_smoothing\":0.1}",
     ] {
         let args: Vec<&str> = line.split(' ').collect();
         let output = run(&args);
@@ -115,6 +125,35 @@ fn bad_arguments_are_errors_not_panics() {
         let err = String::from_utf8_lossy(&output.stderr);
         assert!(err.starts_with("error: "), "{args:?}: {err}");
     }
+}
+
+/// `bench` ends with its one-line summary.
+#[test]
+fn bench_prints_its_summary_last() {
+    let output = run(&[
+        "bench",
+        "--op",
+        "cross_entropy",
+        "--grad",
+        "--shape",
+        "3,5,2",
+        "--dtype",
+        "float64",
+        "--threads",
+        "2",
+        "--reps",
+        "3",
+        "--options",
+        r#"{"label_smoothing": 0.1}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("cross_entropy.grad float64 [3, 5, 2]: median ")
+            && last.ends_with(" GB/s (3 reps, 2 threads)"),
+        "{last}"
+    );
 }
 
 #[test]
