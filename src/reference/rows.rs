@@ -22,7 +22,8 @@ pub(crate) struct Rows<'a, T: Clone> {
     data: Cow<'a, [T]>,
     pub len: usize,
     pub count: usize,
-    axis: usize,
+    /// The product of the dimensions after the rows' axis (1: rows are contiguous in `x`).
+    inner: usize,
 }
 
 impl<'a, T: Real> Rows<'a, T> {
@@ -31,21 +32,20 @@ impl<'a, T: Real> Rows<'a, T> {
         let len = x.len_of(Axis(axis));
         let others = x.shape().iter().enumerate().filter(|&(a, _)| a != axis);
         let count = others.map(|(_, &l)| l).product();
+        let inner = x.shape()[axis + 1..].iter().product();
         let data = match x.as_slice() {
-            Some(s) if axis + 1 == x.ndim() => Cow::Borrowed(s),
-            _ => Cow::Owned(
-                x.view()
-                    .permuted_axes(last(x.ndim(), axis))
-                    .iter()
-                    .copied()
-                    .collect(),
-            ),
+            Some(s) if inner == 1 => Cow::Borrowed(s),
+            Some(s) => Cow::Owned(swap_inner(s, len, inner)),
+            None => {
+                let moved = x.view().permuted_axes(last(x.ndim(), axis));
+                Cow::Owned(moved.iter().copied().collect())
+            }
         };
         Rows {
             data,
             len,
             count,
-            axis,
+            inner,
         }
     }
 
@@ -74,18 +74,39 @@ impl<'a, T: Real> Rows<'a, T> {
             let chunks = out.par_chunks_mut(self.len).enumerate();
             chunks.for_each(|(r, o)| f(r, self.row(r), o));
         }
-        let moved: Vec<usize> = last(shape.len(), self.axis)
-            .iter()
-            .map(|&a| shape[a])
-            .collect();
-        let array = ArrayD::from_shape_vec(IxDyn(&moved), out)
-            .map_err(|e| LossError::new(ErrorKind::TooLarge, e.to_string()))?;
-        if self.axis + 1 == shape.len() {
-            return Ok(array);
-        }
-        let back = inverse(&last(shape.len(), self.axis));
-        Ok(array.permuted_axes(back).as_standard_layout().into_owned())
+        let inner = self.inner;
+        let data = if inner == 1 {
+            out
+        } else {
+            swap_inner(&out, inner, self.len)
+        };
+        ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map_err(|e| LossError::new(ErrorKind::TooLarge, e.to_string()))
     }
+}
+
+/// A row-major `(outer, a, b)` buffer as `(outer, b, a)`: with `a` the class dimension and `b`
+/// the product of the dimensions after it, this moves the classes last (and back, swapped).
+/// Transposed in 32×32 tiles, so reads and writes both stay in cache lines already loaded.
+fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
+    const TILE: usize = 32;
+    let block = a * b;
+    let mut out = vec![T::zero(); s.len()];
+    if block == 0 {
+        return out;
+    }
+    for (src, dst) in s.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
+        for i0 in (0..a).step_by(TILE) {
+            for j0 in (0..b).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(a) {
+                    for j in j0..(j0 + TILE).min(b) {
+                        dst[j * a + i] = src[i * b + j];
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The elements of `x` in row-major order as one slice: borrowed when `x` is laid out that way,
@@ -107,31 +128,49 @@ fn last(ndim: usize, axis: usize) -> Vec<usize> {
     (0..ndim).filter(|&a| a != axis).chain([axis]).collect()
 }
 
-fn inverse(order: &[usize]) -> Vec<usize> {
-    let mut inv = vec![0; order.len()];
-    order.iter().enumerate().for_each(|(i, &a)| inv[a] = i);
-    inv
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Dimension;
 
-    /// Rows along a middle axis come in lane order, and `fill` puts them back in place.
+    /// Rows along a middle or last axis come in lane order, and `fill` puts them back in place.
     #[test]
     fn rows_follow_lanes_and_fill_restores_the_layout() {
-        let x = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| {
-            (i[0] * 100 + i[1] * 10 + i[2]) as f64
-        });
-        let rows = Rows::new(&x, 1);
-        assert_eq!((rows.len, rows.count), (3, 8));
-        let lanes: Vec<Vec<f64>> = x.lanes(Axis(1)).into_iter().map(|l| l.to_vec()).collect();
-        let ours: Vec<Vec<f64>> = (0..rows.count).map(|r| rows.row(r).to_vec()).collect();
-        assert_eq!(lanes, ours);
-        let same = rows
-            .fill(x.shape(), |_, row, out| out.copy_from_slice(row))
-            .unwrap();
-        assert_eq!(same, x);
-        assert!(same.is_standard_layout());
+        for (shape, axis) in [
+            (&[2, 3, 4][..], 1),
+            (&[2, 3, 1], 1),
+            (&[2, 3, 4], 2),
+            (&[5], 0),
+        ] {
+            let x = ArrayD::from_shape_fn(IxDyn(shape), |i| {
+                i.as_array_view()
+                    .iter()
+                    .fold(0.0, |a, &k| a * 10.0 + k as f64)
+            });
+            let rows = Rows::new(&x, axis);
+            assert_eq!(rows.len * rows.count, x.len());
+            let lanes: Vec<Vec<f64>> = x
+                .lanes(Axis(axis))
+                .into_iter()
+                .map(|l| l.to_vec())
+                .collect();
+            let ours: Vec<Vec<f64>> = (0..rows.count).map(|r| rows.row(r).to_vec()).collect();
+            assert_eq!(lanes, ours, "{shape:?} along {axis}");
+            let same = rows
+                .fill(x.shape(), |_, row, out| out.copy_from_slice(row))
+                .unwrap();
+            assert_eq!(same, x, "{shape:?} along {axis}");
+            let transposed = x.view().reversed_axes().to_owned();
+            let t = Rows::new(&transposed, 0);
+            let lanes: Vec<Vec<f64>> = transposed
+                .lanes(Axis(0))
+                .into_iter()
+                .map(|l| l.to_vec())
+                .collect();
+            assert_eq!(
+                lanes,
+                (0..t.count).map(|r| t.row(r).to_vec()).collect::<Vec<_>>()
+            );
+        }
     }
 }
