@@ -45,11 +45,21 @@ fn bce_element<T: Real>(x: T, y: T) -> T {
 
 /// `l = (1 - y)·x - lw·log σ(x)` with `lw = 1 + (pos_weight - 1)·y` (`lw = 1` without it).
 ///
-/// This equals `-[pw·y·log σ(x) + (1 - y)·log(1 - σ(x))]` without computing `1 - σ(x)`.
-/// Like PyTorch it has no clamp, and its cancellations are PyTorch's: `x = -40, y = 0`
-/// gives exactly 0; `(+inf, 1)`, `(-inf, 1)`, `(-inf, 0)` give NaN (`0·inf`, `inf - inf`);
-/// `(+inf, 0)` gives inf.
+/// This equals `-[pw·y·log σ(x) + (1 - y)·log(1 - σ(x))]` without computing `1 - σ(x)`. For
+/// `x ≥ 0` both terms are non-negative (with `y ≤ 1`, `pw ≥ 0`), but for `x < 0` they cancel,
+/// so there, for `y` in `[0, 1]` and `pw ≥ 0`, the same loss is computed as the sum of
+/// non-negative terms `(1 - y)·softplus(x) + pw·y·softplus(-x)` (from
+/// `softplus(x) = x + softplus(-x)` and `log σ(x) = -softplus(-x)`): a loss near zero keeps
+/// its digits (`x = -40, y = 0` gives `4.2e-18` where the difference gives 0). Otherwise the
+/// cancellations are PyTorch's: `(+inf, 1)`, `(-inf, 1)`, `(-inf, 0)` give NaN (`0·inf`,
+/// `inf - inf`); `(+inf, 0)` gives inf.
 fn bce_logits_element<T: Real>(x: T, y: T, pos_weight: Option<T>) -> T {
+    let in_unit = y >= T::zero() && y <= T::one();
+    if x < T::zero() && x.is_finite() && in_unit && pos_weight.is_none_or(|p| p >= T::zero()) {
+        let log1p_exp = x.exp().ln_1p(); // softplus(x) for x < 0; softplus(-x) = -x + it
+        let positive = pos_weight.map_or(y, |pw| pw * y);
+        return (T::one() - y) * log1p_exp + positive * (log1p_exp - x);
+    }
     let ls = log_sigmoid_scalar(x);
     let ls = match pos_weight {
         Some(pw) => ls * ((pw - T::one()) * y + T::one()),
@@ -347,7 +357,13 @@ mod tests {
         };
         close(
             &binary_cross_entropy_with_logits(&x, &y, &o).unwrap(),
-            &[100.0, 100.0, 4.2483543e-18, 0.0, std::f64::consts::LN_2],
+            &[
+                100.0,
+                100.0,
+                4.2483543e-18,
+                4.2483543e-18,
+                std::f64::consts::LN_2,
+            ],
         );
     }
 

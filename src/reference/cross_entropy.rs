@@ -14,7 +14,7 @@ use super::shape::{
     ClassLayout, WeightCheck, class_dim, class_weight, fmt_g, fmt_shape, index_target_layout,
     resolve_targets,
 };
-use super::softmax::shift_and_log_norm;
+use super::softmax::{log_norm_near_zero, shift_and_log_norm};
 use crate::error::{ErrorKind, LossError};
 
 /// The target of a cross-entropy call. PyTorch decides by shape (equal to the input's
@@ -123,14 +123,27 @@ pub(crate) fn log_probs<T: Real>(row: &[T]) -> impl Fn(usize) -> T + Sync + '_ {
     move |c| (row[c] - m) - log_norm
 }
 
+/// Below this `log_norm`, a dominant target's loss is computed by [`log_norm_near_zero`].
+const NEAR_ZERO: f64 = 0.25;
+
 /// One row's `(nll, smooth)` terms for target class `t` (both 0 when the row is ignored);
 /// `smooth` only with label smoothing.
 fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: bool) -> (T, T) {
     let Some(c) = t else {
         return (T::zero(), T::zero());
     };
-    let lp = log_probs(row);
-    let nll = -row.get(c).map_or_else(T::nan, |_| lp(c)) * weight_of(w, c);
+    let (m, log_norm) = shift_and_log_norm(row);
+    let lp = |k: usize| (row[k] - m) - log_norm;
+    let lp_t = match row.get(c) {
+        None => T::nan(),
+        // The target is the row's maximum and dominates: `-log p_t = log_norm` is small, and
+        // below 1/4 the rounding of `1 + s` inside `ln` is several of its ulps.
+        Some(&x) if x == m && m.is_finite() && log_norm < T::from_f64(NEAR_ZERO) => {
+            -log_norm_near_zero(row, m)
+        }
+        Some(_) => lp(c),
+    };
+    let nll = -lp_t * weight_of(w, c);
     let smooth = match smoothing {
         true => -sum_by(row.len(), &|k| lp(k) * weight_of(w, k)),
         false => T::zero(),
@@ -430,6 +443,24 @@ mod tests {
         assert!(s.iter().all(|v| *v == 0.0 && v.is_sign_negative()));
         let m = cross_entropy(&e, Target::Probabilities(&q), &Default::default()).unwrap();
         assert!(m.iter().all(|v| v.is_nan()));
+    }
+
+    /// A confidently right prediction: the loss `log1p(4·e^-20) ≈ 8.2e-9` keeps its digits in
+    /// f32, where `ln(Σ exp)` rounds the sum to 1 and gives 0. Ties with the maximum count once
+    /// each, and a row whose loss is not small keeps the plain formula.
+    #[test]
+    fn a_dominant_target_loses_no_digits() {
+        let x = array![[20.0f32, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0]].into_dyn();
+        let t = array![0i64, 1].into_dyn();
+        let o = CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let l = cross_entropy(&x, Target::Indices(&t), &o).unwrap();
+        let exact = (4.0 * (-20.0f64).exp()).ln_1p();
+        assert!((f64::from(l[0]) - exact).abs() <= 1e-7 * exact, "{}", l[0]);
+        let tie = (2.0 + 3.0 * (-1.0f64).exp()).ln();
+        assert!((f64::from(l[1]) - tie).abs() <= 1e-7 * tie, "{}", l[1]);
     }
 
     #[test]
