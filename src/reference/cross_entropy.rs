@@ -151,13 +151,10 @@ fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: b
     (nll, smooth)
 }
 
-/// Per-row terms of the index-target loss before reduction; the closed-form gradient
-/// (`grad::cross_entropy_grad`) is built from the same pieces plus the row softmax.
+/// Per-row terms of the index-target loss before reduction (the closed-form gradient,
+/// `grad::cross_entropy_grad`, needs only their [`IndexSetup`] and the row softmax).
 pub(crate) struct IndexTerms<T> {
     pub layout: ClassLayout,
-    pub targets: Vec<Option<usize>>,
-    /// The class weight, flattened (`None`: all ones).
-    pub weight: Option<Vec<T>>,
     /// `nll_n = -w[t_n]·log p[n, t_n]` (0 where ignored).
     pub nll: Vec<T>,
     /// With smoothing: `(ε, smooth_n = -Σ_c w_c·log p[n, c])` (0 where ignored).
@@ -166,11 +163,24 @@ pub(crate) struct IndexTerms<T> {
     pub total_weight: T,
 }
 
-pub(crate) fn index_terms<T: Real>(
+/// What an index-target call is, once validated: every input of [`IndexTerms`] but the rows'
+/// losses (all the gradient needs besides the logits).
+pub(crate) struct IndexSetup<T> {
+    pub layout: ClassLayout,
+    pub targets: Vec<Option<usize>>,
+    /// The class weight, flattened (`None`: all ones).
+    pub weight: Option<Vec<T>>,
+    /// `ε` if smoothing applies.
+    pub eps: Option<f64>,
+    pub total_weight: T,
+}
+
+/// The checks of an index-target call, in PyTorch's order.
+pub(crate) fn index_setup<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<i64>,
     opts: &CrossEntropyOptions<'_, T>,
-) -> Result<IndexTerms<T>, LossError> {
+) -> Result<IndexSetup<T>, LossError> {
     if target.shape() == input.shape() {
         // PyTorch takes a target of the input's shape for class probabilities, and then
         // rejects it for its integer dtype.
@@ -185,16 +195,35 @@ pub(crate) fn index_terms<T: Real>(
     if eps.is_some() {
         smoothing_shape_quirks(input.ndim(), target.ndim(), &layout, opts)?;
     }
+    let total_weight = total_weight(&targets, weight.as_deref());
+    Ok(IndexSetup {
+        layout,
+        targets,
+        weight,
+        eps,
+        total_weight,
+    })
+}
+
+pub(crate) fn index_terms<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<i64>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<IndexTerms<T>, LossError> {
+    let IndexSetup {
+        layout,
+        targets,
+        weight,
+        eps,
+        total_weight,
+    } = index_setup(input, target, opts)?;
     let w = weight.as_deref();
     let rows = Rows::new(input, layout.class_dim);
     let pairs = rows.map(|r, row| index_row(row, targets[r], w, eps.is_some()));
     let (nll, smooth): (Vec<T>, Vec<T>) = pairs.into_iter().unzip();
-    let total_weight = total_weight(&targets, w);
     Ok(IndexTerms {
         nll: unbatched_as_sum(&layout, nll),
         layout,
-        targets,
-        weight,
         smooth: eps.map(|e| (e, smooth)),
         total_weight,
     })
@@ -229,9 +258,6 @@ fn reduce_index<T: Real>(terms: IndexTerms<T>, reduction: Reduction) -> ArrayD<T
 pub(crate) struct ProbTerms<T> {
     pub out_shape: Vec<usize>,
     pub classes: usize,
-    pub weight: Option<Vec<T>>,
-    /// `ε` if smoothing applies: `q' = (1-ε)·q + ε/C`.
-    pub eps: Option<f64>,
     pub row_sums: Vec<T>,
 }
 
@@ -241,11 +267,23 @@ pub(crate) fn smoothed_target<T: Real>(eps: Option<f64>, classes: usize) -> impl
     move |q| keep_spread.map_or(q, |(keep, spread)| q * keep + spread)
 }
 
-pub(crate) fn prob_terms<T: Real>(
+/// What a probability-target call is, once validated: every input of [`ProbTerms`] but the
+/// rows' sums (all the gradient needs besides the logits and the target).
+pub(crate) struct ProbSetup<T> {
+    pub out_shape: Vec<usize>,
+    pub class_dim: usize,
+    pub classes: usize,
+    pub weight: Option<Vec<T>>,
+    /// `ε` if smoothing applies: `q' = (1-ε)·q + ε/C`.
+    pub eps: Option<f64>,
+}
+
+/// The checks of a probability-target call, in PyTorch's order.
+pub(crate) fn prob_setup<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
     opts: &CrossEntropyOptions<'_, T>,
-) -> Result<ProbTerms<T>, LossError> {
+) -> Result<ProbSetup<T>, LossError> {
     if target.shape() != input.shape() {
         return Err(LossError::new(
             ErrorKind::ShapeMismatch,
@@ -266,6 +304,30 @@ pub(crate) fn prob_terms<T: Real>(
     let classes = input.len_of(Axis(cd));
     let weight = class_weight(opts.weight, classes, WeightCheck::Probabilities)?;
     let eps = smoothing(opts.label_smoothing)?;
+    let out_shape = (input.shape().iter().enumerate())
+        .filter_map(|(axis, &len)| (axis != cd).then_some(len))
+        .collect();
+    Ok(ProbSetup {
+        out_shape,
+        class_dim: cd,
+        classes,
+        weight,
+        eps,
+    })
+}
+
+pub(crate) fn prob_terms<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &CrossEntropyOptions<'_, T>,
+) -> Result<ProbTerms<T>, LossError> {
+    let ProbSetup {
+        out_shape,
+        class_dim: cd,
+        classes,
+        weight,
+        eps,
+    } = prob_setup(input, target, opts)?;
     let smoothed = smoothed_target(eps, classes);
     let w = weight.as_deref();
     let q = Rows::new(target, cd);
@@ -280,14 +342,9 @@ pub(crate) fn prob_terms<T: Real>(
             }
         })
     });
-    let out_shape = (input.shape().iter().enumerate())
-        .filter_map(|(axis, &len)| (axis != cd).then_some(len))
-        .collect();
     Ok(ProbTerms {
         out_shape,
         classes,
-        weight,
-        eps,
         row_sums,
     })
 }

@@ -12,13 +12,12 @@ use ndarray::{ArrayD, Axis, Zip};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cross_entropy::{
-    CrossEntropyOptions, Target, check_rank, index_terms, log_probs, prob_terms, smoothed_target,
+    CrossEntropyOptions, Target, check_rank, index_setup, log_probs, prob_setup, smoothed_target,
 };
 use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
 use super::reduce::{Reduction, sum, sum_by};
 use super::rows::Rows;
-use super::shape::class_dim;
 use super::softmax::{along, log_softmax, sigmoid_scalar, softmax};
 use crate::error::{ErrorKind, LossError};
 
@@ -135,10 +134,9 @@ fn index_grad<T: Real>(
     target: &ArrayD<i64>,
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
-    let terms = index_terms(input, target, opts)?;
+    let terms = index_setup(input, target, opts)?;
     check_unbatched_target(input.shape(), target.shape())?;
-    let (classes, d) = (terms.layout.classes, terms.total_weight);
-    let eps = terms.smooth.as_ref().map(|(eps, _)| *eps);
+    let (classes, d, eps) = (terms.layout.classes, terms.total_weight, terms.eps);
     // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t/D at the target and
     // -(ε/C)·w_c/D at every class c (the smooth term only exists when smoothing applies).
     let nll_g = -per_loss(opts.reduction, T::from_f64(1.0 - eps.unwrap_or(0.0)), d);
@@ -167,15 +165,13 @@ fn prob_grad<T: Real>(
     target: &ArrayD<T>,
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
-    let terms = prob_terms(input, target, opts)?;
+    let terms = prob_setup(input, target, opts)?;
     let smoothed = smoothed_target(terms.eps, terms.classes);
-    let rows = from_count::<T>(terms.row_sums.len());
+    let (cd, w) = (terms.class_dim, terms.weight.as_deref());
+    let (x, q) = (Rows::new(input, cd), Rows::new(target, cd));
     // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = 1/rows for 'mean'.
-    let g = -per_loss(opts.reduction, T::one(), rows);
-    let w = terms.weight.as_deref();
-    let cd = class_dim(input.ndim());
-    let q = Rows::new(target, cd);
-    Rows::new(input, cd).fill(input.shape(), |r, row, out| {
+    let g = -per_loss(opts.reduction, T::one(), from_count::<T>(x.count));
+    x.fill(input.shape(), |r, row, out| {
         let q = q.row(r);
         log_softmax_backward(
             log_probs(row),

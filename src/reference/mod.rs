@@ -14,10 +14,11 @@
 //!
 //! No function panics on user data: every rejected input is a [`crate::error::LossError`].
 //!
-//! Gradients: each loss first validates its arguments and computes crate-private terms
-//! (`nll::NllTerms`, `cross_entropy::{IndexTerms, ProbTerms}`, `binary::{bce_checked,
-//! logits_checked}`) and only then reduces them; [`mod@grad`] reuses those terms, so a
-//! gradient fails exactly where its forward fails and shares its 'mean' denominators.
+//! Gradients: each loss first validates its arguments with crate-private functions
+//! (`nll::nll_terms`, `cross_entropy::{index_setup, prob_setup}`, `binary::{bce_checked,
+//! logits_checked}`) and only then computes and reduces its terms; [`mod@grad`] reuses those
+//! checks and their results, so a gradient fails exactly where its forward fails and shares
+//! its 'mean' denominators (without computing the forward's losses it does not need).
 
 pub mod binary;
 pub mod cross_entropy;
