@@ -11,8 +11,8 @@
 //!    dim 0 for a 1-D shape).
 //!
 //! `--grad` times the gradient of the output's sum instead of the output (the reference's
-//! `*_grad` functions, which compute the forward's terms too: the script times PyTorch's
-//! forward plus backward). The time is the median of `reps` calls after one warm-up call;
+//! `*_grad` functions, which start from the logits: the script times PyTorch's forward plus
+//! backward). The time is the median of `reps` calls after one warm-up call;
 //! GB/s counts the bytes of every input tensor read once and of the result written once.
 
 use std::time::Instant;
