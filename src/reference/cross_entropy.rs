@@ -137,7 +137,8 @@ fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: b
     let lp_t = match row.get(c) {
         None => T::nan(),
         // The target is the row's maximum and dominates: `-log p_t = log_norm` is small, and
-        // below 1/4 the rounding of `1 + s` inside `ln` is several of its ulps.
+        // below 1/4 the rounding of `1 + s` inside `ln` is several of its ulps (and `s < 0.29`,
+        // so the maximum is unique).
         Some(&x) if x == m && m.is_finite() && log_norm < T::from_f64(NEAR_ZERO) => {
             -log_norm_near_zero(row, m)
         }

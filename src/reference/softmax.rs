@@ -7,7 +7,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::real::{Real, from_count};
+use super::real::Real;
 use super::reduce::{sum, sum_by};
 use super::rows::Rows;
 use super::shape::{check_size, normalize_dim};
@@ -41,19 +41,19 @@ pub(crate) fn shift_and_log_norm<T: Real>(x: &[T]) -> (T, T) {
     (m, log_norm)
 }
 
-/// `log Σ exp(x - m)` for a slice whose maximum `m` is finite, computed as `log1p(s)`.
+/// `log Σ exp(x - m)` for a slice whose maximum `m` is finite and unique, as `log1p(s)`.
 ///
 /// The maximum's own term is `exp(0) = 1`, so the sum is `1 + s` with `s` the sum of the other
-/// terms (ties with the maximum count 1 each). When one class dominates, `s` is tiny: `ln(1 + s)`
-/// rounds `1 + s` to 1 and loses every digit of a result near zero (the cross-entropy of a
-/// confidently right prediction, `-log p_max = log_norm`); `log1p(s)` keeps them.
+/// terms. When one class dominates, `s` is tiny: `ln(1 + s)` rounds `1 + s` to 1 and loses every
+/// digit of a result near zero (the cross-entropy of a confidently right prediction,
+/// `-log p_max = log_norm`); `log1p(s)` keeps them. (A tie with the maximum would add 1 to `s`,
+/// so a caller that only asks when `log_norm` is small never has one.)
 pub(crate) fn log_norm_near_zero<T: Real>(x: &[T], m: T) -> T {
-    let ties = x.iter().filter(|&&v| v == m).count();
     let others = sum_by(x.len(), &|i| match x[i] == m {
         true => T::zero(),
         false => (x[i] - m).exp(),
     });
-    (others + from_count::<T>(ties.saturating_sub(1))).ln_1p()
+    others.ln_1p()
 }
 
 /// The tensor whose slices along `dim` (negative wraps) are `f(slice of x, slice of out)`;
