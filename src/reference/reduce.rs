@@ -124,4 +124,24 @@ mod tests {
         assert!(sum::<f64>(&[-0.0, -0.0]).is_sign_positive());
         assert_eq!(sum::<f64>(&[]), 0.0);
     }
+
+    /// The tree of the pairwise sum, written out serially: halves at `len / 2`, blocks of 8.
+    fn serial(v: &[f32]) -> f32 {
+        match v.len() {
+            0..=8 => v.iter().fold(0.0, |acc, &x| acc + x),
+            n => serial(&v[..n / 2]) + serial(&v[n / 2..]),
+        }
+    }
+
+    /// Long enough that its top halves run in parallel, the sum still gives the serial tree's
+    /// bits (terms of many magnitudes, so any other order or combination would show).
+    #[test]
+    fn parallel_halves_give_the_serial_trees_bits() {
+        let v: Vec<f32> = (0..600_001u64)
+            .map(|i| ((i * 7919 % 1000) as f32 - 499.5) * 1.37f32.powi((i % 23) as i32))
+            .collect();
+        assert_eq!(sum(&v).to_bits(), serial(&v).to_bits());
+        let power = 1 << 19;
+        assert_eq!(sum(&v[..power]).to_bits(), serial(&v[..power]).to_bits());
+    }
 }
