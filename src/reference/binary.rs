@@ -161,6 +161,21 @@ pub(crate) fn bce_checked<'a, T: Real>(
 ///
 /// Shapes must be equal (any rank, 0-d included); 'none' keeps that shape; 'mean' is
 /// `Σ l / numel` whatever the weight (NaN when empty).
+///
+/// `004_8a619d584319f9a0.txt`'s hand computation, `-math.log(0.0871)` and so on, is binary
+/// cross-entropy with label 1; an input of 0 costs the clamp, 100, not infinity:
+///
+/// ```
+/// use cross_entropy_spec::reference::{BceOptions, Reduction, binary_cross_entropy};
+/// use ndarray::arr1;
+///
+/// let p = arr1(&[0.0871_f64, 0.2369, 0.6439, 0.0]).into_dyn();
+/// let ones = arr1(&[1.0, 1.0, 1.0, 1.0]).into_dyn();
+/// let opts = BceOptions { reduction: Reduction::None, ..BceOptions::default() };
+/// let losses = binary_cross_entropy(&p, &ones, &opts).unwrap();
+/// let four: Vec<String> = losses.iter().map(|l| format!("{l:.4}")).collect();
+/// assert_eq!(four, ["2.4407", "1.4401", "0.4402", "100.0000"]);
+/// ```
 pub fn binary_cross_entropy<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
@@ -221,6 +236,23 @@ pub(crate) fn logits_checked<'a, T: Real>(
 ///
 /// `l = weight·((1 - y)·x - (1 + (pos_weight - 1)·y)·log σ(x))`. Shapes must be equal;
 /// `weight` and `pos_weight` broadcast to the target by trailing dimensions.
+///
+/// A wrong score of 20 costs 20 from the logits, while the loss of the float32 sigmoid, which
+/// has rounded to 1, hits the clamp at 100:
+///
+/// ```
+/// use cross_entropy_spec::reference::{
+///     BceOptions, BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits,
+///     sigmoid,
+/// };
+/// use ndarray::arr1;
+///
+/// let (x, zero) = (arr1(&[20.0_f32]).into_dyn(), arr1(&[0.0_f32]).into_dyn());
+/// let logits = binary_cross_entropy_with_logits(&x, &zero, &BceWithLogitsOptions::default());
+/// assert_eq!(logits.unwrap()[[]], 20.0);
+/// let of_sigmoid = binary_cross_entropy(&sigmoid(&x), &zero, &BceOptions::default());
+/// assert_eq!(of_sigmoid.unwrap()[[]], 100.0);
+/// ```
 pub fn binary_cross_entropy_with_logits<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,

@@ -117,6 +117,23 @@ fn log_softmax_backward<T: Real>(
 ///   rows 0 (NaN if their softmax is NaN); `D = Σ_valid w[t_n]` for 'mean', so an all-ignored
 ///   'mean' has a zero gradient although its value is NaN;
 /// - probability targets: `(s·Σ_c w_c·q'_c - w ⊙ q')·g`, `g = 1/(N·d1·…·dk)` for 'mean'.
+///
+/// Without options: `(softmax(x) - onehot) / N`, so every row sums to zero.
+///
+/// ```
+/// use cross_entropy_spec::reference::{
+///     CrossEntropyOptions, Target, cross_entropy_grad, softmax,
+/// };
+/// use ndarray::{arr1, arr2};
+///
+/// let x = arr2(&[[1.0_f64, 2.0, 3.0], [0.0, 0.0, 0.0]]).into_dyn();
+/// let t = arr1(&[0_i64, 2]).into_dyn();
+/// let g = cross_entropy_grad(&x, Target::Indices(&t), &CrossEntropyOptions::default()).unwrap();
+/// let s = softmax(&x, 1).unwrap();
+/// assert!((g[[0, 0]] - (s[[0, 0]] - 1.0) / 2.0).abs() < 1e-16);
+/// assert!((g[[1, 1]] - s[[1, 1]] / 2.0).abs() < 1e-16);
+/// assert!(g.sum().abs() < 1e-15);
+/// ```
 pub fn cross_entropy_grad<T: Real>(
     input: &ArrayD<T>,
     target: Target<'_, T>,

@@ -101,6 +101,19 @@ pub(crate) fn nll_terms<T: Real>(
 /// Shapes: `(C)` with a `()` or `(1,)` target, `(N, C)` with `(N)`,
 /// `(N, C, d1..dk)` with `(N, d1..dk)`. 'none' has the target's shape (`()` unbatched);
 /// 'mean' is `Σ l_n / Σ_valid w[t_n]`, NaN when that is 0 (all ignored, empty batch).
+///
+/// On raw scores it only gathers: the loss is minus the true class's entry, here the third
+/// (classes count from zero), averaged.
+///
+/// ```
+/// use cross_entropy_spec::reference::{NllOptions, nll_loss};
+/// use ndarray::{arr1, arr2};
+///
+/// let scores = arr2(&[[-0.1_f64, -0.2, -0.3], [-1.0, -2.0, -3.0]]).into_dyn();
+/// let target = arr1(&[2_i64, 0]).into_dyn();
+/// let loss = nll_loss(&scores, &target, &NllOptions::default()).unwrap();
+/// assert!((loss[[]] - (0.3 + 1.0) / 2.0).abs() < 1e-15);
+/// ```
 pub fn nll_loss<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<i64>,

@@ -78,6 +78,19 @@ pub(crate) fn along<T: Real>(
 }
 
 /// `softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m)` along `dim` (negative wraps).
+///
+/// `004_8a619d584319f9a0.txt`'s `[1, 1, 2, 2]`, which it prints cut to three decimals as
+/// `[0.134, 0.134, 0.365, 0.365]`:
+///
+/// ```
+/// use cross_entropy_spec::reference::softmax;
+/// use ndarray::arr1;
+///
+/// let p = softmax(&arr1(&[1.0_f64, 1.0, 2.0, 2.0]).into_dyn(), 0).unwrap();
+/// let cut: Vec<f64> = p.iter().map(|v| (v * 1000.0).floor() / 1000.0).collect();
+/// assert_eq!(cut, [0.134, 0.134, 0.365, 0.365]);
+/// assert!((p.sum() - 1.0).abs() < 1e-15);
+/// ```
 pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     along(x, dim, |row, out| {
         let m = row_max(row);
@@ -90,6 +103,19 @@ pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossErro
 }
 
 /// `log_softmax(x)_i = (x_i - m) - log Σ_j exp(x_j - m)` along `dim` (negative wraps).
+///
+/// Scores 1000 apart: `log(softmax(x))` underflows to `-inf` where this stays exact.
+///
+/// ```
+/// use cross_entropy_spec::reference::{log_softmax, softmax};
+/// use ndarray::arr2;
+///
+/// let x = arr2(&[[1000.0_f32, 0.0, -1000.0]]).into_dyn();
+/// let direct = log_softmax(&x, 1).unwrap();
+/// assert_eq!(direct.iter().copied().collect::<Vec<_>>(), [0.0, -1000.0, -2000.0]);
+/// let naive = softmax(&x, 1).unwrap().mapv(f32::ln);
+/// assert_eq!(naive[[0, 2]], f32::NEG_INFINITY);
+/// ```
 pub fn log_softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     along(x, dim, |row, out| {
         let (m, log_norm) = shift_and_log_norm(row);
@@ -120,6 +146,17 @@ pub(crate) fn log_sigmoid_scalar<T: Real>(x: T) -> T {
 }
 
 /// Element-wise logistic sigmoid; `σ(±inf) = 1 / 0`, `σ(NaN) = NaN`.
+///
+/// `sigmoid(20)` rounds to exactly 1 in float32 but not in float64:
+///
+/// ```
+/// use cross_entropy_spec::reference::sigmoid;
+/// use ndarray::arr1;
+///
+/// assert_eq!(sigmoid(&arr1(&[20.0_f32]).into_dyn())[[0]], 1.0);
+/// let wide = sigmoid(&arr1(&[20.0_f64]).into_dyn())[[0]];
+/// assert!(wide < 1.0 && (wide - 0.9999999979388463).abs() < 1e-16);
+/// ```
 pub fn sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
     x.mapv(sigmoid_scalar)
 }
