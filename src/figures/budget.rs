@@ -97,12 +97,14 @@ pub(super) fn tolerance_budget(spec: &Spec, pytorch: &Value) -> Result<Figure, F
         (0.0, 6.0),
         ("|result − stated value|", ""),
     );
-    chart.x_ticks(&[
+    for (v, label) in [
         (0.0, "0"),
         (5e-5, "5e-5"),
         (1e-4, "1e-4"),
         (1.5e-4, "1.5e-4"),
-    ]);
+    ] {
+        chart.x_tick(v, label);
+    }
     let bands = [
         (0.0, PRINTED_HALF_UNIT, PALETTE[5], "printed half-unit"),
         (

@@ -35,21 +35,8 @@ pub(super) fn neg_log_p() -> Result<Figure, FigureError> {
     let marked = bce(NAME, &DOC004_PROBABILITIES, 1.0)?;
     let title = "The loss of one sample, −log p, against the probability p of its true class";
     let mut chart = Chart::new(title, (0.0, 1.0), (0.0, 5.6), ("p", "−log p"));
-    chart.x_ticks(&[
-        (0.0, "0"),
-        (0.25, "0.25"),
-        (0.5, "0.5"),
-        (0.75, "0.75"),
-        (1.0, "1"),
-    ]);
-    chart.y_ticks(&[
-        (0.0, "0"),
-        (1.0, "1"),
-        (2.0, "2"),
-        (3.0, "3"),
-        (4.0, "4"),
-        (5.0, "5"),
-    ]);
+    chart.x_ticks(&[0.0, 0.25, 0.5, 0.75, 1.0]);
+    chart.y_ticks(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
     let curve: Vec<(f64, f64)> = ps.iter().copied().zip(losses).collect();
     chart.series(
         "binary_cross_entropy(p, 1), float64",
@@ -104,23 +91,8 @@ pub(super) fn log_softmax_underflow() -> Result<Figure, FigureError> {
         (-125.0, 0.0),
         ("gap", "value at the second class"),
     );
-    chart.x_ticks(&[
-        (0.0, "0"),
-        (20.0, "20"),
-        (40.0, "40"),
-        (60.0, "60"),
-        (80.0, "80"),
-        (100.0, "100"),
-        (120.0, "120"),
-    ]);
-    chart.y_ticks(&[
-        (0.0, "0"),
-        (-25.0, "−25"),
-        (-50.0, "−50"),
-        (-75.0, "−75"),
-        (-100.0, "−100"),
-        (-125.0, "−125"),
-    ]);
+    chart.x_ticks(&[0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0]);
+    chart.y_ticks(&[0.0, -25.0, -50.0, -75.0, -100.0, -125.0]);
     chart.series("log_softmax(x)[1]", PALETTE[0], "", &fused);
     chart.series("log(softmax(x))[1]", PALETTE[1], "6 4", &composed);
     if let Some(first) = first {
@@ -173,23 +145,8 @@ pub(super) fn bce_clamp() -> Result<Figure, FigureError> {
     };
     let title = "BCE of sigmoid against BCE with logits, float32, a wrong score of size |x|";
     let mut chart = Chart::new(title, (0.0, 120.0), (0.0, 125.0), ("|x|", "loss"));
-    chart.x_ticks(&[
-        (0.0, "0"),
-        (20.0, "20"),
-        (40.0, "40"),
-        (60.0, "60"),
-        (80.0, "80"),
-        (100.0, "100"),
-        (120.0, "120"),
-    ]);
-    chart.y_ticks(&[
-        (0.0, "0"),
-        (25.0, "25"),
-        (50.0, "50"),
-        (75.0, "75"),
-        (100.0, "100"),
-        (125.0, "125"),
-    ]);
+    chart.x_ticks(&[0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0]);
+    chart.y_ticks(&[0.0, 25.0, 50.0, 75.0, 100.0, 125.0]);
     chart.h_rule(100.0, "#888", "log clamped at −100");
     chart.series(
         "with_logits(−|x|, 1)",

@@ -41,20 +41,9 @@ pub(super) fn softmax_flattening(spec: &Spec) -> Result<Figure, FigureError> {
         (0.0, 0.6),
         ("k", "probability"),
     );
-    let ticks: Vec<(f64, String)> = (1..=ITERATIONS)
-        .map(|k| (k as f64, k.to_string()))
-        .collect();
-    let ticks: Vec<(f64, &str)> = ticks.iter().map(|(v, s)| (*v, s.as_str())).collect();
+    let ticks: Vec<f64> = (1..=ITERATIONS).map(|k| k as f64).collect();
     chart.x_ticks(&ticks);
-    chart.y_ticks(&[
-        (0.0, "0"),
-        (0.1, "0.1"),
-        (0.2, "0.2"),
-        (0.3, "0.3"),
-        (0.4, "0.4"),
-        (0.5, "0.5"),
-        (0.6, "0.6"),
-    ]);
+    chart.y_ticks(&[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
     let classes = rows.first().map_or(0, Vec::len);
     chart.h_rule(1.0 / classes.max(1) as f64, "#888", "uniform");
     for class in 0..classes {

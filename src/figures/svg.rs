@@ -86,22 +86,28 @@ impl Chart {
         );
     }
 
-    /// Tick marks and labels at the given data values (labels as written by the caller).
-    pub fn x_ticks(&mut self, ticks: &[(f64, &str)]) {
-        let y = HEIGHT - BOTTOM;
-        for &(v, label) in ticks {
-            let x = self.px(v);
-            self.line((x, y), (x, y + 5.0), "#444", "");
-            self.text(x, y + 19.0, "middle", 12, label);
-        }
+    /// Ticks on the x axis at `values`, each labelled with its shortest decimal.
+    pub fn x_ticks(&mut self, values: &[f64]) {
+        values.iter().for_each(|&v| self.x_tick(v, &tick_label(v)));
     }
 
-    pub fn y_ticks(&mut self, ticks: &[(f64, &str)]) {
-        for &(v, label) in ticks {
-            let y = self.py(v);
-            self.line((LEFT - 5.0, y), (LEFT, y), "#444", "");
-            self.text(LEFT - 8.0, y + 4.0, "end", 12, label);
-        }
+    /// Ticks on the y axis at `values`, each labelled with its shortest decimal.
+    pub fn y_ticks(&mut self, values: &[f64]) {
+        values.iter().for_each(|&v| self.y_tick(v, &tick_label(v)));
+    }
+
+    /// One tick mark on the x axis at data value `v`, with the caller's label.
+    pub fn x_tick(&mut self, v: f64, label: &str) {
+        let (x, y) = (self.px(v), HEIGHT - BOTTOM);
+        self.line((x, y), (x, y + 5.0), "#444", "");
+        self.text(x, y + 19.0, "middle", 12, label);
+    }
+
+    /// One tick mark on the y axis at data value `v`, with the caller's label.
+    pub fn y_tick(&mut self, v: f64, label: &str) {
+        let y = self.py(v);
+        self.line((LEFT - 5.0, y), (LEFT, y), "#444", "");
+        self.text(LEFT - 8.0, y + 4.0, "end", 12, label);
     }
 
     /// A line in SVG coordinates; `dash` is an SVG dash array or empty.
@@ -231,6 +237,11 @@ fn dash_attr(dash: &str) -> String {
     } else {
         format!(r#" stroke-dasharray="{dash}""#)
     }
+}
+
+/// A tick's label: Rust's shortest decimal for `v`, with a typographic minus.
+fn tick_label(v: f64) -> String {
+    format!("{v}").replace('-', "−")
 }
 
 #[cfg(test)]
