@@ -166,6 +166,30 @@ pub fn parse_options(json: Option<&str>) -> Result<BenchOptions, BenchError> {
 }
 
 /// Checks the spec and runs it on a pool of `threads` threads.
+///
+/// A small cross-entropy on two threads, and a shape beyond the reference's limit, refused
+/// before anything is drawn:
+///
+/// ```
+/// use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_options, run};
+///
+/// let mut spec = BenchSpec {
+///     op: "cross_entropy".parse().unwrap(),
+///     grad: false,
+///     shape: vec![64, 100],
+///     float64: false,
+///     threads: 2,
+///     reps: 3,
+///     seed: 0,
+///     options: parse_options(Some(r#"{"label_smoothing": 0.1}"#)).unwrap(),
+/// };
+/// let result = run(&spec).unwrap();
+/// assert!(result.median_ms >= 0.0 && result.checksum.is_finite());
+/// assert!(spec.summary(&result).starts_with("cross_entropy float32 [64, 100]: median "));
+///
+/// spec.shape = vec![1 << 13, 1 << 12];
+/// assert!(matches!(run(&spec), Err(BenchError::TooLarge { .. })));
+/// ```
 pub fn run(spec: &BenchSpec) -> Result<BenchResult, BenchError> {
     check(spec)?;
     let pool = rayon::ThreadPoolBuilder::new()

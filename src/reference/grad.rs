@@ -25,6 +25,17 @@ use crate::error::{ErrorKind, LossError};
 const BCE_EPSILON: f32 = 1e-12;
 
 /// `∂ softmax(x)·1 / ∂x = s ⊙ (1 - Σ s)` along `dim`: zero up to the rounding of `Σ s`.
+///
+/// A softmax row always sums to one, so the gradient of the summed output vanishes, up to
+/// rounding:
+///
+/// ```
+/// use cross_entropy_spec::reference::softmax_grad;
+/// use ndarray::arr2;
+///
+/// let g = softmax_grad(&arr2(&[[1.0_f64, 2.0, 3.0]]).into_dyn(), 1).unwrap();
+/// assert!(g.iter().all(|v| v.abs() < 1e-16));
+/// ```
 pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     let s = softmax(x, dim)?;
     along(&s, dim, |s, out| {
@@ -36,6 +47,18 @@ pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, Los
 }
 
 /// `∂ log_softmax(x)·1 / ∂x = 1 - exp(lp)·C` along `dim` (`C` the length of the slice).
+///
+/// Each of the `C` outputs of a row pulls every input by `-softmax`, so the gradient is
+/// `1 - C·softmax(x)`:
+///
+/// ```
+/// use cross_entropy_spec::reference::{log_softmax_grad, softmax};
+/// use ndarray::arr2;
+///
+/// let x = arr2(&[[1.0_f64, 2.0, 3.0]]).into_dyn();
+/// let (g, s) = (log_softmax_grad(&x, 1).unwrap(), softmax(&x, 1).unwrap());
+/// assert!(g.iter().zip(&s).all(|(g, s)| (g - (1.0 - 3.0 * s)).abs() < 1e-15));
+/// ```
 pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     let lp = log_softmax(x, dim)?;
     along(&lp, dim, |lp, out| {
@@ -47,6 +70,18 @@ pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>,
 }
 
 /// `σ'(x) = (1 - σ)·σ`.
+///
+/// `σ'(x) = σ(x)(1 - σ(x))`, largest at zero, where it is 1/4 (the Lipschitz bound of the
+/// spec's appendix):
+///
+/// ```
+/// use cross_entropy_spec::reference::sigmoid_grad;
+/// use ndarray::arr1;
+///
+/// let g = sigmoid_grad(&arr1(&[0.0_f64, 2.0]).into_dyn());
+/// assert_eq!(g[[0]], 0.25);
+/// assert!(g[[1]] < 0.25);
+/// ```
 pub fn sigmoid_grad<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
     x.mapv(|v| {
         let s = sigmoid_scalar(v);
@@ -78,6 +113,17 @@ fn check_unbatched_target(input: &[usize], target: &[usize]) -> Result<(), LossE
 
 /// `-w[t_n]·g/D` at `[n, t_n]` for every valid `n`, 0 elsewhere. With 'mean' and a zero
 /// total weight that is `0·inf = NaN` at the valid targets, while ignored rows stay 0.
+///
+/// The mean of two samples: `-1/2` at each target's entry, zero elsewhere.
+///
+/// ```
+/// use cross_entropy_spec::reference::{NllOptions, nll_loss_grad};
+/// use ndarray::{arr1, arr2};
+///
+/// let lp = arr2(&[[-0.1_f64, -0.2, -0.3], [-1.0, -2.0, -3.0]]).into_dyn();
+/// let g = nll_loss_grad(&lp, &arr1(&[2_i64, 0]).into_dyn(), &NllOptions::default()).unwrap();
+/// assert_eq!(g.iter().copied().collect::<Vec<_>>(), [0.0, 0.0, -0.5, -0.5, 0.0, 0.0]);
+/// ```
 pub fn nll_loss_grad<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<i64>,
@@ -220,6 +266,17 @@ fn weighted_and_reduced<T: Real>(
 /// `EPS` is PyTorch's float constant 1e-12. The backward does not know about the forward's
 /// clamp of each log at -100 (PyTorch issue #171327): at `x = 0, y = 1` the loss is the
 /// constant 100 but the gradient is `-1/EPS`, about `-1e12`.
+///
+/// With label 1 the loss is `-log x`, whose derivative is `-1/x`; the mean divides by `N`:
+///
+/// ```
+/// use cross_entropy_spec::reference::{BceOptions, binary_cross_entropy_grad};
+/// use ndarray::arr1;
+///
+/// let x = arr1(&[0.25_f64, 0.5]).into_dyn();
+/// let g = binary_cross_entropy_grad(&x, &arr1(&[1.0, 1.0]).into_dyn(), &BceOptions::default());
+/// assert_eq!(g.unwrap().iter().copied().collect::<Vec<_>>(), [-2.0, -1.0]);
+/// ```
 pub fn binary_cross_entropy_grad<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
@@ -238,6 +295,20 @@ pub fn binary_cross_entropy_grad<T: Real>(
 /// `weight·((pos_weight·y + 1 - y)·σ(x) - pos_weight·y)`, divided by `numel` for 'mean';
 /// `σ(x) - y` without either weight. Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
 /// may be NaN.
+///
+/// Without weights, `(σ(x) - y)/N` for the mean:
+///
+/// ```
+/// use cross_entropy_spec::reference::{
+///     BceWithLogitsOptions, binary_cross_entropy_with_logits_grad,
+/// };
+/// use ndarray::arr1;
+///
+/// let x = arr1(&[0.0_f64, 0.0]).into_dyn();
+/// let y = arr1(&[1.0, 0.0]).into_dyn();
+/// let g = binary_cross_entropy_with_logits_grad(&x, &y, &BceWithLogitsOptions::default());
+/// assert_eq!(g.unwrap().iter().copied().collect::<Vec<_>>(), [-0.25, 0.25]);
+/// ```
 pub fn binary_cross_entropy_with_logits_grad<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,

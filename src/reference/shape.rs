@@ -194,6 +194,14 @@ pub(crate) fn check_size(shape: &[usize]) -> Result<(), LossError> {
 
 /// The class dimension of an input of rank `ndim >= 1`: 1 for a batch `(N, C, d1..dk)`, 0 for an
 /// unbatched `(C)`. The one statement of PyTorch's class-dim rule.
+///
+/// ```
+/// use cross_entropy_spec::reference::class_dim;
+///
+/// assert_eq!(class_dim(1), 0); // (C)
+/// assert_eq!(class_dim(2), 1); // (N, C)
+/// assert_eq!(class_dim(4), 1); // (N, C, H, W): 000's per-pixel batch
+/// ```
 pub fn class_dim(ndim: usize) -> usize {
     if ndim >= 2 { 1 } else { 0 }
 }

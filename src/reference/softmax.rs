@@ -162,6 +162,17 @@ pub fn sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
 }
 
 /// Element-wise `log σ(x)`, stable for large |x|.
+///
+/// Far left, `log σ(x)` is `x` itself; through `sigmoid`, float32 rounds `σ(-200)` to 0 first:
+///
+/// ```
+/// use cross_entropy_spec::reference::{log_sigmoid, sigmoid};
+/// use ndarray::arr1;
+///
+/// let x = arr1(&[-200.0_f32]).into_dyn();
+/// assert_eq!(log_sigmoid(&x)[[0]], -200.0);
+/// assert_eq!(sigmoid(&x)[[0]].ln(), f32::NEG_INFINITY);
+/// ```
 pub fn log_sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
     x.mapv(log_sigmoid_scalar)
 }
