@@ -3,7 +3,7 @@
 exact value computed with mpmath (50 digits).
 
     cargo build --release
-    /work/venvs/torch/bin/python scripts/accuracy.py [--binary target/release/cross-entropy-spec]
+    .venv-torch/bin/python scripts/accuracy.py [--binary target/release/cross-entropy-spec]
 
 The reference is asked through `cross-entropy-spec eval` (protocol v1), so any build can be
 measured (e.g. an older commit's binary, with --binary). Inputs, drawn from a fixed seed:

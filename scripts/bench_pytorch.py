@@ -3,7 +3,7 @@
 
 Run with the PyTorch virtualenv (never a CI dependency), after `cargo build --release`:
 
-    /work/venvs/torch/bin/python scripts/bench_pytorch.py [--shape 512,32000] [--reps 5]
+    .venv-torch/bin/python scripts/bench_pytorch.py [--shape 512,32000] [--reps 5]
 
 For every case, dtype and thread count it runs the Rust benchmark binary and then PyTorch in this
 process, `--rounds` times alternating which goes first, and keeps each side's best median. The
