@@ -23,7 +23,6 @@ Gradients are jax.grad of the sum of the output. float64 runs in float64
 (jax_enable_x64); float32 stays float32.
 """
 
-import json
 import os
 import re
 import sys
@@ -36,10 +35,10 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from protocol import SPECIAL, Unsupported, elements, encode, serve  # noqa: E402
 
-PROTOCOL = 1
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
-SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 
 # JAX's and optax's error messages (jax 0.10, optax 0.2), mapped to the protocol's closed list of
@@ -69,36 +68,14 @@ def error_kind(op, message):
     return "unclassified"
 
 
-class Unsupported(Exception):
-    pass
-
-
 def to_array(t):
     dtype = DTYPES[t["dtype"]]
-    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
-    return jnp.asarray(np.array(data, dtype=dtype).reshape(t["shape"]))
+    return jnp.asarray(np.array(elements(t), dtype=dtype).reshape(t["shape"]))
 
-
-def number(v, dtype):
-    """Shortest round-trip decimal of one element, non-finite values as strings."""
-    if dtype == np.int64:
-        return int(v)
-    v = float(v)
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
-    return json.loads(text if any(c in text for c in ".e") else text + ".0")
 
 
 def from_array(a):
-    a = np.asarray(a)
-    name = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-            np.dtype(np.int64): "int64"}.get(a.dtype)
-    if name is None:
-        raise Unsupported(f"jax returned dtype {a.dtype}, which the protocol has no name for")
-    return {"dtype": name, "shape": list(a.shape), "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
+    return encode(a, "jax")
 
 
 def reduce(per_sample, reduction, weighted, ignoring):
@@ -204,34 +181,14 @@ def call(request):
     return reply
 
 
-def answer(line):
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
-    rid = request.get("id", "")
-    if request.get("protocol", PROTOCOL) != PROTOCOL:
-        return {"id": rid, "error": {"kind": "unsupported_protocol",
-                                     "message": f"protocol {request.get('protocol')} is not supported"}}
-    try:
-        reply = call(request)
-    except Unsupported as e:
-        reply = {"unsupported": str(e)}
-    except (KeyError, AttributeError) as e:
-        reply = {"error": {"kind": "malformed_request", "message": f"{type(e).__name__}: {e}"}}
-    except Exception as e:  # JAX raises ValueError, TypeError, IndexError and its own kinds
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        reply = {"error": {"kind": error_kind(request.get("op"), message),
-                           "message": f"{type(e).__name__}: {message}"}}
-    reply["id"] = rid
-    return reply
+def describe(request, e):
+    """JAX raises ValueError, TypeError, IndexError and its own kinds."""
+    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return {"kind": error_kind(request.get("op"), message), "message": f"{type(e).__name__}: {message}"}
 
 
 def main():
-    for line in sys.stdin:
-        if line.strip():
-            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
-            sys.stdout.flush()
+    serve(call, describe)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ with respect to `input` and runs that instead; what it cannot differentiate is a
 `unsupported` with the builder's reason (see README.md).
 """
 
-import json
+import os
 import re
 import sys
 
@@ -37,17 +37,18 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from protocol import Unsupported, elements, encode, serve
+
 try:  # only the training build has it
     from onnxruntime.capi._pybind_state import GradientGraphBuilder
 except ImportError:
     GradientGraphBuilder = None
 
-PROTOCOL = 1
 OPSET = 13
 IR_VERSION = 8  # the newest IR that onnxruntime-training 1.19 still loads
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 ONNX_TYPES = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64}
-SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 OPERATORS = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "sigmoid": "Sigmoid",
              "cross_entropy": "SoftmaxCrossEntropyLoss", "nll_loss": "NegativeLogLikelihoodLoss"}
 
@@ -78,36 +79,14 @@ def error_kind(message):
     return "unclassified"
 
 
-class Unsupported(Exception):
-    pass
-
-
 def to_array(t):
     dtype = DTYPES[t["dtype"]]
-    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
-    return np.array(data, dtype=dtype).reshape(t["shape"])
+    return np.array(elements(t), dtype=dtype).reshape(t["shape"])
 
-
-def number(v, dtype):
-    """Shortest round-trip decimal of one element, non-finite values as strings."""
-    if dtype == np.int64:
-        return int(v)
-    v = float(v)
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
-    return json.loads(text if any(c in text for c in ".e") else text + ".0")
 
 
 def from_array(a):
-    a = np.asarray(a)
-    name = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-            np.dtype(np.int64): "int64"}.get(a.dtype)
-    if name is None:
-        raise Unsupported(f"onnxruntime returned dtype {a.dtype}, which the protocol has no name for")
-    return {"dtype": name, "shape": list(a.shape), "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
+    return encode(a, "onnxruntime")
 
 
 def value_info(name, array):
@@ -237,34 +216,15 @@ def call(request):
     return reply
 
 
-def answer(line):
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
-    rid = request.get("id", "")
-    if request.get("protocol", PROTOCOL) != PROTOCOL:
-        return {"id": rid, "error": {"kind": "unsupported_protocol",
-                                     "message": f"protocol {request.get('protocol')} is not supported"}}
-    try:
-        reply = call(request)
-    except Unsupported as e:
-        reply = {"unsupported": str(e)}
-    except (KeyError, AttributeError) as e:
-        reply = {"error": {"kind": "malformed_request", "message": f"{type(e).__name__}: {e}"}}
-    except Exception as e:  # onnxruntime raises its own Fail, InvalidArgument, RuntimeException...
-        message = " ".join(str(e).split()) or type(e).__name__
-        reply = {"error": {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}}
-    reply["id"] = rid
-    return reply
+def describe(request, e):
+    """onnxruntime raises its own Fail, InvalidArgument, RuntimeException...: one line."""
+    message = " ".join(str(e).split()) or type(e).__name__
+    return {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}
 
 
 def main():
     ort.set_default_logger_severity(3)
-    for line in sys.stdin:
-        if line.strip():
-            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
-            sys.stdout.flush()
+    serve(call, describe)
 
 
 if __name__ == "__main__":

@@ -6,18 +6,17 @@ per line on stdout, in order, until end of input. Usage:
     cargo run --release -- check --impl ".venv-torch/bin/python adapters/pytorch/adapter.py"
 """
 
-import json
+import os
 import re
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-PROTOCOL = 1
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from protocol import SPECIAL, elements, encode, serve  # noqa: E402
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64}
-NAMES = {v: k for k, v in DTYPES.items()}
-SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 
 # PyTorch's error messages (2.x, CPU), mapped to the protocol's closed list of error kinds.
 # The first pattern that matches wins, so the specific ones come first.
@@ -56,27 +55,11 @@ def error_kind(message):
 
 
 def to_tensor(t):
-    dtype = DTYPES[t["dtype"]]
-    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
-    return torch.tensor(data, dtype=dtype).reshape(t["shape"])
-
-
-def number(v, dtype):
-    """Shortest round-trip decimal of one element, non-finite values as strings."""
-    if dtype == torch.int64:
-        return int(v)
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    text = str(np.float32(v)) if dtype == torch.float32 else repr(float(v))
-    return json.loads(text if any(c in text for c in ".e") else text + ".0")
+    return torch.tensor(elements(t), dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
 
 
 def from_tensor(t):
-    t = t.detach().contiguous()
-    flat = t.reshape(-1).tolist()
-    return {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data": [number(v, t.dtype) for v in flat]}
+    return encode(t.detach().contiguous().numpy(), "pytorch")
 
 
 def call(request):
@@ -108,30 +91,14 @@ def call(request):
     return reply
 
 
-def answer(line):
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
-    rid = request.get("id", "")
-    if request.get("protocol", PROTOCOL) != PROTOCOL:
-        return {"id": rid, "error": {"kind": "unsupported_protocol",
-                                     "message": f"protocol {request.get('protocol')} is not supported"}}
-    try:
-        reply = call(request)
-    except (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError) as e:
-        message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        reply = {"error": {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}}
-    reply["id"] = rid
-    return reply
+def describe(request, e):
+    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}
 
 
 def main():
     torch.set_num_threads(1)
-    for line in sys.stdin:
-        if line.strip():
-            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
-            sys.stdout.flush()
+    serve(call, describe, errors=(RuntimeError, ValueError, IndexError, TypeError, NotImplementedError))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ smoothing or with class probabilities.
 Gradients are tf.GradientTape's gradient of tf.reduce_sum(output) with respect to input.
 """
 
-import json
 import os
 import re
 import sys
@@ -50,9 +49,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
-PROTOCOL = 1
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from protocol import SPECIAL, Unsupported, elements, encode, serve  # noqa: E402
+
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
-SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 # PyTorch's reduction names as Keras's; "elementwise_mean" is PyTorch's deprecated name of "mean".
 REDUCTIONS = {"none": None, "mean": "sum_over_batch_size", "elementwise_mean": "sum_over_batch_size",
               "sum": "sum"}
@@ -84,36 +84,14 @@ def error_kind(op, message):
     return "unclassified"
 
 
-class Unsupported(Exception):
-    pass
-
-
 def to_tensor(t):
     dtype = DTYPES[t["dtype"]]
-    data = [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
-    return tf.constant(np.array(data, dtype=dtype).reshape(t["shape"]))
+    return tf.constant(np.array(elements(t), dtype=dtype).reshape(t["shape"]))
 
-
-def number(v, dtype):
-    """Shortest round-trip decimal of one element, non-finite values as strings."""
-    if dtype == np.int64:
-        return int(v)
-    v = float(v)
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
-    return json.loads(text if any(c in text for c in ".e") else text + ".0")
 
 
 def from_tensor(t):
-    a = np.asarray(t)
-    name = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-            np.dtype(np.int64): "int64"}.get(a.dtype)
-    if name is None:
-        raise Unsupported(f"tensorflow returned dtype {a.dtype}, which the protocol has no name for")
-    return {"dtype": name, "shape": list(a.shape), "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
+    return encode(t, "tensorflow")
 
 
 def classes_last(t):
@@ -223,36 +201,17 @@ def call(request):
             "grad_input": from_tensor(grad if grad is not None else tf.zeros_like(x))}
 
 
-def answer(line):
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
-    rid = request.get("id", "")
-    if request.get("protocol", PROTOCOL) != PROTOCOL:
-        return {"id": rid, "error": {"kind": "unsupported_protocol",
-                                     "message": f"protocol {request.get('protocol')} is not supported"}}
-    try:
-        reply = call(request)
-    except Unsupported as e:
-        reply = {"unsupported": str(e)}
-    except (KeyError, AttributeError) as e:
-        reply = {"error": {"kind": "malformed_request", "message": f"{type(e).__name__}: {e}"}}
-    except Exception as e:  # tf.errors.*, ValueError, TypeError
-        message = " ".join(str(e).split()) or type(e).__name__
-        message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
-        reply = {"error": {"kind": error_kind(request.get("op"), message), "message": f"{type(e).__name__}: {message}"}}
-    reply["id"] = rid
-    return reply
+def describe(request, e):
+    """tf.errors.*, ValueError, TypeError: one line, without TensorFlow's function-node prefix."""
+    message = " ".join(str(e).split()) or type(e).__name__
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+    return {"kind": error_kind(request.get("op"), message), "message": f"{type(e).__name__}: {message}"}
 
 
 def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    for line in sys.stdin:
-        if line.strip():
-            sys.stdout.write(json.dumps(answer(line), allow_nan=False) + "\n")
-            sys.stdout.flush()
+    serve(call, describe)
 
 
 if __name__ == "__main__":
