@@ -22,6 +22,7 @@
 
 pub mod binary;
 pub mod cross_entropy;
+mod exp;
 pub mod grad;
 pub mod nll;
 pub mod real;

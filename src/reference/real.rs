@@ -24,6 +24,9 @@ pub trait Real:
     fn from_f64(x: f64) -> Self;
     /// Exact widening conversion.
     fn to_f64(self) -> f64;
+    /// `v = exp(v)` for every element: the C library's `exp` in float64, the correctly rounded
+    /// one in float32 (see `src/reference/exp.rs`).
+    fn exp_in_place(values: &mut [Self]);
 }
 
 impl Real for f32 {
@@ -34,6 +37,9 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    fn exp_in_place(values: &mut [Self]) {
+        super::exp::exp_f32_in_place(values)
+    }
 }
 
 impl Real for f64 {
@@ -43,6 +49,9 @@ impl Real for f64 {
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn exp_in_place(values: &mut [Self]) {
+        values.iter_mut().for_each(|v| *v = v.exp())
     }
 }
 

@@ -8,7 +8,7 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::real::Real;
-use super::reduce::{sum, sum_by};
+use super::reduce::{sum, sum_chunked};
 use super::rows::Rows;
 use super::shape::{check_size, normalize_dim};
 use crate::error::LossError;
@@ -37,8 +37,22 @@ pub(crate) fn row_max<T: Real>(row: &[T]) -> T {
 /// `logsumexp(x) = m + log_norm` and `log_softmax(x)_i = (x_i - m) - log_norm`.
 pub(crate) fn shift_and_log_norm<T: Real>(x: &[T]) -> (T, T) {
     let m = row_max(x);
-    let log_norm = sum_by(x.len(), &|i| (x[i] - m).exp()).ln();
+    let log_norm = sum_exp(x, m, |_| true).ln();
     (m, log_norm)
+}
+
+/// `Σ exp(x_i - m)` over the `i` with `keep(x_i)`, in [`sum`]'s tree: the exponentials are
+/// made a chunk at a time with [`Real::exp_in_place`].
+fn sum_exp<T: Real>(x: &[T], m: T, keep: impl Fn(T) -> bool + Sync) -> T {
+    sum_chunked(x.len(), &|lo, terms: &mut [T]| {
+        let xs = &x[lo..lo + terms.len()];
+        terms.iter_mut().zip(xs).for_each(|(t, &v)| *t = v - m);
+        T::exp_in_place(terms);
+        terms
+            .iter_mut()
+            .zip(xs)
+            .for_each(|(t, &v)| *t = if keep(v) { *t } else { T::zero() });
+    })
 }
 
 /// `log Σ exp(x - m)` for a slice whose maximum `m` is finite and unique, as `log1p(s)`.
@@ -49,11 +63,7 @@ pub(crate) fn shift_and_log_norm<T: Real>(x: &[T]) -> (T, T) {
 /// `-log p_max = log_norm`); `log1p(s)` keeps them. (A tie with the maximum would add 1 to `s`,
 /// so a caller that only asks when `log_norm` is small never has one.)
 pub(crate) fn log_norm_near_zero<T: Real>(x: &[T], m: T) -> T {
-    let others = sum_by(x.len(), &|i| match x[i] == m {
-        true => T::zero(),
-        false => (x[i] - m).exp(),
-    });
-    others.ln_1p()
+    sum_exp(x, m, |v| v != m).ln_1p()
 }
 
 /// The tensor whose slices along `dim` (negative wraps) are `f(slice of x, slice of out)`;
@@ -94,9 +104,8 @@ pub(crate) fn along<T: Real>(
 pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     along(x, dim, |row, out| {
         let m = row_max(row);
-        out.iter_mut()
-            .zip(row)
-            .for_each(|(o, &v)| *o = (v - m).exp());
+        out.iter_mut().zip(row).for_each(|(o, &v)| *o = v - m);
+        T::exp_in_place(out);
         let total = sum(out);
         out.iter_mut().for_each(|e| *e = *e / total);
     })
