@@ -87,7 +87,8 @@ impl<'a, T: Real> Rows<'a, T> {
 
 /// A row-major `(outer, a, b)` buffer as `(outer, b, a)`: with `a` the class dimension and `b`
 /// the product of the dimensions after it, this moves the classes last (and back, swapped).
-/// Transposed in 32×32 tiles, so reads and writes both stay in cache lines already loaded.
+/// Transposed in 32×32 tiles, so reads and writes both stay in cache lines already loaded; the
+/// `outer` blocks in parallel (each is a plain copy, so the bits do not depend on the order).
 fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
     const TILE: usize = 32;
     let block = a * b;
@@ -95,7 +96,10 @@ fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
     if block == 0 {
         return out;
     }
-    for (src, dst) in s.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
+    let blocks = s
+        .par_chunks_exact(block)
+        .zip(out.par_chunks_exact_mut(block));
+    blocks.for_each(|(src, dst)| {
         for i0 in (0..a).step_by(TILE) {
             for j0 in (0..b).step_by(TILE) {
                 for i in i0..(i0 + TILE).min(a) {
@@ -105,7 +109,7 @@ fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
                 }
             }
         }
-    }
+    });
     out
 }
 
