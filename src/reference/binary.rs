@@ -7,10 +7,9 @@ use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use super::real::Real;
 use super::real::from_count;
-use super::reduce::{Reduction, array_from, reduce_elementwise, scalar, sum_by};
-use super::rows::{collect_by, flat};
+use super::reduce::{Reduction, array_from, reduce_elementwise, scalar, sum_chunked};
+use super::rows::{collect_chunked, flat};
 use super::shape::{BroadcastIssue, broadcast_weight, enlarge_message, fmt_shape, fmt_torch_size};
-use super::softmax::log_sigmoid_scalar;
 use crate::error::{ErrorKind, LossError};
 
 /// Options of `F.binary_cross_entropy`.
@@ -53,19 +52,28 @@ fn bce_element<T: Real>(x: T, y: T) -> T {
 /// its digits (`x = -40, y = 0` gives `4.2e-18` where the difference gives 0). Otherwise the
 /// cancellations are PyTorch's: `(+inf, 1)`, `(-inf, 1)`, `(-inf, 0)` give NaN (`0·inf`,
 /// `inf - inf`); `(+inf, 0)` gives inf.
-fn bce_logits_element<T: Real>(x: T, y: T, pos_weight: Option<T>) -> T {
-    let in_unit = y >= T::zero() && y <= T::one();
-    if x < T::zero() && x.is_finite() && in_unit && pos_weight.is_none_or(|p| p >= T::zero()) {
-        let log1p_exp = x.exp().ln_1p(); // softplus(x) for x < 0; softplus(-x) = -x + it
-        let positive = pos_weight.map_or(y, |pw| pw * y);
-        return (T::one() - y) * log1p_exp + positive * (log1p_exp - x);
+///
+/// `softplus` is `log(1 + exp(-|x|))`, which both forms need: `log1p(exp(x))` for `x < 0`, and
+/// `log σ(x) = min(x, 0) - softplus`.
+///
+/// Both forms are computed and one is kept, with no branch on the data: random signs would
+/// mispredict every other element.
+fn bce_logits_element<T: Real>(x: T, y: T, pos_weight: Option<T>, softplus: T) -> T {
+    let one = T::one();
+    // For x < 0, softplus(x) = softplus and softplus(-x) = softplus - x.
+    let positive = pos_weight.map_or(y, |pw| pw * y);
+    let non_negative_terms = (one - y) * softplus + positive * (softplus - x);
+    let log_sigmoid = x.min(T::zero()) - softplus; // NaN for a NaN x
+    let lw = pos_weight.map_or(one, |pw| (pw - one) * y + one);
+    let difference = (one - y) * x - log_sigmoid * lw;
+    let in_unit = (y >= T::zero()) & (y <= one);
+    let split =
+        (x < T::zero()) & x.is_finite() & in_unit & pos_weight.is_none_or(|p| p >= T::zero());
+    if split {
+        non_negative_terms
+    } else {
+        difference
     }
-    let ls = log_sigmoid_scalar(x);
-    let ls = match pos_weight {
-        Some(pw) => ls * ((pw - T::one()) * y + T::one()),
-        None => ls,
-    };
-    (T::one() - y) * x - ls
 }
 
 /// Weight broadcast for BCE, with PyTorch's messages. PyTorch finds an incompatible
@@ -262,15 +270,26 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
     let (x, y) = (flat(input.view()), flat(target.view()));
     let pos_weight = pos_weight.map(flat);
     let weight = weight.map(flat);
-    let loss = |i: usize| {
-        let l = bce_logits_element(x[i], y[i], pos_weight.as_ref().map(|p| p[i]));
-        weight.as_ref().map_or(l, |w| l * w[i])
+    // A chunk of losses: the softplus of every element first, in one vectorisable call, then
+    // the element formula over slices of one length (so the loop has no bounds check and the
+    // options' presence is decided once, outside it).
+    let losses = |lo: usize, out: &mut [T]| {
+        let range = lo..lo + out.len();
+        let (x, y) = (&x[range.clone()], &y[range.clone()]);
+        let pos_weight = pos_weight.as_ref().map(|p| &p[range.clone()]);
+        let weight = weight.as_ref().map(|w| &w[range]);
+        out.iter_mut().zip(x).for_each(|(o, &v)| *o = -v.abs());
+        T::log1p_exp_in_place(out);
+        for (j, o) in out.iter_mut().enumerate() {
+            let l = bce_logits_element(x[j], y[j], pos_weight.map(|p| p[j]), *o);
+            *o = weight.map_or(l, |w| l * w[j]);
+        }
     };
     let n = x.len();
     Ok(match opts.reduction {
-        Reduction::None => array_from(target.shape(), collect_by(n, loss)),
-        Reduction::Sum => scalar(sum_by(n, &loss)),
-        Reduction::Mean => scalar(sum_by(n, &loss) / from_count::<T>(n)),
+        Reduction::None => array_from(target.shape(), collect_chunked(n, losses)),
+        Reduction::Sum => scalar(sum_chunked(n, &losses)),
+        Reduction::Mean => scalar(sum_chunked(n, &losses) / from_count::<T>(n)),
     })
 }
 

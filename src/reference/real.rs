@@ -27,6 +27,11 @@ pub trait Real:
     /// `v = exp(v)` for every element: the C library's `exp` in float64, the correctly rounded
     /// one in float32 (see `src/reference/exp.rs`).
     fn exp_in_place(values: &mut [Self]);
+    /// `log(1 + exp(x))` for `x ≤ 0` (softplus of a non-positive argument): the C library's
+    /// `exp` then `log1p` in float64, the correctly rounded one in float32.
+    fn log1p_exp(self) -> Self;
+    /// [`Real::log1p_exp`] of every element, in place.
+    fn log1p_exp_in_place(values: &mut [Self]);
 }
 
 impl Real for f32 {
@@ -40,6 +45,12 @@ impl Real for f32 {
     fn exp_in_place(values: &mut [Self]) {
         super::exp::exp_f32_in_place(values)
     }
+    fn log1p_exp(self) -> Self {
+        super::exp::log1p_exp_f32(self)
+    }
+    fn log1p_exp_in_place(values: &mut [Self]) {
+        super::exp::log1p_exp_f32_in_place(values)
+    }
 }
 
 impl Real for f64 {
@@ -52,6 +63,12 @@ impl Real for f64 {
     }
     fn exp_in_place(values: &mut [Self]) {
         values.iter_mut().for_each(|v| *v = v.exp())
+    }
+    fn log1p_exp(self) -> Self {
+        self.exp().ln_1p()
+    }
+    fn log1p_exp_in_place(values: &mut [Self]) {
+        values.iter_mut().for_each(|v| *v = v.log1p_exp())
     }
 }
 

@@ -122,9 +122,17 @@ pub(crate) fn flat<'a, T: Real>(x: ArrayViewD<'a, T>) -> Cow<'a, [T]> {
     }
 }
 
-/// `f(i)` for `i` in `0..len`, computed in parallel, in order.
-pub(crate) fn collect_by<T: Real>(len: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    (0..len).into_par_iter().map(&f).collect()
+/// `len` values made a chunk at a time, chunks in parallel: `fill(lo, chunk)` writes values
+/// `lo..lo + chunk.len()`, as [`super::reduce::sum_chunked`]'s `fill` does.
+pub(crate) fn collect_chunked<T: Real>(
+    len: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    const CHUNK: usize = 2048;
+    let mut out = vec![T::zero(); len];
+    let chunks = out.par_chunks_mut(CHUNK).enumerate();
+    chunks.for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+    out
 }
 
 /// The axis order that moves `axis` last and keeps the others in order.

@@ -151,7 +151,7 @@ pub(crate) fn log_sigmoid_scalar<T: Real>(x: T) -> T {
     if x.is_nan() {
         return x;
     }
-    x.min(T::zero()) - (-x.abs()).exp().ln_1p()
+    x.min(T::zero()) - (-x.abs()).log1p_exp()
 }
 
 /// Element-wise logistic sigmoid; `σ(±inf) = 1 / 0`, `σ(NaN) = NaN`.
