@@ -278,8 +278,7 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
         let (x, y) = (&x[range.clone()], &y[range.clone()]);
         let pos_weight = pos_weight.as_ref().map(|p| &p[range.clone()]);
         let weight = weight.as_ref().map(|w| &w[range]);
-        out.iter_mut().zip(x).for_each(|(o, &v)| *o = -v.abs());
-        T::log1p_exp_in_place(out);
+        T::log1p_exp_of(out, |j| -x[j].abs());
         for (j, o) in out.iter_mut().enumerate() {
             let l = bce_logits_element(x[j], y[j], pos_weight.map(|p| p[j]), *o);
             *o = weight.map_or(l, |w| l * w[j]);

@@ -63,8 +63,7 @@ pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>,
     let lp = log_softmax(x, dim)?;
     along(&lp, dim, |lp, out| {
         let total = from_count::<T>(lp.len()); // Σ g with g = 1
-        out.copy_from_slice(lp);
-        T::exp_in_place(out);
+        T::exp_of(out, |i| lp[i]);
         out.iter_mut().for_each(|o| *o = T::one() - *o * total);
     })
 }
@@ -151,8 +150,7 @@ fn log_softmax_backward<T: Real>(
     out: &mut [T],
 ) {
     let total = sum_by(out.len(), &g);
-    out.iter_mut().enumerate().for_each(|(c, o)| *o = lp(c));
-    T::exp_in_place(out);
+    T::exp_of(out, lp);
     for (c, o) in out.iter_mut().enumerate() {
         *o = g(c) - *o * total;
     }

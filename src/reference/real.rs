@@ -24,14 +24,15 @@ pub trait Real:
     fn from_f64(x: f64) -> Self;
     /// Exact widening conversion.
     fn to_f64(self) -> f64;
-    /// `v = exp(v)` for every element: the C library's `exp` in float64, the correctly rounded
-    /// one in float32 (see `src/reference/exp.rs`).
-    fn exp_in_place(values: &mut [Self]);
+    /// `out[i] = exp(arg(i))` for every `i`: the C library's `exp` in float64, called as each
+    /// argument is made; in float32 the correctly rounded `exp` of `src/reference/exp.rs`, on the
+    /// whole slice of arguments at once, in vector registers.
+    fn exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self);
     /// `log(1 + exp(x))` for `x ≤ 0` (softplus of a non-positive argument): the C library's
     /// `exp` then `log1p` in float64, the correctly rounded one in float32.
     fn log1p_exp(self) -> Self;
-    /// [`Real::log1p_exp`] of every element, in place.
-    fn log1p_exp_in_place(values: &mut [Self]);
+    /// `out[i] = log1p_exp(arg(i))` for every `i`, as [`Real::exp_of`] does it.
+    fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self);
 }
 
 impl Real for f32 {
@@ -42,14 +43,16 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
-    fn exp_in_place(values: &mut [Self]) {
-        super::exp::exp_f32_in_place(values)
+    fn exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
+        out.iter_mut().enumerate().for_each(|(i, o)| *o = arg(i));
+        super::exp::exp_f32_in_place(out)
     }
     fn log1p_exp(self) -> Self {
         super::exp::log1p_exp_f32(self)
     }
-    fn log1p_exp_in_place(values: &mut [Self]) {
-        super::exp::log1p_exp_f32_in_place(values)
+    fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
+        out.iter_mut().enumerate().for_each(|(i, o)| *o = arg(i));
+        super::exp::log1p_exp_f32_in_place(out)
     }
 }
 
@@ -61,14 +64,18 @@ impl Real for f64 {
     fn to_f64(self) -> f64 {
         self
     }
-    fn exp_in_place(values: &mut [Self]) {
-        values.iter_mut().for_each(|v| *v = v.exp())
+    fn exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
+        out.iter_mut()
+            .enumerate()
+            .for_each(|(i, o)| *o = arg(i).exp())
     }
     fn log1p_exp(self) -> Self {
         self.exp().ln_1p()
     }
-    fn log1p_exp_in_place(values: &mut [Self]) {
-        values.iter_mut().for_each(|v| *v = v.log1p_exp())
+    fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
+        out.iter_mut()
+            .enumerate()
+            .for_each(|(i, o)| *o = arg(i).log1p_exp())
     }
 }
 

@@ -37,21 +37,23 @@ pub(crate) fn row_max<T: Real>(row: &[T]) -> T {
 /// `logsumexp(x) = m + log_norm` and `log_softmax(x)_i = (x_i - m) - log_norm`.
 pub(crate) fn shift_and_log_norm<T: Real>(x: &[T]) -> (T, T) {
     let m = row_max(x);
-    let log_norm = sum_exp(x, m, |_| true).ln();
+    let log_norm = sum_exp(x, m, false).ln();
     (m, log_norm)
 }
 
-/// `Σ exp(x_i - m)` over the `i` with `keep(x_i)`, in [`sum`]'s tree: the exponentials are
-/// made a chunk at a time with [`Real::exp_in_place`].
-fn sum_exp<T: Real>(x: &[T], m: T, keep: impl Fn(T) -> bool + Sync) -> T {
+/// `Σ exp(x_i - m)` in [`sum`]'s tree, without the terms where `x_i = m` if `skip_max` (their
+/// argument is made `-inf`, whose `exp` is the `+0` that stands in for them). The
+/// exponentials are made a chunk at a time with [`Real::exp_of`].
+fn sum_exp<T: Real>(x: &[T], m: T, skip_max: bool) -> T {
     sum_chunked(x.len(), &|lo, terms: &mut [T]| {
         let xs = &x[lo..lo + terms.len()];
-        terms.iter_mut().zip(xs).for_each(|(t, &v)| *t = v - m);
-        T::exp_in_place(terms);
-        terms
-            .iter_mut()
-            .zip(xs)
-            .for_each(|(t, &v)| *t = if keep(v) { *t } else { T::zero() });
+        match skip_max {
+            false => T::exp_of(terms, |j| xs[j] - m),
+            true => T::exp_of(terms, |j| match xs[j] == m {
+                true => T::neg_infinity(),
+                false => xs[j] - m,
+            }),
+        }
     })
 }
 
@@ -63,7 +65,7 @@ fn sum_exp<T: Real>(x: &[T], m: T, keep: impl Fn(T) -> bool + Sync) -> T {
 /// `-log p_max = log_norm`); `log1p(s)` keeps them. (A tie with the maximum would add 1 to `s`,
 /// so a caller that only asks when `log_norm` is small never has one.)
 pub(crate) fn log_norm_near_zero<T: Real>(x: &[T], m: T) -> T {
-    sum_exp(x, m, |v| v != m).ln_1p()
+    sum_exp(x, m, true).ln_1p()
 }
 
 /// The tensor whose slices along `dim` (negative wraps) are `f(slice of x, slice of out)`;
@@ -104,8 +106,7 @@ pub(crate) fn along<T: Real>(
 pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
     along(x, dim, |row, out| {
         let m = row_max(row);
-        out.iter_mut().zip(row).for_each(|(o, &v)| *o = v - m);
-        T::exp_in_place(out);
+        T::exp_of(out, |i| row[i] - m);
         let total = sum(out);
         out.iter_mut().for_each(|e| *e = *e / total);
     })
