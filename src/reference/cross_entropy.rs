@@ -8,7 +8,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::nll::{total_weight, unbatched_as_sum, weight_of};
 use super::real::{Real, from_count};
-use super::reduce::{Reduction, array_from, scalar, sum, sum_by};
+use super::reduce::{Reduction, array_from, scalar, sum, sum_chunked};
 use super::rows::Rows;
 use super::shape::{
     ClassLayout, WeightCheck, class_dim, class_weight, fmt_g, fmt_shape, index_target_layout,
@@ -123,6 +123,16 @@ pub(crate) fn log_probs<T: Real>(row: &[T]) -> impl Fn(usize) -> T + Sync + '_ {
     move |c| (row[c] - m) - log_norm
 }
 
+/// `terms[j] = log p_(lo + j)` of `row`, given its `(m, log_norm)`: one chunk for
+/// [`sum_chunked`], in a loop the compiler vectorises.
+fn log_probs_chunk<T: Real>(row: &[T], (m, log_norm): (T, T), lo: usize, terms: &mut [T]) {
+    let xs = &row[lo..lo + terms.len()];
+    terms
+        .iter_mut()
+        .zip(xs)
+        .for_each(|(t, &v)| *t = (v - m) - log_norm);
+}
+
 /// Below this `log_norm`, a dominant target's loss is computed by [`log_norm_near_zero`].
 const NEAR_ZERO: f64 = 0.25;
 
@@ -146,7 +156,15 @@ fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: b
     };
     let nll = -lp_t * weight_of(w, c);
     let smooth = match smoothing {
-        true => -sum_by(row.len(), &|k| lp(k) * weight_of(w, k)),
+        true => -sum_chunked(row.len(), &|lo, terms: &mut [T]| {
+            log_probs_chunk(row, (m, log_norm), lo, terms);
+            if let Some(w) = w {
+                terms
+                    .iter_mut()
+                    .zip(&w[lo..])
+                    .for_each(|(t, &w)| *t = *t * w);
+            }
+        }),
         false => T::zero(),
     };
     (nll, smooth)
@@ -333,13 +351,19 @@ pub(crate) fn prob_terms<T: Real>(
     let w = weight.as_deref();
     let q = Rows::new(target, cd);
     let row_sums = Rows::new(input, cd).map(|r, x| {
-        let (lp, q) = (log_probs(x), q.row(r));
-        sum_by(x.len(), &|c| {
-            let lq = lp(c) * smoothed(q[c]);
-            if w.is_some() {
-                lq * weight_of(w, c)
-            } else {
-                lq
+        let (shift, q) = (shift_and_log_norm(x), q.row(r));
+        sum_chunked(x.len(), &|lo, terms: &mut [T]| {
+            log_probs_chunk(x, shift, lo, terms);
+            let qs = &q[lo..lo + terms.len()];
+            terms
+                .iter_mut()
+                .zip(qs)
+                .for_each(|(t, &q)| *t = *t * smoothed(q));
+            if let Some(w) = w {
+                terms
+                    .iter_mut()
+                    .zip(&w[lo..])
+                    .for_each(|(t, &w)| *t = *t * w);
             }
         })
     });
