@@ -143,17 +143,25 @@ pub fn nll_loss_grad<T: Real>(
 }
 
 /// log_softmax's backward on one row: `∂/∂x = g - exp(lp)·Σ g`, given `g_c = ∂L/∂lp_c` as a
-/// function of `c` (no per-row vector) and the row's log-probabilities.
+/// function of `c` (no per-row vector), the row's log-probabilities, and `Σ g` if the caller
+/// knows it without summing (see [`one_hot_total`]).
 fn log_softmax_backward<T: Real>(
     lp: impl Fn(usize) -> T,
     g: impl Fn(usize) -> T + Sync,
+    total: Option<T>,
     out: &mut [T],
 ) {
-    let total = sum_by(out.len(), &g);
+    let total = total.unwrap_or_else(|| sum_by(out.len(), &g));
     T::exp_of(out, lp);
     for (c, o) in out.iter_mut().enumerate() {
         *o = g(c) - *o * total;
     }
+}
+
+/// `Σ g` when `g` is zero but at the target: the pairwise sum adds the zeros exactly and starts
+/// from `+0`, so it is `+0 + g_t` (a `-0` at the target sums to `+0`), without the `C` additions.
+fn one_hot_total<T: Real>(g_t: Option<T>) -> T {
+    T::zero() + g_t.unwrap_or_else(T::zero)
 }
 
 /// Gradient of `cross_entropy(input, target, opts)` summed, for every target kind,
@@ -219,7 +227,11 @@ fn index_grad<T: Real>(
                 }
             }
         };
-        log_softmax_backward(log_probs(row), g, out);
+        let total = match smooth_g {
+            None => Some(one_hot_total(t.map(&g))),
+            Some(_) => None,
+        };
+        log_softmax_backward(log_probs(row), g, total, out);
     })
 }
 
@@ -239,6 +251,7 @@ fn prob_grad<T: Real>(
         log_softmax_backward(
             log_probs(row),
             |c| g * weight_of(w, c) * smoothed(q[c]),
+            None,
             out,
         );
     })
