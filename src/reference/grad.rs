@@ -18,7 +18,7 @@ use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
 use super::reduce::{Reduction, sum, sum_by};
 use super::rows::Rows;
-use super::softmax::{along, log_softmax, sigmoid_scalar, softmax};
+use super::softmax::{along, shift_and_log_norm, sigmoid_scalar, softmax_row};
 use crate::error::{ErrorKind, LossError};
 
 /// PyTorch's `EPSILON` of the BCE backward, a C++ `float`: in f64 it is 9.9999999600e-13.
@@ -37,12 +37,11 @@ const BCE_EPSILON: f32 = 1e-12;
 /// assert!(g.iter().all(|v| v.abs() < 1e-16));
 /// ```
 pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
-    let s = softmax(x, dim)?;
-    along(&s, dim, |s, out| {
-        let total = sum(s); // Σ g⊙s with g = 1
-        out.iter_mut()
-            .zip(s)
-            .for_each(|(o, &s)| *o = s * (T::one() - total));
+    // Row by row, the softmax made in `out` and used there: no softmax tensor is kept.
+    along(x, dim, |row, out| {
+        softmax_row(row, out);
+        let total = sum(out); // Σ g⊙s with g = 1
+        out.iter_mut().for_each(|s| *s = *s * (T::one() - total));
     })
 }
 
@@ -60,10 +59,11 @@ pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, Los
 /// assert!(g.iter().zip(&s).all(|(g, s)| (g - (1.0 - 3.0 * s)).abs() < 1e-15));
 /// ```
 pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
-    let lp = log_softmax(x, dim)?;
-    along(&lp, dim, |lp, out| {
-        let total = from_count::<T>(lp.len()); // Σ g with g = 1
-        T::exp_of(out, |i| lp[i]);
+    // Row by row, from the forward's shift and log-norm: no log_softmax tensor is kept.
+    along(x, dim, |row, out| {
+        let (m, log_norm) = shift_and_log_norm(row);
+        let total = from_count::<T>(row.len()); // Σ g with g = 1
+        T::exp_of(out, |i| (row[i] - m) - log_norm);
         out.iter_mut().for_each(|o| *o = T::one() - *o * total);
     })
 }

@@ -104,12 +104,15 @@ pub(crate) fn along<T: Real>(
 /// assert!((p.sum() - 1.0).abs() < 1e-15);
 /// ```
 pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
-    along(x, dim, |row, out| {
-        let m = row_max(row);
-        T::exp_of(out, |i| row[i] - m);
-        let total = sum(out);
-        out.iter_mut().for_each(|e| *e = *e / total);
-    })
+    along(x, dim, softmax_row)
+}
+
+/// [`softmax`] of one slice, into `out`.
+pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
+    let m = row_max(row);
+    T::exp_of(out, |i| row[i] - m);
+    let total = sum(out);
+    out.iter_mut().for_each(|e| *e = *e / total);
 }
 
 /// `log_softmax(x)_i = (x_i - m) - log Σ_j exp(x_j - m)` along `dim` (negative wraps).
