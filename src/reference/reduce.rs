@@ -40,7 +40,51 @@ impl FromStr for Reduction {
 /// PyTorch's own cascade sum. The accumulator starts at +0, so a sum of `-0.0`s is `+0.0`
 /// as in PyTorch.
 pub(crate) fn sum<T: Real>(values: &[T]) -> T {
-    sum_by(values.len(), &|i| values[i])
+    sum_range(0, values.len(), 4 * BLOCK, &|lo, hi| {
+        bottom(&values[lo..hi])
+    })
+}
+
+/// A node of at most `4 * BLOCK` terms, in the tree's order but with its blocks' running sums
+/// interleaved: each block is a chain of dependent additions, and two or four chains side by
+/// side keep the adder busy where one at a time waits on each addition. The bits are the
+/// tree's (`reduce.rs`'s unit tests compare every length up to 3000).
+fn bottom<T: Real>(v: &[T]) -> T {
+    let (left, right) = v.split_at(v.len() / 2);
+    match v.len() {
+        0..=BLOCK => block(v),
+        // Two blocks: the halves.
+        9..=16 => {
+            let [a, b] = blocks([left, right]);
+            a + b
+        }
+        // Four blocks: the halves' halves, when both halves are split.
+        _ if right.len() > BLOCK && left.len() > BLOCK => {
+            let (ll, lr) = left.split_at(left.len() / 2);
+            let (rl, rr) = right.split_at(right.len() / 2);
+            let [a, b, c, d] = blocks([ll, lr, rl, rr]);
+            (a + b) + (c + d)
+        }
+        _ => bottom(left) + bottom(right),
+    }
+}
+
+/// One block added left to right from `+0`.
+fn block<T: Real>(v: &[T]) -> T {
+    v.iter().fold(T::zero(), |acc, &x| acc + x)
+}
+
+/// [`block`] of each of `N` blocks (each at most `BLOCK` long), step by step together.
+fn blocks<T: Real, const N: usize>(v: [&[T]; N]) -> [T; N] {
+    let mut acc = [T::zero(); N];
+    for k in 0..BLOCK {
+        for (a, b) in acc.iter_mut().zip(&v) {
+            if let Some(&x) = b.get(k) {
+                *a = *a + x;
+            }
+        }
+    }
+    acc
 }
 
 /// [`sum`] of `term(0), …, term(len - 1)` without storing the terms: the same halving at
@@ -48,8 +92,8 @@ pub(crate) fn sum<T: Real>(values: &[T]) -> T {
 /// the collected terms. The tree depends on `len` alone, so the two halves of a long sum can
 /// run on two threads and still give those bits.
 pub(crate) fn sum_by<T: Real>(len: usize, term: &(impl Fn(usize) -> T + Sync)) -> T {
-    let block = |lo, hi| (lo..hi).fold(T::zero(), |acc, i| acc + term(i));
-    sum_range(0, len, BLOCK, &block)
+    let leaf = |lo, hi| (lo..hi).fold(T::zero(), |acc, i| acc + term(i));
+    sum_range(0, len, BLOCK, &leaf)
 }
 
 /// [`sum`] of terms made a chunk at a time: `fill(lo, chunk)` writes terms `lo..lo + chunk.len()`.
@@ -171,6 +215,21 @@ mod tests {
         assert_eq!(sum(&v).to_bits(), serial(&v).to_bits());
         let power = 1 << 19;
         assert_eq!(sum(&v[..power]).to_bits(), serial(&v[..power]).to_bits());
+    }
+
+    /// The interleaved bottom of the tree adds as the tree does, for every length to 3000.
+    #[test]
+    fn slice_sums_give_the_serial_trees_bits() {
+        let v: Vec<f32> = (0..3000u64)
+            .map(|i| ((i * 7919 % 1000) as f32 - 499.5) * 1.37f32.powi((i % 23) as i32))
+            .collect();
+        for len in 0..v.len() {
+            assert_eq!(
+                sum(&v[..len]).to_bits(),
+                serial(&v[..len]).to_bits(),
+                "{len}"
+            );
+        }
     }
 
     /// Chunked or not, the same tree: for lengths around the chunk and block sizes, and one
