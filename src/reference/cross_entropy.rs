@@ -237,7 +237,7 @@ pub(crate) fn index_terms<T: Real>(
         total_weight,
     } = index_setup(input, target, opts)?;
     let w = weight.as_deref();
-    let rows = Rows::new(input, layout.class_dim);
+    let rows = Rows::blocks(input, layout.class_dim);
     let pairs = rows.map(|r, row| index_row(row, targets[r], w, eps.is_some()));
     let (nll, smooth): (Vec<T>, Vec<T>) = pairs.into_iter().unzip();
     Ok(IndexTerms {
@@ -350,7 +350,7 @@ pub(crate) fn prob_terms<T: Real>(
     let smoothed = smoothed_target(eps, classes);
     let w = weight.as_deref();
     let q = Rows::new(target, cd);
-    let row_sums = Rows::new(input, cd).map(|r, x| {
+    let row_sums = Rows::blocks(input, cd).map(|r, x| {
         let (shift, q) = (shift_and_log_norm(x), q.row(r));
         sum_chunked(x.len(), &|lo, terms: &mut [T]| {
             log_probs_chunk(x, shift, lo, terms);

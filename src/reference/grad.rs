@@ -213,7 +213,7 @@ fn index_grad<T: Real>(
     let nll_g = -per_loss(opts.reduction, T::from_f64(1.0 - eps.unwrap_or(0.0)), d);
     let smooth_g = eps.map(|e| -per_loss(opts.reduction, T::from_f64(e / classes as f64), d));
     let w = terms.weight.as_deref();
-    let rows = Rows::new(input, terms.layout.class_dim);
+    let rows = Rows::blocks(input, terms.layout.class_dim);
     rows.fill(input.shape(), |r, row, out| {
         let t = terms.targets[r];
         let g = |c| match t {
@@ -243,7 +243,7 @@ fn prob_grad<T: Real>(
     let terms = prob_setup(input, target, opts)?;
     let smoothed = smoothed_target(terms.eps, terms.classes);
     let (cd, w) = (terms.class_dim, terms.weight.as_deref());
-    let (x, q) = (Rows::new(input, cd), Rows::new(target, cd));
+    let (x, q) = (Rows::blocks(input, cd), Rows::new(target, cd));
     // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = 1/rows for 'mean'.
     let g = -per_loss(opts.reduction, T::one(), from_count::<T>(x.count));
     x.fill(input.shape(), |r, row, out| {

@@ -24,15 +24,16 @@ pub(crate) struct Rows<'a, T: Clone> {
     pub count: usize,
     /// The product of the dimensions after the rows' axis (1: rows are contiguous in `x`).
     inner: usize,
+    /// `data` is `x`'s own buffer, `(outer, len, inner)` with `inner > 1`: the rows are strided,
+    /// and [`Rows::map`] and [`Rows::fill`] move one outer block at a time to contiguous rows.
+    strided: bool,
 }
 
 impl<'a, T: Real> Rows<'a, T> {
-    /// The rows of `x` along `axis` (`axis < x.ndim()`); `x` must have passed `check_size`.
+    /// The rows of `x` along `axis` (`axis < x.ndim()`), each a slice ([`Rows::row`]);
+    /// `x` must have passed `check_size`.
     pub(crate) fn new(x: &'a ArrayD<T>, axis: usize) -> Self {
-        let len = x.len_of(Axis(axis));
-        let others = x.shape().iter().enumerate().filter(|&(a, _)| a != axis);
-        let count = others.map(|(_, &l)| l).product();
-        let inner = x.shape()[axis + 1..].iter().product();
+        let (len, count, inner) = Self::shape(x, axis);
         let data = match x.as_slice() {
             Some(s) if inner == 1 => Cow::Borrowed(s),
             Some(s) => Cow::Owned(swap_inner(s, len, inner)),
@@ -41,25 +42,67 @@ impl<'a, T: Real> Rows<'a, T> {
                 Cow::Owned(moved.iter().copied().collect())
             }
         };
+        let strided = false;
         Rows {
             data,
             len,
             count,
             inner,
+            strided,
         }
     }
 
-    /// Row `r` (`r < count`).
+    /// The rows of `x` along `axis` for [`Rows::map`] and [`Rows::fill`] only: a row-major `x`
+    /// whose rows are strided (a K-dim input) is not copied whole, but a block at a time.
+    pub(crate) fn blocks(x: &'a ArrayD<T>, axis: usize) -> Self {
+        match x.as_slice() {
+            Some(s) if !s.is_empty() && x.shape()[axis + 1..].iter().product::<usize>() > 1 => {
+                let (len, count, inner) = Self::shape(x, axis);
+                let data = Cow::Borrowed(s);
+                Rows {
+                    data,
+                    len,
+                    count,
+                    inner,
+                    strided: true,
+                }
+            }
+            _ => Self::new(x, axis),
+        }
+    }
+
+    /// `(len, count, inner)` of the rows of `x` along `axis`.
+    fn shape(x: &ArrayD<T>, axis: usize) -> (usize, usize, usize) {
+        let len = x.len_of(Axis(axis));
+        let others = x.shape().iter().enumerate().filter(|&(a, _)| a != axis);
+        let count = others.map(|(_, &l)| l).product();
+        (len, count, x.shape()[axis + 1..].iter().product())
+    }
+
+    /// Row `r` (`r < count`) of rows made by [`Rows::new`].
     pub(crate) fn row(&self, r: usize) -> &[T] {
+        debug_assert!(!self.strided, "Rows::row on rows made by Rows::blocks");
         &self.data[r * self.len..(r + 1) * self.len]
     }
 
     /// `f(r, row r)` for every row, in row order.
     pub(crate) fn map<U: Send>(&self, f: impl Fn(usize, &[T]) -> U + Sync) -> Vec<U> {
-        (0..self.count)
-            .into_par_iter()
-            .map(|r| f(r, self.row(r)))
-            .collect()
+        if !self.strided {
+            return (0..self.count)
+                .into_par_iter()
+                .map(|r| f(r, self.row(r)))
+                .collect();
+        }
+        let (len, inner) = (self.len, self.inner);
+        let blocks = self.data.par_chunks_exact(len * inner).enumerate();
+        let per_block: Vec<Vec<U>> = blocks
+            .map(|(b, block)| {
+                let rows = transposed(block, len, inner);
+                let rows = rows.par_chunks_exact(len).enumerate();
+                rows.map(|(k, row)| f(b * inner + k, row)).collect()
+            })
+            .collect();
+        per_block.into_iter().flatten().collect()
     }
 
     /// A tensor of `shape` (the shape these rows came from) whose row `r` is written by
@@ -70,27 +113,38 @@ impl<'a, T: Real> Rows<'a, T> {
         f: impl Fn(usize, &[T], &mut [T]) + Sync,
     ) -> Result<ArrayD<T>, LossError> {
         let mut out = vec![T::zero(); self.data.len()];
-        if self.len > 0 {
-            let chunks = out.par_chunks_mut(self.len).enumerate();
+        let (len, inner) = (self.len, self.inner);
+        if len > 0 && self.strided {
+            let blocks = out.par_chunks_exact_mut(len * inner).enumerate();
+            blocks.for_each(|(b, out)| {
+                let start = b * len * inner;
+                let rows = transposed(&self.data[start..start + len * inner], len, inner);
+                let mut done = vec![T::zero(); len * inner];
+                let pairs = done
+                    .par_chunks_exact_mut(len)
+                    .zip(rows.par_chunks_exact(len));
+                pairs
+                    .enumerate()
+                    .for_each(|(k, (o, row))| f(b * inner + k, row, o));
+                transpose(&done, inner, len, out);
+            });
+        } else if len > 0 {
+            let chunks = out.par_chunks_mut(len).enumerate();
             chunks.for_each(|(r, o)| f(r, self.row(r), o));
+            if inner > 1 {
+                out = swap_inner(&out, inner, len);
+            }
         }
-        let inner = self.inner;
-        let data = if inner == 1 {
-            out
-        } else {
-            swap_inner(&out, inner, self.len)
-        };
-        ArrayD::from_shape_vec(IxDyn(shape), data)
+        ArrayD::from_shape_vec(IxDyn(shape), out)
             .map_err(|e| LossError::new(ErrorKind::TooLarge, e.to_string()))
     }
 }
 
 /// A row-major `(outer, a, b)` buffer as `(outer, b, a)`: with `a` the class dimension and `b`
 /// the product of the dimensions after it, this moves the classes last (and back, swapped).
-/// Transposed in 32×32 tiles, so reads and writes both stay in cache lines already loaded; the
-/// `outer` blocks in parallel (each is a plain copy, so the bits do not depend on the order).
+/// The `outer` blocks are transposed in parallel (a copy, so the bits do not depend on the
+/// order).
 fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
-    const TILE: usize = 32;
     let block = a * b;
     let mut out = vec![T::zero(); s.len()];
     if block == 0 {
@@ -99,18 +153,30 @@ fn swap_inner<T: Real>(s: &[T], a: usize, b: usize) -> Vec<T> {
     let blocks = s
         .par_chunks_exact(block)
         .zip(out.par_chunks_exact_mut(block));
-    blocks.for_each(|(src, dst)| {
-        for i0 in (0..a).step_by(TILE) {
-            for j0 in (0..b).step_by(TILE) {
-                for i in i0..(i0 + TILE).min(a) {
-                    for j in j0..(j0 + TILE).min(b) {
-                        dst[j * a + i] = src[i * b + j];
-                    }
+    blocks.for_each(|(src, dst)| transpose(src, a, b, dst));
+    out
+}
+
+/// A row-major `(a, b)` block as a new `(b, a)` one.
+fn transposed<T: Real>(src: &[T], a: usize, b: usize) -> Vec<T> {
+    let mut dst = vec![T::zero(); src.len()];
+    transpose(src, a, b, &mut dst);
+    dst
+}
+
+/// `dst = srcᵀ` for a row-major `(a, b)` `src`, in 32×32 tiles, so that reads and writes both
+/// stay in cache lines already loaded.
+fn transpose<T: Real>(src: &[T], a: usize, b: usize, dst: &mut [T]) {
+    const TILE: usize = 32;
+    for i0 in (0..a).step_by(TILE) {
+        for j0 in (0..b).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(a) {
+                for j in j0..(j0 + TILE).min(b) {
+                    dst[j * a + i] = src[i * b + j];
                 }
             }
         }
-    });
-    out
+    }
 }
 
 /// The elements of `x` in row-major order as one slice: borrowed when `x` is laid out that way,
@@ -153,6 +219,8 @@ mod tests {
             (&[2, 3, 1], 1),
             (&[2, 3, 4], 2),
             (&[5], 0),
+            (&[3, 40, 37], 1),
+            (&[2, 0, 3], 1),
         ] {
             let x = ArrayD::from_shape_fn(IxDyn(shape), |i| {
                 i.as_array_view()
@@ -172,6 +240,18 @@ mod tests {
                 .fill(x.shape(), |_, row, out| out.copy_from_slice(row))
                 .unwrap();
             assert_eq!(same, x, "{shape:?} along {axis}");
+            // A block at a time: the same rows, in the same order, put back in place.
+            let blocks = Rows::blocks(&x, axis);
+            assert_eq!(
+                blocks.map(|r, row| (r, row.to_vec())),
+                rows.map(|r, row| (r, row.to_vec()))
+            );
+            let doubled = |_, row: &[f64], out: &mut [f64]| {
+                out.iter_mut().zip(row).for_each(|(o, v)| *o = 2.0 * v)
+            };
+            let by_blocks = blocks.fill(x.shape(), doubled).unwrap();
+            assert_eq!(by_blocks, rows.fill(x.shape(), doubled).unwrap());
+            assert_eq!(by_blocks, &x * 2.0);
             let transposed = x.view().reversed_axes().to_owned();
             let t = Rows::new(&transposed, 0);
             let lanes: Vec<Vec<f64>> = transposed

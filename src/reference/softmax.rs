@@ -86,7 +86,7 @@ pub(crate) fn along<T: Real>(
         f(&[v], &mut out);
         return Ok(ArrayD::from_elem(IxDyn(&[]), out[0]));
     }
-    Rows::new(x, d).fill(x.shape(), |_, row, out| f(row, out))
+    Rows::blocks(x, d).fill(x.shape(), |_, row, out| f(row, out))
 }
 
 /// `softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m)` along `dim` (negative wraps).
