@@ -3,7 +3,9 @@
 /// A PyTorch floating dtype the reference computes in: `f32` or `f64`.
 ///
 /// Arithmetic stays in `Self`, as PyTorch's CPU kernels do for these dtypes, so
-/// f32 results round like PyTorch's f32 results.
+/// f32 results round like PyTorch's f32 results. The kernels' elementary functions are the
+/// exception in f32: their `exp` and softplus ([`Real::exp_of`], [`Real::log1p_exp`]) are
+/// computed in f64 and rounded once, so they are the correctly rounded f32 values.
 ///
 /// Note: `num_traits::ToPrimitive` (a supertrait of `Float`) also has a
 /// `to_f64`; call this one as `Real::to_f64(x)`.
