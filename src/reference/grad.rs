@@ -16,10 +16,11 @@ use super::cross_entropy::{
 };
 use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
-use super::reduce::{Reduction, sum, sum_by};
-use super::rows::Rows;
+use super::reduce::{Reduction, array_from, sum, sum_by};
+use super::rows::{Rows, collect_chunked, flat};
 use super::softmax::{along, shift_and_log_norm, sigmoid_scalar, softmax_row};
 use crate::error::{ErrorKind, LossError};
+use rayon::prelude::*;
 
 /// PyTorch's `EPSILON` of the BCE backward, a C++ `float`: in f64 it is 9.9999999600e-13.
 const BCE_EPSILON: f32 = 1e-12;
@@ -269,7 +270,10 @@ fn weighted_and_reduced<T: Real>(
     }
     if reduction == Reduction::Mean {
         let n = from_count::<T>(grad.len());
-        grad.mapv_inplace(|g| g / n);
+        match grad.as_slice_memory_order_mut() {
+            Some(g) => g.par_iter_mut().for_each(|g| *g = *g / n),
+            None => grad.mapv_inplace(|g| g / n),
+        }
     }
     grad
 }
@@ -328,19 +332,24 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
     opts: &BceWithLogitsOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
-    let mut grad = input.clone();
-    match pos_weight {
-        Some(pw) => Zip::from(&mut grad)
-            .and(target)
-            .and(&pw)
-            .for_each(|g, &y, &p| {
-                let py = p * y;
-                *g = (py + T::one() - y) * sigmoid_scalar(*g) - py;
+    let (x, y) = (flat(input.view()), flat(target.view()));
+    let pos_weight = pos_weight.map(flat);
+    // Element-wise, a chunk at a time and chunks in parallel, over slices of one length.
+    let grad = collect_chunked(x.len(), |lo, out| {
+        let range = lo..lo + out.len();
+        let (x, y) = (&x[range.clone()], &y[range.clone()]);
+        match pos_weight.as_ref().map(|p| &p[range]) {
+            Some(p) => out.iter_mut().enumerate().for_each(|(j, g)| {
+                let py = p[j] * y[j];
+                *g = (py + T::one() - y[j]) * sigmoid_scalar(x[j]) - py;
             }),
-        None => Zip::from(&mut grad)
-            .and(target)
-            .for_each(|g, &y| *g = sigmoid_scalar(*g) - y),
-    }
+            None => out
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, g)| *g = sigmoid_scalar(x[j]) - y[j]),
+        }
+    });
+    let grad = array_from(input.shape(), grad);
     Ok(weighted_and_reduced(grad, weight, opts.reduction))
 }
 

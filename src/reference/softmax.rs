@@ -140,13 +140,13 @@ pub fn log_softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, Loss
 
 /// `σ(x) = 1 / (1 + exp(-x))`, evaluated so that `exp` never overflows:
 /// for `x < 0` as `exp(x) / (1 + exp(x))`.
+///
+/// Both sides share `e = exp(-|x|)`, so the choice is of the numerator only, with no branch on
+/// the data (a NaN makes `e` NaN).
 pub(crate) fn sigmoid_scalar<T: Real>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp(); // also the NaN branch
-        e / (T::one() + e)
-    }
+    let e = (-x.abs()).exp();
+    let numerator = if x >= T::zero() { T::one() } else { e };
+    numerator / (T::one() + e)
 }
 
 /// `log σ(x) = min(x, 0) - log1p(exp(-|x|))`: exact for large |x| on both sides
