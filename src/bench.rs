@@ -27,8 +27,8 @@ use crate::reference::{
 use crate::torch_rng::{TorchGenerator, TorchRngError};
 
 /// The most elements one benchmark tensor may have: the reference's own limit on any tensor,
-/// 2^24 (e.g. 512×32000 logits), 64 MiB of f32.
-pub const MAX_BENCH_ELEMENTS: usize = crate::tensor::MAX_ELEMENTS;
+/// 2^28 (e.g. 4096×32000 logits, 500 MiB of f32).
+pub const MAX_BENCH_ELEMENTS: usize = reference::MAX_ELEMENTS;
 /// The most repetitions and threads accepted.
 pub const MAX_REPS: usize = 10_000;
 pub const MAX_THREADS: usize = 256;
@@ -187,7 +187,7 @@ pub fn parse_options(json: Option<&str>) -> Result<BenchOptions, BenchError> {
 /// assert!(result.median_ms >= 0.0 && result.checksum.is_finite());
 /// assert!(spec.summary(&result).starts_with("cross_entropy float32 [64, 100]: median "));
 ///
-/// spec.shape = vec![1 << 13, 1 << 12];
+/// spec.shape = vec![1 << 15, 1 << 14];
 /// assert!(matches!(run(&spec), Err(BenchError::TooLarge { .. })));
 /// ```
 pub fn run(spec: &BenchSpec) -> Result<BenchResult, BenchError> {
@@ -422,7 +422,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_typed_errors() {
-        let too_big = spec(BenchOp::Softmax, &[4096, 32000]);
+        let too_big = spec(BenchOp::Softmax, &[1 << 14, 1 << 15]);
         assert!(matches!(run(&too_big), Err(BenchError::TooLarge { .. })));
         let overflow = spec(BenchOp::Softmax, &[usize::MAX, 2]);
         assert!(matches!(run(&overflow), Err(BenchError::TooLarge { .. })));

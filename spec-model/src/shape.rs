@@ -9,16 +9,23 @@ pub const MAX_ELEMENTS: usize = 1 << 24;
 
 /// The number of elements of `shape`, if the suite accepts it.
 pub fn checked_numel(shape: &[usize]) -> Result<usize, String> {
+    checked_numel_within(shape, MAX_ELEMENTS)
+}
+
+/// The number of elements of `shape` if every dimension, and the product of the non-zero ones,
+/// is at most `max`: the same rule with another bound (the reference library's, which takes
+/// larger tensors than the suite's cases and requests).
+pub fn checked_numel_within(shape: &[usize], max: usize) -> Result<usize, String> {
     let too_large = || {
         format!(
-            "shape {shape:?} is too large: every dimension, and the product of the non-zero ones, is at most {MAX_ELEMENTS}"
+            "shape {shape:?} is too large: every dimension, and the product of the non-zero ones, is at most {max}"
         )
     };
     let mut extent = 1usize;
     for &d in shape.iter().filter(|&&d| d > 0) {
         extent = extent
             .checked_mul(d)
-            .filter(|&e| e <= MAX_ELEMENTS)
+            .filter(|&e| e <= max)
             .ok_or_else(too_large)?;
     }
     Ok(if shape.contains(&0) { 0 } else { extent })
@@ -39,5 +46,10 @@ mod tests {
         assert!(checked_numel(&[1 << 62, 0]).is_err());
         assert!(checked_numel(&[1 << 13, 1 << 12, 0]).is_err());
         assert!(checked_numel(&[usize::MAX, usize::MAX]).is_err());
+        assert_eq!(
+            checked_numel_within(&[1 << 12, 1 << 14], 1 << 26),
+            Ok(1 << 26)
+        );
+        assert!(checked_numel_within(&[1 << 12, 1 << 14], 1 << 25).is_err());
     }
 }

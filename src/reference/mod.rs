@@ -42,5 +42,5 @@ pub use grad::{
 pub use nll::{NllOptions, nll_loss};
 pub use real::Real;
 pub use reduce::Reduction;
-pub use shape::class_dim;
+pub use shape::{MAX_ELEMENTS, class_dim};
 pub use softmax::{log_sigmoid, log_softmax, sigmoid, softmax};

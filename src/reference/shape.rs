@@ -183,11 +183,18 @@ pub(crate) struct ClassLayout {
     pub out_shape: Vec<usize>,
 }
 
+/// The most elements the reference takes in one tensor: 2^28, e.g. 4096 × 65536 logits (1 GiB of
+/// float32). Sixteen times the suite's own limit on a case's or a request's tensor
+/// (`spec_model::shape::MAX_ELEMENTS`), so that the reference can be the oracle, and be
+/// benchmarked, at vocabulary scale; still a bound on memory and on the time to walk an empty
+/// tensor's slices.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
 /// A tensor given to the reference, even an empty one, may not have a dimension (or non-zero
-/// dimensions whose product) above the suite's limit: the work per slice, and a result over the
-/// other dimensions, must stay bounded (`spec_model::shape`).
+/// dimensions whose product) above [`MAX_ELEMENTS`]: the work per slice, and a result over the
+/// other dimensions, must stay bounded (the rule of `spec_model::shape`).
 pub(crate) fn check_size(shape: &[usize]) -> Result<(), LossError> {
-    spec_model::shape::checked_numel(shape)
+    spec_model::shape::checked_numel_within(shape, MAX_ELEMENTS)
         .map(|_| ())
         .map_err(|m| LossError::new(ErrorKind::TooLarge, m))
 }
