@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import protocol  # noqa: E402
 from protocol import SPECIAL, elements, encode, serve  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64}
@@ -96,9 +97,18 @@ def describe(request, e):
     return {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}
 
 
+# What PyTorch raises for a call it rejects: these become error replies.
+ERRORS = (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError)
+
+
+def answer(line):
+    """The reply to one request line (scripts/observe_torch_gradients.py asks this directly)."""
+    return protocol.answer(line, call, describe, ERRORS)
+
+
 def main():
     torch.set_num_threads(1)
-    serve(call, describe, errors=(RuntimeError, ValueError, IndexError, TypeError, NotImplementedError))
+    serve(call, describe, errors=ERRORS)
 
 
 if __name__ == "__main__":
