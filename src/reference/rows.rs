@@ -211,6 +211,18 @@ mod tests {
     use super::*;
     use ndarray::Dimension;
 
+    /// Each chunk is told where it starts, across more than one chunk and a short last one.
+    #[test]
+    fn chunks_are_filled_from_their_own_start() {
+        let values: Vec<f64> = collect_chunked(5000, |lo, out| {
+            out.iter_mut()
+                .enumerate()
+                .for_each(|(j, o)| *o = (lo + j) as f64)
+        });
+        assert!(values.iter().enumerate().all(|(i, &v)| v == i as f64));
+        assert!(collect_chunked::<f32>(0, |_, _| unreachable!()).is_empty());
+    }
+
     /// Rows along a middle or last axis come in lane order, and `fill` puts them back in place.
     #[test]
     fn rows_follow_lanes_and_fill_restores_the_layout() {
