@@ -10,6 +10,7 @@ use super::real::from_count;
 use super::reduce::{Reduction, array_from, reduce_elementwise, scalar, sum_chunked};
 use super::rows::{collect_chunked, flat};
 use super::shape::{BroadcastIssue, broadcast_weight, enlarge_message, fmt_shape, fmt_torch_size};
+use super::softmax::log_sigmoid_with;
 use crate::error::{ErrorKind, LossError};
 
 /// Options of `F.binary_cross_entropy`.
@@ -63,7 +64,7 @@ fn bce_logits_element<T: Real>(x: T, y: T, pos_weight: Option<T>, softplus: T) -
     // For x < 0, softplus(x) = softplus and softplus(-x) = softplus - x.
     let positive = pos_weight.map_or(y, |pw| pw * y);
     let non_negative_terms = (one - y) * softplus + positive * (softplus - x);
-    let log_sigmoid = x.min(T::zero()) - softplus; // NaN for a NaN x
+    let log_sigmoid = log_sigmoid_with(x, softplus);
     let lw = pos_weight.map_or(one, |pw| (pw - one) * y + one);
     let difference = (one - y) * x - log_sigmoid * lw;
     let in_unit = (y >= T::zero()) & (y <= one);

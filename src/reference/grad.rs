@@ -8,7 +8,7 @@
 //! `g - exp(lp)·Σg`: that is why a NaN logit in an ignored row still gives a NaN row
 //! (`0 - NaN·0`). The derivations are in `spec/10-gradients.md`.
 
-use ndarray::{ArrayD, Axis, Zip};
+use ndarray::{ArrayD, Axis};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cross_entropy::{
@@ -259,23 +259,22 @@ fn prob_grad<T: Real>(
 }
 
 /// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail that
-/// PyTorch's two binary backward kernels share.
+/// PyTorch's two binary backward kernels share, on the gradient's row-major values.
 fn weighted_and_reduced<T: Real>(
-    mut grad: ArrayD<T>,
+    shape: &[usize],
+    mut grad: Vec<T>,
     weight: Option<ndarray::ArrayViewD<'_, T>>,
     reduction: Reduction,
 ) -> ArrayD<T> {
-    if let Some(w) = weight {
-        Zip::from(&mut grad).and(&w).for_each(|g, &w| *g = *g * w);
+    if let Some(w) = weight.map(flat) {
+        let pairs = grad.par_iter_mut().zip(w.par_iter());
+        pairs.for_each(|(g, &w)| *g = *g * w);
     }
     if reduction == Reduction::Mean {
         let n = from_count::<T>(grad.len());
-        match grad.as_slice_memory_order_mut() {
-            Some(g) => g.par_iter_mut().for_each(|g| *g = *g / n),
-            None => grad.mapv_inplace(|g| g / n),
-        }
+        grad.par_iter_mut().for_each(|g| *g = *g / n);
     }
-    grad
+    array_from(shape, grad)
 }
 
 /// `w·(x - y) / max((1 - x)·x, EPS)`, divided by `numel` for 'mean'.
@@ -301,12 +300,19 @@ pub fn binary_cross_entropy_grad<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let weight = bce_checked(input, target, opts)?;
     let eps = T::from_f64(f64::from(BCE_EPSILON));
-    let mut grad = input.clone();
-    Zip::from(&mut grad).and(target).for_each(|g, &y| {
-        let x = *g;
-        *g = (x - y) / ((T::one() - x) * x).max(eps);
+    let (x, y) = (flat(input.view()), flat(target.view()));
+    let grad = collect_chunked(x.len(), |lo, out| {
+        let (x, y) = (&x[lo..lo + out.len()], &y[lo..lo + out.len()]);
+        out.iter_mut()
+            .enumerate()
+            .for_each(|(j, g)| *g = (x[j] - y[j]) / ((T::one() - x[j]) * x[j]).max(eps));
     });
-    Ok(weighted_and_reduced(grad, weight, opts.reduction))
+    Ok(weighted_and_reduced(
+        input.shape(),
+        grad,
+        weight,
+        opts.reduction,
+    ))
 }
 
 /// `weight·((pos_weight·y + 1 - y)·σ(x) - pos_weight·y)`, divided by `numel` for 'mean';
@@ -349,8 +355,12 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
                 .for_each(|(j, g)| *g = sigmoid_scalar(x[j]) - y[j]),
         }
     });
-    let grad = array_from(input.shape(), grad);
-    Ok(weighted_and_reduced(grad, weight, opts.reduction))
+    Ok(weighted_and_reduced(
+        input.shape(),
+        grad,
+        weight,
+        opts.reduction,
+    ))
 }
 
 #[cfg(test)]

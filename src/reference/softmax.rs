@@ -155,7 +155,13 @@ pub(crate) fn log_sigmoid_scalar<T: Real>(x: T) -> T {
     if x.is_nan() {
         return x;
     }
-    x.min(T::zero()) - (-x.abs()).log1p_exp()
+    log_sigmoid_with(x, (-x.abs()).log1p_exp())
+}
+
+/// `log σ(x) = min(x, 0) - softplus`, given `softplus = log(1 + exp(-|x|))` (BCE-with-logits
+/// makes a chunk of those at once); NaN for a NaN `x`.
+pub(crate) fn log_sigmoid_with<T: Real>(x: T, softplus: T) -> T {
+    x.min(T::zero()) - softplus
 }
 
 /// Element-wise logistic sigmoid; `σ(±inf) = 1 / 0`, `σ(NaN) = NaN`.
