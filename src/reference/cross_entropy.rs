@@ -133,6 +133,15 @@ fn log_probs_chunk<T: Real>(row: &[T], (m, log_norm): (T, T), lo: usize, terms: 
         .for_each(|(t, &v)| *t = (v - m) - log_norm);
 }
 
+/// `terms[j] = terms[j]·w[lo + j]` with a class weight `w` (nothing without one): the weighing of
+/// one chunk of per-class terms.
+fn weigh_chunk<T: Real>(terms: &mut [T], w: Option<&[T]>, lo: usize) {
+    if let Some(w) = w {
+        let pairs = terms.iter_mut().zip(&w[lo..]);
+        pairs.for_each(|(t, &w)| *t = *t * w);
+    }
+}
+
 /// Below this `log_norm`, a dominant target's loss is computed by [`log_norm_near_zero`].
 const NEAR_ZERO: f64 = 0.25;
 
@@ -158,12 +167,7 @@ fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: b
     let smooth = match smoothing {
         true => -sum_chunked(row.len(), &|lo, terms: &mut [T]| {
             log_probs_chunk(row, (m, log_norm), lo, terms);
-            if let Some(w) = w {
-                terms
-                    .iter_mut()
-                    .zip(&w[lo..])
-                    .for_each(|(t, &w)| *t = *t * w);
-            }
+            weigh_chunk(terms, w, lo);
         }),
         false => T::zero(),
     };
@@ -359,12 +363,7 @@ pub(crate) fn prob_terms<T: Real>(
                 .iter_mut()
                 .zip(qs)
                 .for_each(|(t, &q)| *t = *t * smoothed(q));
-            if let Some(w) = w {
-                terms
-                    .iter_mut()
-                    .zip(&w[lo..])
-                    .for_each(|(t, &w)| *t = *t * w);
-            }
+            weigh_chunk(terms, w, lo);
         })
     });
     Ok(ProbTerms {
