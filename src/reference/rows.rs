@@ -55,9 +55,9 @@ impl<'a, T: Real> Rows<'a, T> {
     /// The rows of `x` along `axis` for [`Rows::map`] and [`Rows::fill`] only: a row-major `x`
     /// whose rows are strided (a K-dim input) is not copied whole, but a block at a time.
     pub(crate) fn blocks(x: &'a ArrayD<T>, axis: usize) -> Self {
+        let (len, count, inner) = Self::shape(x, axis);
         match x.as_slice() {
-            Some(s) if !s.is_empty() && x.shape()[axis + 1..].iter().product::<usize>() > 1 => {
-                let (len, count, inner) = Self::shape(x, axis);
+            Some(s) if !s.is_empty() && inner > 1 => {
                 let data = Cow::Borrowed(s);
                 Rows {
                     data,
