@@ -18,7 +18,7 @@
 //! result rounded to float32 on all 2 139 095 040 non-positive inputs checked (2 are too close to
 //! a tie); `log1pf(expf(x))` rounds 47 644 848 of them otherwise.
 //!
-//! The loops have no call in them, so the compiler vectorises it; on x86-64 it is compiled three
+//! The loops have no call in them, so the compiler vectorises them; on x86-64 each is compiled three
 //! times (AVX-512, AVX2, baseline) and the widest the processor has runs. The arithmetic is the
 //! same sequence of IEEE operations in every version (Rust never fuses a multiply and an add), so
 //! the bits do not depend on which one runs.
