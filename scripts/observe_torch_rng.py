@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record what PyTorch's CPU generator produces, for tests/torch_rng.rs.
+"""Record what PyTorch's CPU generator produces, for tests/suite/torch_rng.rs.
 
 Run with the Python that has torch installed, from the repository root:
 

@@ -11,7 +11,7 @@ PyTorch changes:
 
 The values in spec/ were produced with PyTorch 2.15.0 (CPU). Seeded inputs arrive already drawn
 (the export materialises `torch.rand(4, 5)` with `seed = 100` through the crate's copy of
-PyTorch's generator, which tests/torch_rng.rs checks against PyTorch's own draws). For a pass or
+PyTorch's generator, which tests/suite/torch_rng.rs checks against PyTorch's own draws). For a pass or
 fail verdict rather than a listing, run the conformance check with the adapter instead:
 `cargo run --release -- check --impl ".venv-torch/bin/python adapters/pytorch/adapter.py"`.
 """

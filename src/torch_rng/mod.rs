@@ -8,7 +8,7 @@
 //! elements PyTorch has two kernels that round differently; see [`NormalKernel`].)
 //!
 //! What PyTorch does, as verified against PyTorch 2.15.0 (see `scripts/observe_torch_rng.py` and
-//! `tests/torch_rng.rs`):
+//! `tests/suite/torch_rng.rs`):
 //!
 //! * The engine is the standard 32-bit Mersenne Twister MT19937 (the sequence of C++
 //!   `std::mt19937`), seeded with the low 32 bits of the `u64` given to `torch.manual_seed`.
@@ -328,7 +328,7 @@ impl TorchGenerator {
     ///
     /// Each element is one draw reduced modulo `high` (PyTorch accepts the small modulo bias):
     /// a 32-bit draw when `high < 2^28` and a 64-bit draw (two engine outputs) otherwise. Both
-    /// branches were checked bit for bit against PyTorch 2.15.0 (`tests/torch_rng.rs`) for
+    /// branches were checked bit for bit against PyTorch 2.15.0 (`tests/suite/torch_rng.rs`) for
     /// `high` = 1, 2, 3, 5, 10, 1000, 2^28 - 1, 2^28, 2^32 - 1, 2^32, 2^40 + 3 and 2^63 - 1.
     ///
     /// Note that PyTorch refuses (or warns about) `random_(high)` on a float tensor whose dtype

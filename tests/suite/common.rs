@@ -1,5 +1,5 @@
 //! What the random-input tests share: the spec's `identity` tolerance, comparisons under it, and
-//! random shapes of class problems. (Each test crate uses a part of it.)
+//! random shapes of class problems. (Each concern uses a part of it.)
 #![allow(dead_code)]
 
 use approx::relative_eq;

@@ -8,7 +8,7 @@ use cross_entropy_spec::eval::{Reference, evaluate};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 
-use crate::Mutant;
+use super::Mutant;
 
 /// The reference's reply, with each floating output transformed.
 fn transformed(request: &Request, change: fn(&Tensor) -> Option<Tensor>) -> Option<Reply> {

@@ -16,8 +16,7 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::Uniform;
 
-mod common;
-use common::{assert_close, class_shape, close, identity_bounds};
+use crate::common::{assert_close, class_shape, close, identity_bounds};
 
 const SEEDS: u64 = 40;
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];

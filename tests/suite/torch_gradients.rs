@@ -22,7 +22,7 @@ use cross_entropy_spec::spec::{Check, GradCheck};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op};
 
-const RECORDED: &str = include_str!("../spec/recorded/pytorch-gradients.json");
+const RECORDED: &str = include_str!("../../spec/recorded/pytorch-gradients.json");
 
 fn recorded() -> serde_json::Map<String, serde_json::Value> {
     let file: serde_json::Value =

@@ -308,7 +308,7 @@ fn expectations_are_strict_both_ways() {
 /// The protocol page lists every error kind, so the closed list cannot drift from its spec.
 #[test]
 fn the_protocol_page_documents_every_error_kind() {
-    let page = include_str!("../spec/protocol.md");
+    let page = include_str!("../../spec/protocol.md");
     for kind in cross_entropy_spec::error::ErrorKind::ALL {
         let row = format!("| `{}` |", kind.as_str());
         assert!(

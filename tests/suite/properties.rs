@@ -1,7 +1,7 @@
 //! Properties of the reference implementation on random inputs: many shapes, both dtypes, inputs
 //! drawn with ndarray-rand from fixed seeds (a failure prints the seed, dtype and shape). Two
 //! computations of the same quantity are held to the spec's own `identity` tolerance;
-//! `tests/identities.rs` covers CE = NLL∘log_softmax and BCE-with-logits = BCE∘sigmoid, so they
+//! `tests/suite/identities.rs` covers CE = NLL∘log_softmax and BCE-with-logits = BCE∘sigmoid, so they
 //! are not repeated here. Where PyTorch's weighted means part ways with the textbook identity, the
 //! property pins the relation that does hold instead.
 
@@ -16,8 +16,7 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::Uniform;
 
-mod common;
-use common::{assert_close, class_shape, close, identity_bounds};
+use crate::common::{assert_close, class_shape, close, identity_bounds};
 
 const SEEDS: u64 = 40;
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];

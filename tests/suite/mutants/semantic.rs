@@ -13,7 +13,7 @@ use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 use ndarray::{ArrayD, Axis};
 
-use crate::Mutant;
+use super::Mutant;
 
 pub fn reply(result: Result<Tensor, LossError>) -> Reply {
     match result {

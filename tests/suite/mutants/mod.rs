@@ -3,7 +3,7 @@
 //! enough (a tolerance widened later would let them through), so every mutant must fail at least
 //! one run by more than ten times that run's allowance, as the verdict measures it. The test
 //! prints, per mutant, the run that catches it most clearly and by what factor
-//! (`cargo test --test mutants -- --nocapture`).
+//! (`cargo test --test suite mutants -- --nocapture`).
 //!
 //! [`semantic`] holds bugs in what is computed; every one is caught by the chapters that state
 //! the behaviour, so no case exists only to catch one. [`precision`] holds bugs in how precisely:
