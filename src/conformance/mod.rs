@@ -24,7 +24,7 @@ pub use expectations::{Divergence, Expectations};
 pub use export::case_json;
 pub use protocol::{Reply, Request};
 pub use report::{Counts, Replay, Report};
-pub use run::{Expected, Part, Run, expected_for, find_run, request_for};
+pub use run::{Expected, Part, Run, expected_for, find_run, parts, request_for};
 pub use runner::{glob_match, run_case, run_suite, run_suite_parallel, run_suite_until};
 pub use subprocess::Subprocess;
 pub use verdict::{Judgement, Status, Verdict, judge};
