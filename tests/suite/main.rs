@@ -1,6 +1,7 @@
 //! Every integration test but the generated spec suite, in one binary: one link and one run
 //! instead of a dozen, one module per concern. `cargo test --test suite cli` runs one concern.
-//! (The spec suite is its own binary, `tests/spec_cases`, so that an edited case fails first.)
+//! (The spec suite is its own binary, `tests/spec_cases`, so that an edited case fails first;
+//! `tests/threads.rs` is its own so that CI can build it alone in release for its long test.)
 
 mod cli;
 mod common;
@@ -12,6 +13,5 @@ mod mutants;
 mod properties;
 mod site;
 mod spec_fixtures;
-mod threads;
 mod torch_gradients;
 mod torch_rng;
