@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Edits one expected value of the spec (chapter 02's 1.8316 → 1.8416) in a copy of the repository
-# and checks what a spec author then sees from `cargo test`: it fails, the first test binary that
-# fails is the generated spec suite, and the only failing tests are that case's own (one per
+# Edits one expected value of the spec (chapter 02's 1.8316 → 1.8416) and checks what a spec
+# author then sees from `cargo test`: it fails, the first test binary that fails is the generated
+# spec suite, and the only failing tests are that case's own (one per
 # dtype), named by chapter and id. The runner's tests, the mutants and the properties must not
 # depend on the spec's expected values, so none of them may fail first.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-(cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$work")
-file="$work/spec/02-cross-entropy.md"
+# The edit is made in place and undone on exit, so the build is the incremental one an author
+# gets (a copy of the tree in its own target directory cost a whole cold build). The file is
+# restored with a new modification time, so the next build reads the spec again.
+file="$root/spec/02-cross-entropy.md"
+backup=$(mktemp)
+cp "$file" "$backup"
+trap 'cat "$backup" > "$file"; rm -f "$backup"' EXIT
+trap 'exit 130' INT TERM HUP
 grep -q '^expect = 1.8316$' "$file"
 sed -i '0,/^expect = 1.8316$/s//expect = 1.8416/' "$file"
 
 status=0
-out=$(cd "$work" && CARGO_TARGET_DIR="$root/target/edited-case" cargo test --locked 2>&1) || status=$?
+start=$(date +%s%N)
+out=$(cd "$root" && cargo test --locked 2>&1) || status=$?
+took_ms=$((($(date +%s%N) - start) / 1000000))
 if [ "$status" -eq 0 ]; then
     echo "cargo test passed with an edited expected value" >&2
     exit 1
@@ -35,5 +41,5 @@ for want in 'FAIL ce.doc001.batch3x5.mean [float32]' "at spec/02-cross-entropy.m
         exit 1
     fi
 done
-echo "ok: an edited value fails first and only as its own case:"
+echo "ok: an edited value fails first and only as its own case ($took_ms ms from the edit to the failure):"
 echo "$failed"
