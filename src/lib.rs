@@ -39,6 +39,7 @@
 //! assert!(report.success());
 //! ```
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bundle;
 pub mod chapters {
@@ -53,8 +54,10 @@ pub mod chapters {
 pub mod conformance;
 pub mod error;
 pub mod eval;
+#[cfg(feature = "figures")]
 pub mod figures;
 pub mod reference;
+#[cfg(feature = "site")]
 pub mod site;
 pub mod tensor;
 pub mod torch_rng;
