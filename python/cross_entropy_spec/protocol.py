@@ -1,0 +1,86 @@
+"""The plumbing every Python adapter shares: protocol v1 (spec/protocol.md) on stdin/stdout.
+
+An adapter supplies only what is its framework's: `call(request)`, which returns a reply without
+its id (`{"output": ...}` and, for a gradient request, `"grad_input"`), and `describe(request,
+error)`, which turns the framework's exception into `{"kind": ..., "message": ...}`. `serve`
+does the rest: one reply per non-blank line, in order, until end of input.
+
+Tensors cross the wire as `{"dtype", "shape", "data"}`; `elements` decodes the data (with the
+non-finite values spelled as strings) and `encode` writes a NumPy array back, each element as its
+shortest round-trip decimal in its own dtype.
+"""
+
+import json
+import sys
+
+import numpy as np
+
+PROTOCOL = 1
+SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+         np.dtype(np.int64): "int64"}
+
+
+class Unsupported(Exception):
+    """What the framework cannot express: answered `unsupported`, counted as skipped."""
+
+
+def elements(t):
+    """A wire tensor's data as Python numbers, `"nan"`, `"inf"` and `"-inf"` decoded."""
+    return [SPECIAL.get(v, v) if isinstance(v, str) else v for v in t["data"]]
+
+
+def number(v, dtype):
+    """Shortest round-trip decimal of one element, non-finite values as strings."""
+    if dtype == np.int64:
+        return int(v)
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
+    return json.loads(text if any(c in text for c in ".e") else text + ".0")
+
+
+def encode(a, framework):
+    """A NumPy array (or anything `np.asarray` takes) as a wire tensor."""
+    a = np.asarray(a)
+    name = NAMES.get(a.dtype)
+    if name is None:
+        raise Unsupported(f"{framework} returned dtype {a.dtype}, which the protocol has no name for")
+    return {"dtype": name, "shape": list(a.shape),
+            "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
+
+
+def answer(line, call, describe, errors=(Exception,)):
+    """The reply to one request line; exceptions of the types `errors` become error replies."""
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as e:
+        return {"id": "", "error": {"kind": "malformed_request", "message": f"not JSON: {e}"}}
+    rid = request.get("id", "")
+    if request.get("protocol", PROTOCOL) != PROTOCOL:
+        return {"id": rid, "error": {"kind": "unsupported_protocol",
+                                     "message": f"protocol {request.get('protocol')} is not supported"}}
+    try:
+        reply = call(request)
+    except Unsupported as e:
+        reply = {"unsupported": str(e)}
+    except (KeyError, AttributeError) as e:
+        if not issubclass(KeyError, errors):
+            raise
+        reply = {"error": {"kind": "malformed_request", "message": f"{type(e).__name__}: {e}"}}
+    except errors as e:
+        reply = {"error": describe(request, e)}
+    reply["id"] = rid
+    return reply
+
+
+def serve(call, describe, errors=(Exception,)):
+    """Answers every non-blank line of stdin on stdout, flushing after each reply."""
+    for line in sys.stdin:
+        if line.strip():
+            reply = answer(line, call, describe, errors)
+            sys.stdout.write(json.dumps(reply, allow_nan=False) + "\n")
+            sys.stdout.flush()
