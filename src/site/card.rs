@@ -41,6 +41,15 @@ pub fn case_card(spec: &Spec, case: &Case, verdicts: &Verdicts) -> String {
     check_rows(&mut h, spec, &case.check);
     claims::rows(&mut h, spec, case);
     related_rows(&mut h, spec, case);
+    if !case.rules.is_empty() {
+        let rules: Vec<String> = (case.rules.iter())
+            .map(|id| match super::links::rule_href(spec, id) {
+                Some(href) => format!(r#"<a href="{}">{}</a>"#, escape(&href), escape(id)),
+                None => escape(id),
+            })
+            .collect();
+        row(&mut h, "checks rule", &rules.join(", "));
+    }
     if let Some(source) = &case.source {
         row(&mut h, "source", &escape(source));
     }

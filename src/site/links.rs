@@ -21,6 +21,18 @@ fn chapter_named<'a>(spec: &'a Spec, path: &str) -> Option<&'a Chapter> {
         .find(|c| c.file == path || c.file.rsplit('/').next() == Some(name))
 }
 
+/// The HTML id of a rule's statement.
+pub fn rule_anchor(id: &str) -> String {
+    format!("rule-{id}")
+}
+
+/// Where a rule is stated: its chapter's page and its anchor.
+pub fn rule_href(spec: &Spec, id: &str) -> Option<String> {
+    let at = spec.rules.get(id)?;
+    let chapter = spec.chapters.iter().find(|c| c.file == at.file)?;
+    Some(format!("{}#{}", file_name(chapter), rule_anchor(id)))
+}
+
 /// Where a case's card is: its chapter's page and its anchor.
 pub fn case_href(spec: &Spec, id: &str) -> Option<String> {
     let case = spec.case(id)?;

@@ -43,6 +43,11 @@ pub fn render(spec: &Spec, text: &str, verdicts: &Verdicts) -> ChapterPage {
             Event::Start(Tag::Heading { level, .. }) => {
                 heading(&events, i, *level, &mut page, &mut out)
             }
+            Event::Start(Tag::Strong) if rule_at(&events, i).is_some() => {
+                let id = rule_at(&events, i).unwrap_or_default();
+                out.push(Event::InlineHtml(rule_anchor(id).into()));
+                i + 3
+            }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 match our_block(spec, info, verdicts, &mut page) {
                     Some(html) => {
@@ -66,6 +71,27 @@ pub fn render(spec: &Spec, text: &str, verdicts: &Verdicts) -> ChapterPage {
     }
     pulldown_cmark::html::push_html(&mut page.body, out.into_iter());
     page
+}
+
+/// The rule whose bold opening (`**Rule ce.mean.**`: strong, its text, end) starts at `i`.
+fn rule_at<'e>(events: &'e [Event], i: usize) -> Option<&'e str> {
+    match events.get(i..i + 3)? {
+        [
+            Event::Start(Tag::Strong),
+            Event::Text(t),
+            Event::End(TagEnd::Strong),
+        ] => crate::spec::parse::rules::rule_id(t),
+        _ => None,
+    }
+}
+
+/// A rule's bold opening, with the anchor cases and the search link to.
+fn rule_anchor(id: &str) -> String {
+    format!(
+        r#"<strong class="rule" id="{}">Rule {}.</strong>"#,
+        escape(&links::rule_anchor(id)),
+        escape(id)
+    )
 }
 
 /// A heading with an id made from its text; returns the index after its end.

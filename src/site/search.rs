@@ -63,6 +63,11 @@ pub fn script(spec: &Spec, pages: &[ChapterPage]) -> String {
             index.push(json!([case.id, href, kind, ""]));
         }
     }
+    for id in spec.rules.keys() {
+        if let Some(href) = super::links::rule_href(spec, id) {
+            index.push(json!([format!("Rule {id}"), href, "rule", ""]));
+        }
+    }
     for (name, tol) in &spec.tolerances {
         if let Some(href) = tolerance_href(spec, name) {
             index.push(json!([name, href, "tolerance", tol.why]));
