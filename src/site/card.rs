@@ -22,8 +22,12 @@ pub fn anchor(id: &str) -> String {
     format!("case-{id}")
 }
 
+/// The literal inputs already shown on a page, by their text, with the case that showed them:
+/// a later card that repeats one folds it away under a link to the first.
+pub type Shown = std::collections::BTreeMap<String, String>;
+
 /// The card of `case`: what it calls, with what, and every claim its runs are judged by.
-pub fn case_card(spec: &Spec, case: &Case, verdicts: &Verdicts) -> String {
+pub fn case_card(spec: &Spec, case: &Case, verdicts: &Verdicts, shown: &mut Shown) -> String {
     let mut h = String::new();
     let dtypes: Vec<&str> = case.dtypes.iter().map(|d| d.as_str()).collect();
     let _ = write!(
@@ -36,7 +40,11 @@ pub fn case_card(spec: &Spec, case: &Case, verdicts: &Verdicts) -> String {
     );
     row(&mut h, "options", &escape(&options(&case.attrs, case.seed)));
     for (role, tensor) in &case.tensors {
-        row(&mut h, &role.to_string(), &tensor_html(tensor));
+        row(
+            &mut h,
+            &role.to_string(),
+            &tensor_html(tensor, &case.id, shown),
+        );
     }
     check_rows(&mut h, spec, &case.check);
     claims::rows(&mut h, spec, case);
@@ -83,10 +91,26 @@ fn related_rows(h: &mut String, spec: &Spec, case: &Case) {
     }
 }
 
-/// A tensor of the case: a literal's values; a bound name with its values folded away (many
-/// cards share one document's input); an expression as written.
-fn tensor_html(tensor: &TensorSpec) -> String {
+/// A tensor of the case: a literal's values (folded when an earlier card on the page showed the
+/// same); a bound name with its values folded away (many cards share one document's input); an
+/// expression as written.
+fn tensor_html(tensor: &TensorSpec, id: &str, shown: &mut Shown) -> String {
     match tensor {
+        TensorSpec::Literal(lit) if lit.numel() > 3 => {
+            let text = literal(lit);
+            match shown.get(&text) {
+                Some(first) => format!(
+                    r##"<details><summary>as for <a href="#{}">{}</a></summary>{}</details>"##,
+                    escape(&anchor(first)),
+                    escape(first),
+                    pre(&text)
+                ),
+                None => {
+                    shown.insert(text.clone(), id.to_string());
+                    pre(&text)
+                }
+            }
+        }
         TensorSpec::Literal(lit) => pre(&literal(lit)),
         TensorSpec::Expr {
             source,

@@ -9,7 +9,7 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser
 use pulldown_latex::config::DisplayMode;
 use pulldown_latex::{RenderConfig, Storage, push_mathml};
 
-use super::card::{case_card, escape};
+use super::card::{Shown, case_card, escape};
 use super::links;
 use super::verdicts::Verdicts;
 use crate::spec::Spec;
@@ -38,6 +38,7 @@ pub fn render(spec: &Spec, text: &str, verdicts: &Verdicts) -> ChapterPage {
     let mut out = Vec::with_capacity(events.len());
     let mut i = 0;
     let mut depth = Depth::default();
+    let mut shown = Shown::new();
     while i < events.len() {
         i = match &events[i] {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -49,7 +50,7 @@ pub fn render(spec: &Spec, text: &str, verdicts: &Verdicts) -> ChapterPage {
                 i + 3
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                match our_block(spec, info, verdicts, &mut page) {
+                match our_block(spec, info, verdicts, &mut page, &mut shown) {
                     Some(html) => {
                         out.push(Event::Html(html.into()));
                         skip_block(&events, i)
@@ -161,12 +162,13 @@ fn our_block(
     info: &str,
     verdicts: &Verdicts,
     page: &mut ChapterPage,
+    shown: &mut Shown,
 ) -> Option<String> {
     let words: Vec<&str> = info.split_whitespace().collect();
     match words.as_slice() {
         ["case", id] => {
             page.cases.push(id.to_string());
-            spec.case(id).map(|case| case_card(spec, case, verdicts))
+            spec.case(id).map(|case| case_card(spec, case, verdicts, shown))
         }
         ["tolerance", name] => spec.tolerances.get(*name).map(|tol| {
             format!(
