@@ -40,8 +40,9 @@ pub fn case_href(spec: &Spec, id: &str) -> Option<String> {
     Some(format!("{}#{}", file_name(chapter), anchor(&case.id)))
 }
 
-/// The link target of a code span, if it names something the site has a page or card for.
-pub fn code_target(spec: &Spec, code: &str) -> Option<String> {
+/// The link target of a code span, if it names something the site has a page or card for;
+/// `before_tolerance` when the word "tolerance" follows the span.
+pub fn code_target(spec: &Spec, code: &str, before_tolerance: bool) -> Option<String> {
     if code.ends_with(".md") && !code.contains(' ') {
         return chapter_named(spec, code).map(file_name);
     }
@@ -52,7 +53,7 @@ pub fn code_target(spec: &Spec, code: &str) -> Option<String> {
         let first = spec.cases.iter().find(|c| c.id.starts_with(prefix))?;
         return case_href(spec, &first.id);
     }
-    if is_tolerance_name(spec, code) {
+    if is_tolerance_name(spec, code) || before_tolerance {
         return tolerance_href(spec, code);
     }
     None

@@ -65,7 +65,13 @@ pub fn render(spec: &Spec, text: &str, verdicts: &Verdicts) -> ChapterPage {
             other => {
                 depth.track(other);
                 keep_text(other, &depth, &mut page);
-                out.push(substitute(spec, other.clone(), &depth, &mut page));
+                let before_tolerance = matches!(events.get(i + 1),
+                    Some(Event::Text(t)) if t.starts_with(" tolerance"));
+                let context = Context {
+                    depth: &depth,
+                    before_tolerance,
+                };
+                out.push(substitute(spec, other.clone(), &context, &mut page));
                 i + 1
             }
         };
@@ -228,27 +234,37 @@ fn keep_text(event: &Event, depth: &Depth, page: &mut ChapterPage) {
     }
 }
 
+/// What an event's substitution depends on: where it is, and whether the word "tolerance"
+/// follows it (then a code span naming a tolerance is one, even `exact` or `gradient`).
+struct Context<'d> {
+    depth: &'d Depth,
+    before_tolerance: bool,
+}
+
 /// Maths to MathML, names to links, `.md` links to pages, images recorded for copying.
 fn substitute<'a>(
     spec: &Spec,
     event: Event<'a>,
-    depth: &Depth,
+    context: &Context,
     page: &mut ChapterPage,
 ) -> Event<'a> {
+    let depth = context.depth;
     match event {
         Event::InlineMath(tex) => Event::InlineHtml(mathml(&tex, DisplayMode::Inline).into()),
         Event::DisplayMath(tex) => Event::Html(mathml(&tex, DisplayMode::Block).into()),
-        Event::Code(code) if depth.links == 0 => match links::code_target(spec, &code) {
-            Some(href) => Event::InlineHtml(
-                format!(
-                    r#"<a href="{}"><code>{}</code></a>"#,
-                    escape(&href),
-                    escape(&code)
-                )
-                .into(),
-            ),
-            None => Event::Code(code),
-        },
+        Event::Code(code) if depth.links == 0 => {
+            match links::code_target(spec, &code, context.before_tolerance) {
+                Some(href) => Event::InlineHtml(
+                    format!(
+                        r#"<a href="{}"><code>{}</code></a>"#,
+                        escape(&href),
+                        escape(&code)
+                    )
+                    .into(),
+                ),
+                None => Event::Code(code),
+            }
+        }
         Event::Text(text) if depth.links == 0 && depth.code == 0 => {
             match links::chapter_mentions(spec, &text) {
                 Some(html) => Event::InlineHtml(html.into()),

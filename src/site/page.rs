@@ -145,7 +145,7 @@ fn implementations(verdicts: &Verdicts) -> String {
 /// The index: the chapters with their case counts, and a status count per report.
 pub fn index(spec: &Spec, pages: &[ChapterPage], verdicts: &Verdicts) -> String {
     let mut h = String::from(
-        "<h1>The cross-entropy spec</h1>\n<p>PyTorch's cross-entropy family of losses, specified in Markdown whose examples run. Each chapter's cases are shown as cards.</p>\n<table><thead><tr><th>Chapter</th><th>Cases</th></tr></thead><tbody>",
+        "<h1>The cross-entropy spec</h1>\n<p>PyTorch's cross-entropy family of losses, specified in Markdown whose examples run. Each chapter's cases are shown as cards.</p>\n<p>New here? <a href=\"00-reading-this-spec.html\">Chapter 0</a> works one sample's loss by hand, then gives a reading path through the chapters and a <a href=\"00-reading-this-spec.html#glossary\">glossary</a>.</p>\n<table><thead><tr><th>Chapter</th><th>Cases</th></tr></thead><tbody>",
     );
     for (chapter, page) in spec.chapters.iter().zip(pages) {
         let _ = write!(
