@@ -217,5 +217,7 @@ blockquote { margin: 1rem 0; padding: 0.2rem 1rem; border: 1px solid #c9c9c0; bo
   table { display: block; overflow-x: auto; }
   math[display="block"] { display: block; overflow-x: auto; }
   img { height: auto; }
+  blockquote { padding: 0.2rem 0.6rem; overflow-x: auto; }
+  blockquote ol, main > ol, main > ul { padding-left: 1.2rem; }
 }
 "#;
