@@ -199,6 +199,7 @@ img { max-width: 100%; }
 .shown-verdicts { font: 13px system-ui, sans-serif; color: #555; }
 .tex-error { color: #b22; }
 strong.rule { color: #00603f; }
+h1 code, h2 code, h3 code { font-size: 0.8em; }
 .num { display: inline-block; min-width: 1.4em; color: #666; font-variant-numeric: tabular-nums; }
 .chapter-number { font: 14px system-ui, sans-serif; color: #666; margin: 0; }
 .search input { width: 100%; box-sizing: border-box; font: 14px system-ui, sans-serif; padding: 0.3rem; margin: 0.6rem 0 0.2rem; }
