@@ -183,6 +183,17 @@ fn every_internal_link_and_anchor_of_the_spec_site_resolves() {
             .contains(r##"href="13-appendix-tolerances.html#tolerance-printed4_inputs4_lip05""##)
     );
     assert!(out.join("search.js").is_file());
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let page = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !page.contains("tex-error"),
+                "{}: TeX that did not convert",
+                path.display()
+            );
+        }
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 
