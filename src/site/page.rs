@@ -58,37 +58,60 @@ fn numbered(chapter: &Chapter) -> String {
     format!(r#"<span class="num">{n}</span> {}"#, escape(&chapter.title))
 }
 
-/// The search box, then every chapter (numbered as the prose numbers them), with the sections
-/// of the current one; folded on a narrow screen.
+/// The groups of the contents, after chapter 00's *A path through the chapters*: what a learner
+/// reads in order, what an implementer looks up, and how the suite checks (by chapter number;
+/// a page without a number, the protocol, goes last).
+const GROUPS: [(&str, &[usize]); 3] = [
+    ("A path for a learner", &[0, 1, 2, 3, 4, 5, 6]),
+    ("Reference", &[7, 8, 10]),
+    ("Appendices: how the suite checks", &[9, 11, 12, 13]),
+];
+
+/// The group a chapter is listed in.
+fn group_of(chapter: &Chapter) -> usize {
+    number(chapter)
+        .and_then(|n| GROUPS.iter().position(|(_, members)| members.contains(&n)))
+        .unwrap_or(GROUPS.len() - 1)
+}
+
+/// The search box, then every chapter (numbered as the prose numbers them) in its group, with
+/// the sections of the current one; folded on a narrow screen.
 fn toc(spec: &Spec, pages: &[ChapterPage], current: Option<usize>) -> String {
     let mut h = String::from(
-        r#"<a class="home" href="index.html">The cross-entropy spec</a><div class="search"><input type="search" id="search" placeholder="Search chapters, cases, tolerances" aria-label="Search the spec"><ol id="search-results"></ol></div><details class="chapters" open><summary>Contents</summary><ol>"#,
+        r#"<a class="home" href="index.html">The cross-entropy spec</a><div class="search"><input type="search" id="search" placeholder="Search chapters, cases, tolerances" aria-label="Search the spec"><ol id="search-results"></ol></div><details class="chapters" open><summary>Contents</summary>"#,
     );
-    for (i, chapter) in spec.chapters.iter().enumerate() {
-        let here = if current == Some(i) {
-            r#" class="current""#
-        } else {
-            ""
-        };
-        let _ = write!(
-            h,
-            r#"<li{here}><a href="{}">{}</a>"#,
-            file_name(chapter),
-            numbered(chapter)
-        );
-        if current == Some(i) {
-            h.push_str("<ul>");
-            for (level, id, text) in &pages[i].headings {
-                if *level == HeadingLevel::H2 {
-                    let _ = write!(h, r##"<li><a href="#{id}">{}</a></li>"##, escape(text));
-                }
+    for (g, (title, _)) in GROUPS.iter().enumerate() {
+        let _ = write!(h, r#"<p class="group">{}</p><ol>"#, escape(title));
+        for (i, chapter) in spec.chapters.iter().enumerate() {
+            if group_of(chapter) == g {
+                toc_entry(&mut h, chapter, &pages[i], current == Some(i));
             }
-            h.push_str("</ul>");
         }
-        h.push_str("</li>");
+        h.push_str("</ol>");
     }
-    h.push_str("</ol></details>");
+    h.push_str("</details>");
     h
+}
+
+/// One chapter in the contents, with its sections when it is the current page.
+fn toc_entry(h: &mut String, chapter: &Chapter, page: &ChapterPage, current: bool) {
+    let here = if current { r#" class="current""# } else { "" };
+    let _ = write!(
+        h,
+        r#"<li{here}><a href="{}">{}</a>"#,
+        file_name(chapter),
+        numbered(chapter)
+    );
+    if current {
+        h.push_str("<ul>");
+        for (level, id, text) in &page.headings {
+            if *level == HeadingLevel::H2 {
+                let _ = write!(h, r##"<li><a href="#{id}">{}</a></li>"##, escape(text));
+            }
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</li>");
 }
 
 /// Previous and next chapter links.
@@ -200,6 +223,7 @@ img { max-width: 100%; }
 .tex-error { color: #b22; }
 strong.rule { color: #00603f; }
 h1 code, h2 code, h3 code { font-size: 0.8em; }
+nav.toc p.group { margin: 0.8rem 0 0.2rem; font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: #666; }
 .num { display: inline-block; min-width: 1.4em; color: #666; font-variant-numeric: tabular-nums; }
 .chapter-number { font: 14px system-ui, sans-serif; color: #666; margin: 0; }
 .search input { width: 100%; box-sizing: border-box; font: 14px system-ui, sans-serif; padding: 0.3rem; margin: 0.6rem 0 0.2rem; }
