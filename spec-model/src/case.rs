@@ -104,6 +104,9 @@ pub struct Case {
     pub agrees_with: Vec<String>,
     pub differs_from: Vec<String>,
     pub source: Option<String>,
+    /// The rules of the prose this case checks (`**Rule <id>.**`).
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
 impl Case {
@@ -143,6 +146,9 @@ pub struct Spec {
     pub tolerances: BTreeMap<String, Tolerance>,
     pub chapters: Vec<Chapter>,
     pub recorded: Recorded,
+    /// Every rule the prose states, where it is stated.
+    #[serde(default)]
+    pub rules: BTreeMap<String, Location>,
 }
 
 impl Spec {

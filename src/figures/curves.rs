@@ -1,7 +1,7 @@
 //! The figures that are curves of one function over a range: `-log p`, `log(softmax(x))`
 //! against `log_softmax(x)`, and BCE of a sigmoid against BCE with logits.
 
-use super::svg::{Chart, PALETTE};
+use super::svg::{Chart, Corner, PALETTE};
 use super::{Figure, FigureError, grid, vector};
 use crate::reference::{
     BceOptions, BceWithLogitsOptions, Reduction, binary_cross_entropy,
@@ -35,6 +35,7 @@ pub(super) fn neg_log_p() -> Result<Figure, FigureError> {
     let marked = bce(NAME, &DOC004_PROBABILITIES, 1.0)?;
     let title = "The loss of one sample, −log p, against the probability p of its true class";
     let mut chart = Chart::new(title, (0.0, 1.0), (0.0, 5.6), ("p", "−log p"));
+    chart.legend_at(Corner::TopRight);
     chart.x_ticks(&[0.0, 0.25, 0.5, 0.75, 1.0]);
     chart.y_ticks(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
     let curve: Vec<(f64, f64)> = ps.iter().copied().zip(losses).collect();
@@ -91,15 +92,14 @@ pub(super) fn log_softmax_underflow() -> Result<Figure, FigureError> {
         (-125.0, 0.0),
         ("gap", "value at the second class"),
     );
+    chart.legend_at(Corner::TopRight);
     chart.x_ticks(&[0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0]);
     chart.y_ticks(&[0.0, -25.0, -50.0, -75.0, -100.0, -125.0]);
     chart.series("log_softmax(x)[1]", PALETTE[0], "", &fused);
     chart.series("log(softmax(x))[1]", PALETTE[1], "6 4", &composed);
     if let Some(first) = first {
         let label = format!("log(softmax(x))[1] = −inf from gap = {first:.2} (step 0.25)");
-        chart.label((first, -116.0), (-300.0, 0.0), &label);
-        let (x, top, bottom) = (chart.px(first), chart.py(0.0), chart.py(-125.0));
-        chart.line((x, top), (x, bottom), "#888", "2 3");
+        chart.v_rule(first, "#888", &label, (-8.0, -118.0));
     }
     Ok(Figure {
         name: NAME,
@@ -147,7 +147,13 @@ pub(super) fn bce_clamp() -> Result<Figure, FigureError> {
     let mut chart = Chart::new(title, (0.0, 120.0), (0.0, 125.0), ("|x|", "loss"));
     chart.x_ticks(&[0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0]);
     chart.y_ticks(&[0.0, 25.0, 50.0, 75.0, 100.0, 125.0]);
-    chart.h_rule(100.0, "#888", "log clamped at −100");
+    chart.h_rule_below(100.0, "#888", "clamp: 100");
+    // A sigmoid computed as 1 / (1 + exp(−x)) is 0 once exp(|x|) overflows, from
+    // |x| = ln(f32::MAX): PyTorch 2.15.0's float32 sigmoid is 0 at −88.73 and subnormal at
+    // −88.72 (spec/07-edge-values.md), where this reference keeps subnormal numbers.
+    let overflow = f64::from(f32::MAX).ln();
+    let note = format!("PyTorch: σ(−|x|) = 0 from |x| ≈ {overflow:.1}, loss 100");
+    chart.v_rule(overflow, "#888", &note, (-6.0, 25.0));
     chart.series(
         "with_logits(−|x|, 1)",
         PALETTE[0],
@@ -155,7 +161,7 @@ pub(super) fn bce_clamp() -> Result<Figure, FigureError> {
         &pair(with_logits.into_iter().collect()),
     );
     chart.series(
-        "bce(sigmoid(−|x|), 1)",
+        "bce(sigmoid(−|x|), 1), reference",
         PALETTE[1],
         "6 4",
         &pair(of_sigmoid_neg),

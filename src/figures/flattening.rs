@@ -1,7 +1,7 @@
 //! Softmax applied to its own output again and again (`003_0000eef0f73501b5.txt`, In [109]):
 //! each iteration pulls the distribution towards uniform.
 
-use super::svg::{Chart, PALETTE};
+use super::svg::{Chart, Corner, PALETTE};
 use super::{Figure, FigureError};
 use crate::conformance::materialize::materialize;
 use crate::reference::softmax;
@@ -34,28 +34,40 @@ pub(super) fn softmax_flattening(spec: &Spec) -> Result<Figure, FigureError> {
         })?;
         rows.push(x.iter().copied().collect::<Vec<f64>>());
     }
-    let title = "softmax applied k times to document 003's scores X, float64";
+    let classes = rows.first().map_or(0, Vec::len);
+    let uniform = 1.0 / classes.max(1) as f64;
+    let title = "softmax applied k times to document 003's scores X: distance from uniform";
     let mut chart = Chart::new(
         title,
         (0.5, ITERATIONS as f64 + 0.5),
-        (0.0, 0.6),
-        ("k", "probability"),
+        (-6.0, 0.0),
+        ("k", "|p − 1/4|, logarithmic axis"),
     );
+    chart.legend_at(Corner::BottomLeft);
     let ticks: Vec<f64> = (1..=ITERATIONS).map(|k| k as f64).collect();
     chart.x_ticks(&ticks);
-    chart.y_ticks(&[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
-    let classes = rows.first().map_or(0, Vec::len);
-    chart.h_rule(1.0 / classes.max(1) as f64, "#888", "uniform");
+    for power in -6..=0 {
+        chart.y_tick(f64::from(power), &format!("1e{power}").replace('-', "−"));
+    }
     for class in 0..classes {
         let points: Vec<(f64, f64)> = rows
             .iter()
             .enumerate()
-            .map(|(k, row)| ((k + 1) as f64, row[class]))
+            .map(|(k, row)| ((k + 1) as f64, (row[class] - uniform).abs().log10()))
             .collect();
         let colour = PALETTE[class % PALETTE.len()];
         chart.series(&format!("class {class}"), colour, "", &points);
         chart.markers("", colour, &points);
     }
+    // What "fourfold per iteration" means on this axis: a line falling by log10(4) per step,
+    // through the largest distance at the first iteration.
+    let start = rows.first().map_or(1.0, |row| {
+        row.iter().map(|p| (p - uniform).abs()).fold(0.0, f64::max)
+    });
+    let guide: Vec<(f64, f64)> = (1..=ITERATIONS)
+        .map(|k| (k as f64, start.log10() - (k - 1) as f64 * 4f64.log10()))
+        .collect();
+    chart.series("÷4 per iteration", "#888", "4 3", &guide);
     Ok(Figure {
         name: NAME,
         svg: chart.finish(),

@@ -19,12 +19,29 @@ pub const PALETTE: [&str; 6] = [
     "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
 ];
 
+/// Which corner of the plot area the legend sits in: the one the data leave empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+}
+
+/// A legend entry: a line (with the series' dash pattern) or a marker, and its name.
+struct Entry {
+    name: String,
+    colour: String,
+    dash: String,
+    marker: bool,
+}
+
 /// One chart: linear axes over `x` and `y`, and the SVG elements drawn so far.
 pub struct Chart {
     x: (f64, f64),
     y: (f64, f64),
     body: String,
-    legend: Vec<(String, String, bool)>,
+    legend: Vec<Entry>,
+    corner: Corner,
 }
 
 /// Formats a coordinate or a tick value: two decimals, no negative zero.
@@ -49,9 +66,15 @@ impl Chart {
             y,
             body: String::new(),
             legend: Vec::new(),
+            corner: Corner::TopLeft,
         };
         chart.frame(title, labels);
         chart
+    }
+
+    /// Puts the legend in `corner` (top left unless said).
+    pub fn legend_at(&mut self, corner: Corner) {
+        self.corner = corner;
     }
 
     /// The SVG x coordinate of a data value.
@@ -123,11 +146,27 @@ impl Chart {
         );
     }
 
-    /// A horizontal reference line at data value `v`, labelled at its right end.
+    /// A horizontal reference line at data value `v`, labelled at its right end, above it.
     pub fn h_rule(&mut self, v: f64, colour: &str, label: &str) {
         let y = self.py(v);
         self.line((LEFT, y), (WIDTH - RIGHT, y), colour, "2 3");
         self.text(WIDTH - RIGHT - 4.0, y - 4.0, "end", 11, label);
+    }
+
+    /// A horizontal reference line at data value `v`, labelled at its right end, below it
+    /// (where a curve rising past the line's end would strike a label above it through).
+    pub fn h_rule_below(&mut self, v: f64, colour: &str, label: &str) {
+        let y = self.py(v);
+        self.line((LEFT, y), (WIDTH - RIGHT, y), colour, "2 3");
+        self.text(WIDTH - RIGHT - 4.0, y + 14.0, "end", 11, label);
+    }
+
+    /// A vertical reference line at data value `v`, labelled by `label` at `(dx, y)` from it.
+    pub fn v_rule(&mut self, v: f64, colour: &str, label: &str, (dx, y): (f64, f64)) {
+        let x = self.px(v);
+        self.line((x, TOP), (x, HEIGHT - BOTTOM), colour, "2 3");
+        let anchor = if dx < 0.0 { "end" } else { "start" };
+        self.text(x + dx, self.py(y), anchor, 11, label);
     }
 
     /// Text in SVG coordinates.
@@ -173,7 +212,12 @@ impl Chart {
             );
         }
         if !name.is_empty() {
-            self.legend.push((name.into(), colour.into(), false));
+            self.legend.push(Entry {
+                name: name.into(),
+                colour: colour.into(),
+                dash: dash.into(),
+                marker: false,
+            });
         }
     }
 
@@ -188,7 +232,12 @@ impl Chart {
             );
         }
         if !name.is_empty() {
-            self.legend.push((name.into(), colour.into(), true));
+            self.legend.push(Entry {
+                name: name.into(),
+                colour: colour.into(),
+                dash: String::new(),
+                marker: true,
+            });
         }
     }
 
@@ -206,28 +255,66 @@ impl Chart {
         );
     }
 
-    /// The finished SVG document, legend at the top left of the plot area.
+    /// The finished SVG document, the legend on a white box in its corner.
     pub fn finish(mut self) -> String {
-        let entries = std::mem::take(&mut self.legend);
-        for (i, (name, colour, marker)) in entries.iter().enumerate() {
-            let y = TOP + 16.0 + 16.0 * i as f64;
-            let x = LEFT + 10.0;
-            if *marker {
-                let _ = writeln!(
-                    self.body,
-                    r#"<circle cx="{}" cy="{}" r="4" fill="{colour}"/>"#,
-                    num(x + 9.0),
-                    num(y - 4.0)
-                );
-            } else {
-                self.line((x, y - 4.0), (x + 18.0, y - 4.0), colour, "");
-            }
-            self.text(x + 24.0, y, "start", 12, name);
-        }
+        self.draw_legend();
         format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{}</svg>\n",
             self.body
         )
+    }
+
+    /// The legend: one row per entry, its line drawn with the series' dash pattern. Its width is
+    /// estimated from the names' lengths (nothing is measured from a font, so the output stays
+    /// deterministic).
+    fn draw_legend(&mut self) {
+        let entries = std::mem::take(&mut self.legend);
+        if entries.is_empty() {
+            return;
+        }
+        let longest = entries.iter().map(|e| e.name.chars().count()).max();
+        let width = 36.0 + 6.8 * longest.unwrap_or(0) as f64;
+        let height = 8.0 + 16.0 * entries.len() as f64;
+        let x = match self.corner {
+            Corner::TopRight => WIDTH - RIGHT - 8.0 - width,
+            Corner::TopLeft | Corner::BottomLeft => LEFT + 8.0,
+        };
+        let top = match self.corner {
+            Corner::BottomLeft => HEIGHT - BOTTOM - 8.0 - height,
+            Corner::TopLeft | Corner::TopRight => TOP + 8.0,
+        };
+        let _ = writeln!(
+            self.body,
+            r##"<rect x="{}" y="{}" width="{}" height="{}" fill="white" fill-opacity="0.92" stroke="#bbb"/>"##,
+            num(x),
+            num(top),
+            num(width),
+            num(height)
+        );
+        for (i, e) in entries.iter().enumerate() {
+            let y = top + 18.0 + 16.0 * i as f64;
+            if e.marker {
+                let _ = writeln!(
+                    self.body,
+                    r#"<circle cx="{}" cy="{}" r="4" fill="{}"/>"#,
+                    num(x + 17.0),
+                    num(y - 4.0),
+                    e.colour
+                );
+            } else {
+                let _ = writeln!(
+                    self.body,
+                    r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"{}/>"#,
+                    num(x + 6.0),
+                    num(y - 4.0),
+                    num(x + 28.0),
+                    num(y - 4.0),
+                    e.colour,
+                    dash_attr(&e.dash)
+                );
+            }
+            self.text(x + 34.0, y, "start", 12, &e.name);
+        }
     }
 }
 
@@ -262,6 +349,14 @@ mod tests {
         let svg = chart.finish();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(!svg.contains("inf") && !svg.contains("NaN"));
+    }
+
+    #[test]
+    fn a_legend_line_keeps_its_series_dash() {
+        let mut chart = Chart::new("t", (0.0, 1.0), (0.0, 1.0), ("x", "y"));
+        chart.series("dashed", PALETTE[1], "6 4", &[(0.0, 0.0), (1.0, 1.0)]);
+        let svg = chart.finish();
+        assert_eq!(svg.matches(r#"stroke-dasharray="6 4""#).count(), 2, "{svg}");
     }
 
     #[test]

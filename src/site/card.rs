@@ -1,10 +1,13 @@
 //! A case as a card: what it calls, with what, what it expects within which tolerance and why,
-//! where it comes from, and the verdicts of the reports given.
+//! every other claim its runs are judged by (`claims`), where it comes from, and the verdicts of
+//! the reports given.
 
 use std::fmt::Write as _;
 
+use super::claims;
+use super::numbers::{compact, literal};
 use super::verdicts::Verdicts;
-use crate::spec::{Attrs, Bounds, Case, Check, Expr, GradCheck, Literal, TensorSpec, Tolerance};
+use crate::spec::{Attrs, Bounds, Case, Check, Expr, GradCheck, Spec, TensorSpec, Tolerance};
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
@@ -19,8 +22,12 @@ pub fn anchor(id: &str) -> String {
     format!("case-{id}")
 }
 
-/// The card of `case`.
-pub fn case_card(case: &Case, verdicts: &Verdicts) -> String {
+/// The literal inputs already shown on a page, by their text, with the case that showed them:
+/// a later card that repeats one folds it away under a link to the first.
+pub type Shown = std::collections::BTreeMap<String, String>;
+
+/// The card of `case`: what it calls, with what, and every claim its runs are judged by.
+pub fn case_card(spec: &Spec, case: &Case, verdicts: &Verdicts, shown: &mut Shown) -> String {
     let mut h = String::new();
     let dtypes: Vec<&str> = case.dtypes.iter().map(|d| d.as_str()).collect();
     let _ = write!(
@@ -33,28 +40,23 @@ pub fn case_card(case: &Case, verdicts: &Verdicts) -> String {
     );
     row(&mut h, "options", &escape(&options(&case.attrs, case.seed)));
     for (role, tensor) in &case.tensors {
-        let shown = match tensor {
-            TensorSpec::Literal(lit) => literal(lit),
-            // A bound name: the name and the values it stands for.
-            TensorSpec::Expr {
-                source,
-                expr: Expr::Literal(lit),
-            } => format!("{source} =\n{}", literal(lit)),
-            TensorSpec::Expr { source, .. } => source.clone(),
-        };
-        row(&mut h, &role.to_string(), &pre(&shown));
+        row(
+            &mut h,
+            &role.to_string(),
+            &tensor_html(tensor, &case.id, shown),
+        );
     }
-    check_rows(&mut h, &case.check);
-    let related = [
-        ("agrees with", &case.agrees_with),
-        ("differs from", &case.differs_from),
-    ];
-    for (label, ids) in related.iter().filter(|(_, ids)| !ids.is_empty()) {
-        let links: Vec<String> = ids
-            .iter()
-            .map(|id| format!("<code>{}</code>", escape(id)))
+    check_rows(&mut h, spec, &case.check);
+    claims::rows(&mut h, spec, case);
+    related_rows(&mut h, spec, case);
+    if !case.rules.is_empty() {
+        let rules: Vec<String> = (case.rules.iter())
+            .map(|id| match super::links::rule_href(spec, id) {
+                Some(href) => format!(r#"<a href="{}">{}</a>"#, escape(&href), escape(id)),
+                None => escape(id),
+            })
             .collect();
-        row(&mut h, label, &links.join(", "));
+        row(&mut h, "checks rule", &rules.join(", "));
     }
     if let Some(source) = &case.source {
         row(&mut h, "source", &escape(source));
@@ -70,11 +72,63 @@ pub fn case_card(case: &Case, verdicts: &Verdicts) -> String {
     h
 }
 
-fn row(h: &mut String, label: &str, value_html: &str) {
+/// The documents' restated implementations the case compares with the library call.
+fn related_rows(h: &mut String, spec: &Spec, case: &Case) {
+    let related = [
+        ("agrees with", &case.agrees_with),
+        ("differs from", &case.differs_from),
+    ];
+    for (label, ids) in related.iter().filter(|(_, ids)| !ids.is_empty()) {
+        let links: Vec<String> = ids
+            .iter()
+            .map(|id| format!("<code>{}</code>", escape(id)))
+            .collect();
+        let within = match spec.tolerances.get("identity") {
+            Some(tol) if *label == "agrees with" => format!(" (within {})", tol_link(spec, tol)),
+            _ => String::new(),
+        };
+        row(h, label, &format!("{}{within}", links.join(", ")));
+    }
+}
+
+/// A tensor of the case: a literal's values (folded when an earlier card on the page showed the
+/// same); a bound name with its values folded away (many cards share one document's input); an
+/// expression as written.
+fn tensor_html(tensor: &TensorSpec, id: &str, shown: &mut Shown) -> String {
+    match tensor {
+        TensorSpec::Literal(lit) if lit.numel() > 3 => {
+            let text = literal(lit);
+            match shown.get(&text) {
+                Some(first) => format!(
+                    r##"<details><summary>as for <a href="#{}">{}</a></summary>{}</details>"##,
+                    escape(&anchor(first)),
+                    escape(first),
+                    pre(&text)
+                ),
+                None => {
+                    shown.insert(text.clone(), id.to_string());
+                    pre(&text)
+                }
+            }
+        }
+        TensorSpec::Literal(lit) => pre(&literal(lit)),
+        TensorSpec::Expr {
+            source,
+            expr: Expr::Literal(lit),
+        } => format!(
+            "<details><summary><code>{}</code></summary>{}</details>",
+            escape(source),
+            pre(&literal(lit))
+        ),
+        TensorSpec::Expr { source, .. } => pre(source),
+    }
+}
+
+pub(super) fn row(h: &mut String, label: &str, value_html: &str) {
     let _ = write!(h, "<dt>{}</dt><dd>{value_html}</dd>", escape(label));
 }
 
-fn pre(text: &str) -> String {
+pub(super) fn pre(text: &str) -> String {
     format!("<pre>{}</pre>", escape(text))
 }
 
@@ -103,8 +157,8 @@ fn options(attrs: &Attrs, seed: Option<u64>) -> String {
     }
 }
 
-/// What the case expects: a value within a tolerance (and a gradient), or an error.
-fn check_rows(h: &mut String, check: &Check) {
+/// What the case states: a value within a tolerance (and a gradient), or an error.
+fn check_rows(h: &mut String, spec: &Spec, check: &Check) {
     match check {
         Check::Value {
             expect,
@@ -121,18 +175,15 @@ fn check_rows(h: &mut String, check: &Check) {
                 shown.push_str("    (the sign of each zero is part of the claim)");
             }
             row(h, "expected", &pre(&shown));
-            row(h, "tolerance", &tolerance(tol));
+            row(h, "tolerance", &tolerance_in(spec, tol));
             match grad.as_deref() {
                 Some(GradCheck::Value { expect, tol }) => {
                     row(h, "gradient", &pre(&literal(expect)));
-                    row(h, "gradient tolerance", &tolerance(tol));
+                    row(h, "gradient tolerance", &tolerance_in(spec, tol));
                 }
                 Some(GradCheck::Error { kind }) => {
-                    row(
-                        h,
-                        "gradient",
-                        &format!("raises <code>{}</code>", escape(kind.as_str())),
-                    );
+                    let raises = format!("raises <code>{}</code>", escape(kind.as_str()));
+                    row(h, "gradient", &raises);
                 }
                 None => {}
             }
@@ -147,66 +198,65 @@ fn check_rows(h: &mut String, check: &Check) {
     }
 }
 
-/// A tolerance: its name, its bounds per dtype, and why it is that size.
+/// The page and anchor of a named tolerance's card, when the spec defines it in a block.
+pub fn tolerance_href(spec: &Spec, name: &str) -> Option<String> {
+    let tol = spec.tolerances.get(name)?;
+    let chapter = spec.chapters.iter().find(|c| c.file == tol.at.file)?;
+    Some(format!(
+        "{}#tolerance-{name}",
+        super::page::file_name(chapter)
+    ))
+}
+
+/// A tolerance's name, linked to its card when it has one.
+pub(super) fn tol_link(spec: &Spec, tol: &Tolerance) -> String {
+    let name = format!("<code>{}</code>", escape(&tol.name));
+    match tolerance_href(spec, &tol.name) {
+        Some(href) => format!(r#"<a href="{}">{name}</a>"#, escape(&href)),
+        None => name,
+    }
+}
+
+/// A tolerance on a case's card: its name (linked), bounds per dtype, and why it is that size.
+fn tolerance_in(spec: &Spec, tol: &Tolerance) -> String {
+    format!(
+        r#"{} ({}) <span class="why">{}</span>"#,
+        tol_link(spec, tol),
+        escape(&per_dtype(tol)),
+        escape(&tol.why)
+    )
+}
+
+/// A tolerance's definition, as its own card shows it: name, bounds per dtype, reason.
 pub fn tolerance(tol: &Tolerance) -> String {
-    let per = if tol.float32 == tol.float64 {
-        bounds(&tol.float32)
-    } else {
-        format!(
-            "float32: {}; float64: {}",
-            bounds(&tol.float32),
-            bounds(&tol.float64)
-        )
-    };
     format!(
         r#"<code>{}</code> ({}) <span class="why">{}</span>"#,
         escape(&tol.name),
-        escape(&per),
+        escape(&per_dtype(tol)),
         escape(&tol.why)
     )
+}
+
+fn per_dtype(tol: &Tolerance) -> String {
+    if tol.float32 == tol.float64 {
+        bounds(&tol.float32)
+    } else {
+        let (a, b) = (bounds(&tol.float32), bounds(&tol.float64));
+        format!("float32: {a}; float64: {b}")
+    }
 }
 
 fn bounds(b: &Bounds) -> String {
     let mut parts = Vec::new();
     for (name, v) in [("abs", b.abs), ("rel", b.rel), ("k", b.k), ("cut", b.cut)] {
         if v != 0.0 {
-            parts.push(format!("{name} {v:e}"));
+            parts.push(format!("{name} {}", compact(v, None)));
         }
     }
     if parts.is_empty() {
         "exact".into()
     } else {
         parts.join(", ")
-    }
-}
-
-/// A literal tensor as nested brackets, with its dtype when the case fixes one.
-fn literal(lit: &Literal) -> String {
-    let mut s = String::new();
-    nested(&mut s, &lit.shape, &lit.data);
-    match lit.dtype {
-        Some(d) => format!("{s}  ({d})"),
-        None => s,
-    }
-}
-
-fn nested(s: &mut String, shape: &[usize], data: &[f64]) {
-    match shape.split_first() {
-        None => {
-            let _ = write!(s, "{}", data.first().copied().unwrap_or(f64::NAN));
-        }
-        Some((&n, rest)) => {
-            let inner: usize = rest.iter().product();
-            s.push('[');
-            for i in 0..n {
-                if i > 0 {
-                    s.push_str(if rest.is_empty() { ", " } else { ",\n " });
-                }
-                let start = (i * inner).min(data.len());
-                nested(s, rest, &data[start..(start + inner).min(data.len())]);
-            }
-            s.push(']');
-        }
     }
 }
 
@@ -232,19 +282,4 @@ fn verdict_list(id: &str, verdicts: &Verdicts) -> String {
         h.push_str("</div>");
     }
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nested_brackets_follow_the_shape() {
-        let mut s = String::new();
-        nested(&mut s, &[2, 2], &[1.0, 2.5, -3.0, 4.0]);
-        assert_eq!(s, "[[1, 2.5],\n [-3, 4]]");
-        let mut s = String::new();
-        nested(&mut s, &[], &[0.25]);
-        assert_eq!(s, "0.25");
-    }
 }

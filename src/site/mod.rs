@@ -10,11 +10,15 @@
 //! from the parsed [`Spec`](crate::spec::Spec) (the one parser of the spec reads the cases;
 //! nothing here parses a case) and the TeX of `$...$` and `$$...$$` by MathML (pulldown-latex,
 //! one small dependency), which browsers render natively: no script, no font download, nothing
-//! fetched at view time.
+//! fetched at view time. The one script, `search.js`, carries its own prebuilt index.
 
 mod card;
+mod claims;
+mod links;
 mod markdown;
+mod numbers;
 mod page;
+mod search;
 pub mod verdicts;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +72,8 @@ pub fn build(spec_dir: &Path, out: &Path, verdicts: &Verdicts) -> Result<(), Sit
     }
     let index = out.join("index.html");
     std::fs::write(&index, page::index(&spec, &pages, verdicts)).map_err(io(&index))?;
+    let search = out.join("search.js");
+    std::fs::write(&search, search::script(&spec, &pages)).map_err(io(&search))?;
     let style = out.join("style.css");
     std::fs::write(&style, page::STYLE).map_err(io(&style))
 }

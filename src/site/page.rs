@@ -1,5 +1,6 @@
-//! The pages around the rendered chapters: the shared frame (table of contents, previous and
-//! next), the index, and the style sheet. Plain HTML and CSS, no script.
+//! The pages around the rendered chapters: the shared frame (search box, table of contents,
+//! previous and next), the index, and the style sheet. Plain HTML and CSS; the one script,
+//! `search.js` (`search`), only searches its own index and folds the contents on a phone.
 
 use std::fmt::Write as _;
 
@@ -32,6 +33,7 @@ fn frame(title: &str, toc: &str, content: &str) -> String {
 <main>
 {content}
 </main>
+<script src="search.js"></script>
 </body>
 </html>
 "#,
@@ -39,34 +41,77 @@ fn frame(title: &str, toc: &str, content: &str) -> String {
     )
 }
 
-/// The table of contents: every chapter, and the sections of the current one.
+/// A chapter's number as the prose says it ("chapter 4" is `04-...md`), or `None` for a page
+/// without one (the protocol).
+pub fn number(chapter: &Chapter) -> Option<usize> {
+    let digits: String = chapter
+        .stem()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// A chapter's title with its number in front, as the table of contents shows it.
+fn numbered(chapter: &Chapter) -> String {
+    let n = number(chapter).map_or(String::new(), |n| n.to_string());
+    format!(r#"<span class="num">{n}</span> {}"#, escape(&chapter.title))
+}
+
+/// The groups of the contents, after chapter 00's *A path through the chapters*: what a learner
+/// reads in order, what an implementer looks up, and how the suite checks (by chapter number;
+/// a page without a number, the protocol, goes last).
+const GROUPS: [(&str, &[usize]); 3] = [
+    ("A path for a learner", &[0, 1, 2, 3, 4, 5, 6]),
+    ("Reference", &[7, 8, 10]),
+    ("Appendices: how the suite checks", &[9, 11, 12, 13]),
+];
+
+/// The group a chapter is listed in.
+fn group_of(chapter: &Chapter) -> usize {
+    number(chapter)
+        .and_then(|n| GROUPS.iter().position(|(_, members)| members.contains(&n)))
+        .unwrap_or(GROUPS.len() - 1)
+}
+
+/// The search box, then every chapter (numbered as the prose numbers them) in its group, with
+/// the sections of the current one; folded on a narrow screen.
 fn toc(spec: &Spec, pages: &[ChapterPage], current: Option<usize>) -> String {
-    let mut h = String::from(r#"<a class="home" href="index.html">The cross-entropy spec</a><ol>"#);
-    for (i, chapter) in spec.chapters.iter().enumerate() {
-        let here = if current == Some(i) {
-            r#" class="current""#
-        } else {
-            ""
-        };
-        let _ = write!(
-            h,
-            r#"<li{here}><a href="{}">{}</a>"#,
-            file_name(chapter),
-            escape(&chapter.title)
-        );
-        if current == Some(i) {
-            h.push_str("<ul>");
-            for (level, id, text) in &pages[i].headings {
-                if *level == HeadingLevel::H2 {
-                    let _ = write!(h, r##"<li><a href="#{id}">{}</a></li>"##, escape(text));
-                }
+    let mut h = String::from(
+        r#"<a class="home" href="index.html">The cross-entropy spec</a><div class="search"><input type="search" id="search" placeholder="Search chapters, cases, tolerances" aria-label="Search the spec"><ol id="search-results"></ol></div><details class="chapters" open><summary>Contents</summary>"#,
+    );
+    for (g, (title, _)) in GROUPS.iter().enumerate() {
+        let _ = write!(h, r#"<p class="group">{}</p><ol>"#, escape(title));
+        for (i, chapter) in spec.chapters.iter().enumerate() {
+            if group_of(chapter) == g {
+                toc_entry(&mut h, chapter, &pages[i], current == Some(i));
             }
-            h.push_str("</ul>");
         }
-        h.push_str("</li>");
+        h.push_str("</ol>");
     }
-    h.push_str("</ol>");
+    h.push_str("</details>");
     h
+}
+
+/// One chapter in the contents, with its sections when it is the current page.
+fn toc_entry(h: &mut String, chapter: &Chapter, page: &ChapterPage, current: bool) {
+    let here = if current { r#" class="current""# } else { "" };
+    let _ = write!(
+        h,
+        r#"<li{here}><a href="{}">{}</a>"#,
+        file_name(chapter),
+        numbered(chapter)
+    );
+    if current {
+        h.push_str("<ul>");
+        for (level, id, text) in &page.headings {
+            if *level == HeadingLevel::H2 {
+                let _ = write!(h, r##"<li><a href="#{id}">{}</a></li>"##, escape(text));
+            }
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</li>");
 }
 
 /// Previous and next chapter links.
@@ -94,7 +139,11 @@ fn prev_next(spec: &Spec, i: usize) -> String {
 pub fn chapter(spec: &Spec, pages: &[ChapterPage], i: usize, verdicts: &Verdicts) -> String {
     let nav = prev_next(spec, i);
     let legend = implementations(verdicts);
-    let content = format!("{nav}\n{legend}{}\n{nav}", pages[i].body);
+    let label = match number(&spec.chapters[i]) {
+        Some(n) => format!(r#"<p class="chapter-number">Chapter {n}</p>"#),
+        None => String::new(),
+    };
+    let content = format!("{nav}\n{label}{legend}{}\n{nav}", pages[i].body);
     frame(
         &spec.chapters[i].title,
         &toc(spec, pages, Some(i)),
@@ -119,15 +168,15 @@ fn implementations(verdicts: &Verdicts) -> String {
 /// The index: the chapters with their case counts, and a status count per report.
 pub fn index(spec: &Spec, pages: &[ChapterPage], verdicts: &Verdicts) -> String {
     let mut h = String::from(
-        "<h1>The cross-entropy spec</h1>\n<p>PyTorch's cross-entropy family of losses, specified in Markdown whose examples run. Each chapter's cases are shown as cards.</p>\n<table><thead><tr><th>Chapter</th><th>Cases</th></tr></thead><tbody>",
+        "<h1>The cross-entropy spec</h1>\n<p>PyTorch's cross-entropy family of losses, specified in Markdown whose examples run. Each chapter's cases are shown as cards.</p>\n<p>New here? <a href=\"00-reading-this-spec.html\">Chapter 0</a> works one sample's loss by hand, then gives a reading path through the chapters and a <a href=\"00-reading-this-spec.html#glossary\">glossary</a>.</p>\n<table><thead><tr><th>Chapter</th><th>Cases</th></tr></thead><tbody>",
     );
     for (chapter, page) in spec.chapters.iter().zip(pages) {
         let _ = write!(
             h,
             r#"<tr><td><a href="{}">{}</a></td><td>{}</td></tr>"#,
             file_name(chapter),
-            escape(&chapter.title),
-            page.cases
+            numbered(chapter),
+            page.cases.len()
         );
     }
     h.push_str("</tbody></table>\n");
@@ -144,7 +193,7 @@ pub fn index(spec: &Spec, pages: &[ChapterPage], verdicts: &Verdicts) -> String 
 
 pub const STYLE: &str = r#"body { margin: 0; font: 16px/1.55 Georgia, "DejaVu Serif", serif; color: #1d1d1d; background: #fdfdfb; }
 nav.toc { overflow-wrap: anywhere; position: fixed; top: 0; bottom: 0; left: 0; width: 17rem; overflow-y: auto; padding: 1rem; box-sizing: border-box; background: #f3f2ee; border-right: 1px solid #ddd; font: 14px/1.4 system-ui, sans-serif; }
-nav.toc ol { padding-left: 1.3rem; } nav.toc ul { padding-left: 0.9rem; list-style: none; font-size: 13px; }
+nav.toc ol { padding-left: 0; list-style: none; } nav.toc ul { padding-left: 0.9rem; list-style: none; font-size: 13px; }
 nav.toc li { margin: 0.25rem 0; } nav.toc .current > a { font-weight: bold; } nav.toc a { color: #234; text-decoration: none; }
 nav.toc .home { font-weight: bold; font-size: 15px; }
 main { margin-left: 17rem; max-width: 52rem; padding: 1rem 2.5rem 3rem; }
@@ -172,4 +221,28 @@ img { max-width: 100%; }
 .verdict.expected_failure { background: #fff3cd; } .verdict.skipped { background: #e2e3e5; }
 .shown-verdicts { font: 13px system-ui, sans-serif; color: #555; }
 .tex-error { color: #b22; }
+strong.rule { color: #00603f; }
+h1 code, h2 code, h3 code { font-size: 0.8em; }
+nav.toc p.group { margin: 0.8rem 0 0.2rem; font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: #666; }
+.num { display: inline-block; min-width: 1.4em; color: #666; font-variant-numeric: tabular-nums; }
+.chapter-number { font: 14px system-ui, sans-serif; color: #666; margin: 0; }
+.search input { width: 100%; box-sizing: border-box; font: 14px system-ui, sans-serif; padding: 0.3rem; margin: 0.6rem 0 0.2rem; }
+#search-results { margin: 0; } #search-results li { margin: 0.3rem 0; } #search-results .kind { display: block; color: #666; font-size: 12px; }
+details.chapters > summary { cursor: pointer; font-weight: bold; margin: 0.4rem 0; }
+blockquote { margin: 1rem 0; padding: 0.2rem 1rem; border: 1px solid #c9c9c0; border-left: 4px solid #009e73; border-radius: 4px; background: #f6fbf8; }
+.card details summary { cursor: pointer; } .card details[open] summary { margin-bottom: 0.2rem; }
+@media (min-width: 52.01rem) { details.chapters > summary { display: none; } }
+@media (max-width: 52rem) {
+  body { font-size: 17px; }
+  nav.toc { position: static; width: auto; border-right: none; border-bottom: 1px solid #ddd; }
+  main { margin-left: 0; padding: 0.5rem 1rem 2rem; }
+  .card dl { grid-template-columns: 1fr; gap: 0.1rem; }
+  .card dt { font-weight: bold; margin-top: 0.4rem; }
+  .dtypes { float: none; display: block; }
+  table { display: block; overflow-x: auto; }
+  math[display="block"] { display: block; overflow-x: auto; }
+  img { height: auto; }
+  blockquote { padding: 0.2rem 0.6rem; overflow-x: auto; }
+  blockquote ol, main > ol, main > ul { padding-left: 1.2rem; }
+}
 "#;

@@ -103,3 +103,108 @@ fn bad_input_is_a_typed_error() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The values of every `name="..."` attribute in `html`, unescaped.
+fn attribute_values(html: &str, name: &str) -> Vec<String> {
+    let needle = format!(" {name}=\"");
+    let mut values = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(&needle) {
+        rest = &rest[at + needle.len()..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        values.push(rest[..end].replace("&amp;", "&").replace("&quot;", "\""));
+        rest = &rest[end..];
+    }
+    values
+}
+
+/// Every internal link of the site whose page or anchor does not exist, as `page: href`.
+fn broken_links(site: &Path) -> Vec<String> {
+    let mut pages = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(site).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            pages.insert(name, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let ids: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> = pages
+        .iter()
+        .map(|(name, html)| {
+            (
+                name.as_str(),
+                attribute_values(html, "id").into_iter().collect(),
+            )
+        })
+        .collect();
+    let mut broken = Vec::new();
+    for (name, html) in &pages {
+        let links = attribute_values(html, "href").into_iter();
+        for href in links.chain(attribute_values(html, "src")) {
+            if href.contains("://") || href.starts_with("mailto:") {
+                continue;
+            }
+            let (file, fragment) = href.split_once('#').unwrap_or((&href, ""));
+            let file = if file.is_empty() { name.as_str() } else { file };
+            let found = match ids.get(file) {
+                Some(anchors) => fragment.is_empty() || anchors.contains(fragment),
+                None => fragment.is_empty() && site.join(file).is_file(),
+            };
+            if !found {
+                broken.push(format!("{name}: {href}"));
+            }
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_internal_link_and_anchor_of_the_spec_site_resolves() {
+    let root = scratch("links");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("spec");
+    let out = root.join("site");
+    build(&spec, &out, &Verdicts::default()).unwrap();
+    let broken = broken_links(&out);
+    assert!(
+        broken.is_empty(),
+        "{} broken:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+    let protocol = std::fs::read_to_string(out.join("protocol.html")).unwrap();
+    assert!(!protocol.contains(".md\""), "a link to a .md file is left");
+    // Case ids and tolerance names in the prose link to their cards.
+    let chapter = std::fs::read_to_string(out.join("01-softmax-and-sigmoid.html")).unwrap();
+    assert!(
+        chapter.contains(r##"href="00-reading-this-spec.html#case-softmax.doc004.vector_1122""##)
+    );
+    assert!(
+        chapter
+            .contains(r##"href="13-appendix-tolerances.html#tolerance-printed4_inputs4_lip05""##)
+    );
+    assert!(out.join("search.js").is_file());
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let page = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !page.contains("tex-error"),
+                "{}: TeX that did not convert",
+                path.display()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_link_check_finds_a_missing_page_and_a_missing_anchor() {
+    let root = scratch("broken");
+    std::fs::write(
+        root.join("a.html"),
+        r##"<p id="here"><a href="#here">ok</a> <a href="#gone">x</a> <a href="b.html">y</a> <a href="https://example.org/">z</a></p>"##,
+    )
+    .unwrap();
+    assert_eq!(broken_links(&root), ["a.html: #gone", "a.html: b.html"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}

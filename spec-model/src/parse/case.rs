@@ -8,7 +8,7 @@ use super::{key_location, toml_error};
 use crate::case::{Attrs, Case, Check, GradCheck, TensorSpec};
 use crate::expr;
 use crate::literal::{self, Literal};
-use crate::location::SpecError;
+use crate::location::{Location, SpecError};
 use crate::tolerance::{Tolerance, bounds_from};
 use crate::vocab::{Dtype, ErrorKind, Op, Role};
 
@@ -36,6 +36,7 @@ const CASE_KEYS: &[&str] = &[
     "agrees_with",
     "differs_from",
     "source",
+    "rules",
 ];
 
 /// Keys that only a case with `expect` may have.
@@ -59,6 +60,7 @@ pub(super) fn parse_case(
     block: &Block,
     bindings: &BTreeMap<String, Literal>,
     tolerances: &BTreeMap<String, Tolerance>,
+    rules: &BTreeMap<String, Location>,
 ) -> Result<Case, Vec<SpecError>> {
     let BlockKind::Case(id) = &block.kind else {
         unreachable!("parse_case is only called on case blocks")
@@ -84,6 +86,7 @@ pub(super) fn parse_case(
     let agrees_with = r.strings("agrees_with");
     let differs_from = r.strings("differs_from");
     let source = r.string("source");
+    let rules = r.rules(rules);
     match (op, check) {
         (Some(op), Some(check)) if r.errors.is_empty() => Ok(Case {
             id: id.clone(),
@@ -99,6 +102,7 @@ pub(super) fn parse_case(
             agrees_with,
             differs_from,
             source,
+            rules,
         }),
         _ if !r.errors.is_empty() => Err(r.errors),
         _ => Err(vec![SpecError::new(&block.at, "incomplete case")]),
@@ -152,6 +156,19 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// The rules the case checks: each must be stated somewhere in the spec.
+    fn rules(&mut self, stated: &BTreeMap<String, Location>) -> Vec<String> {
+        let rules = self.strings("rules");
+        for rule in &rules {
+            if !stated.contains_key(rule) {
+                let m =
+                    format!("no paragraph of the spec states rule `{rule}` (`**Rule {rule}.**`)");
+                self.fail("rules", m);
+            }
+        }
+        rules
     }
 
     fn strings(&mut self, key: &str) -> Vec<String> {

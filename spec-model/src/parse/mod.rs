@@ -5,6 +5,7 @@
 
 mod blocks;
 mod case;
+pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +29,7 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
     let mut parsed = Vec::new();
     let mut bindings = Bindings::new();
     for (path, text) in files {
+        errors.extend(rules::scan_rules(path, text, &mut spec.rules));
         match scan_file(path, text, &mut spec.tolerances, &mut bindings) {
             Ok((chapter, blocks)) => {
                 spec.chapters.push(chapter);
@@ -46,7 +48,7 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
             let BlockKind::Case(_) = block.kind else {
                 continue;
             };
-            match case::parse_case(block, &bindings, &spec.tolerances) {
+            match case::parse_case(block, &bindings, &spec.tolerances, &spec.rules) {
                 Ok(case) => {
                     if let Some(prev) = ids.get(&case.id) {
                         let m =
