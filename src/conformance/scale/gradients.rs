@@ -84,9 +84,13 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let lanes = x.lanes(Axis(cd)).into_iter().zip(out.lanes_mut(Axis(cd)));
     for (n, (lane, mut o)) in lanes.enumerate() {
         let Some(lane) = Lane::of(lane) else { continue };
+        // `p_j`'s rounding, by either form (`exp(z_j) / s` or `exp(x_j − logsumexp(x))`), and
+        // its floor: `p_j` may underflow and the factor it is scaled by may exceed one.
         let p_scale = |j: usize| match lane.p(j) {
-            0.0 => 0.0,
-            p => p * (lane.z(j).abs() + 2.0 * lane.l + 3.0),
+            0.0 => call.tiny,
+            p => {
+                p * (lane.z(j).abs() + lane.offset() + lane.log_s + 2.0 * lane.l + 3.0) + call.tiny
+            }
         };
         for (j, slot) in o.iter_mut().enumerate() {
             *slot = match (&q_lanes, target.get(n).copied().flatten()) {
@@ -127,8 +131,8 @@ fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
         let lw = 1.0 + (pw - 1.0) * t;
         let terms =
             ((1.0 - t).abs() + lw.abs() * sigmoid(-x)).max(lw.abs() * sigmoid(x) + (pw * t).abs());
-        // σ itself (exp, sum, division: 4), the product and the difference.
-        6.0 * c * w.abs() * terms + 2.0 * g.abs()
+        // σ itself (exp, sum, division: 4), the product and the difference; σ's floor, scaled.
+        6.0 * c * w.abs() * (terms + lw.abs() * call.tiny) + 2.0 * g.abs()
     });
     Ok(scales.collect())
 }

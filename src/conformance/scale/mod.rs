@@ -30,34 +30,63 @@ pub fn unit_roundoff(dtype: Dtype) -> f64 {
     }
 }
 
-/// `u · M` for each element of the run's result (the output, or the gradient of its sum),
-/// row-major. Elements whose scale is not finite get 0: they are compared exactly.
+/// The gradual-underflow spacing of a dtype: the distance between adjacent subnormals (the
+/// smallest positive number), the most a rounding below the normal range can be off by twice.
+pub fn underflow_spacing(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::Float64 => f64::from_bits(1),
+        _ => f64::from(f32::from_bits(1)),
+    }
+}
+
+/// `u · M + 2η` for each element of the run's result (the output, or the gradient of its sum),
+/// row-major, with `η` the dtype's [`underflow_spacing`]: a result below the normal range is
+/// good to a spacing or so, whatever its relative error (`spec/12-exact-values.md`, *Underflow*).
+/// `M` already holds the larger floors of results that scale an underflowed quantity up.
+/// Elements whose scale is not finite get 0: they are compared exactly.
 pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
-    let call = Call::new(request);
-    let (scales, dtype) = match part {
-        Part::Value => (
-            values::scales(&call)?,
-            eval::result_dtype(request.op, &request.tensors),
-        ),
-        Part::Gradient => (gradients::scales(&call)?, call.input_dtype()),
+    let dtype = match part {
+        Part::Value => eval::result_dtype(request.op, &request.tensors),
+        Part::Gradient => input_dtype(request),
     };
-    let u = unit_roundoff(dtype);
+    let call = Call::new(request, dtype);
+    let scales = match part {
+        Part::Value => values::scales(&call)?,
+        Part::Gradient => gradients::scales(&call)?,
+    };
+    let (u, eta) = (unit_roundoff(dtype), underflow_spacing(dtype));
     Ok(scales
         .into_iter()
-        .map(|m| if m.is_finite() { u * m } else { 0.0 })
+        .map(|m| {
+            if m.is_finite() {
+                u * m + 2.0 * eta
+            } else {
+                0.0
+            }
+        })
         .collect())
+}
+
+/// The input's dtype, the gradient's.
+fn input_dtype(request: &Request) -> Dtype {
+    request
+        .tensors
+        .get(&Role::Input)
+        .map_or(Dtype::Float32, Tensor::dtype)
 }
 
 /// A request with every floating tensor widened to f64, evaluated by the reference.
 pub(crate) struct Call<'a> {
     pub op: Op,
     pub attrs: &'a Attrs,
-    request: &'a Request,
+    /// `η / u` of the result's dtype: a floor of `η` expressed in units of `u`, for the scales
+    /// that multiply a possibly underflowed quantity by a factor above one.
+    pub tiny: f64,
     wide: Tensors,
 }
 
 impl<'a> Call<'a> {
-    fn new(request: &'a Request) -> Call<'a> {
+    fn new(request: &'a Request, dtype: Dtype) -> Call<'a> {
         let wide = (request.tensors.iter())
             .map(|(&role, t)| match t {
                 Tensor::Int64(_) => (role, t.clone()),
@@ -67,16 +96,9 @@ impl<'a> Call<'a> {
         Call {
             op: request.op,
             attrs: &request.attrs,
-            request,
+            tiny: underflow_spacing(dtype) / unit_roundoff(dtype),
             wide,
         }
-    }
-
-    fn input_dtype(&self) -> Dtype {
-        self.request
-            .tensors
-            .get(&Role::Input)
-            .map_or(Dtype::Float32, Tensor::dtype)
     }
 
     /// A floating argument in f64.
