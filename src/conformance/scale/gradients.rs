@@ -79,6 +79,12 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let q = call.float(Role::Target);
     let q_lanes = q.as_ref().map(|q| class_lanes(q));
     let target = targets(call);
+    let c_len = x
+        .shape()
+        .get(class_dim(x.ndim().max(1)))
+        .copied()
+        .unwrap_or(1);
+    let all: f64 = (0..c_len).map(|k| w(k).abs()).sum();
     let mut out = ArrayD::<f64>::zeros(x.raw_dim());
     let cd = class_dim(x.ndim().max(1));
     let lanes = x.lanes(Axis(cd)).into_iter().zip(out.lanes_mut(Axis(cd)));
@@ -92,16 +98,18 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
                 p * (lane.z(j).abs() + lane.offset() + lane.log_s + 2.0 * lane.l + 3.0) + call.tiny
             }
         };
+        let qs = |k: usize| {
+            q_lanes
+                .as_ref()
+                .map_or(0.0, |q| (1.0 - eps) * q[n][k] + eps / lane.c as f64)
+        };
+        // Once per lane: the sum over the classes that each element's scale holds.
+        let total: f64 = (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum();
         for (j, slot) in o.iter_mut().enumerate() {
             *slot = match (&q_lanes, target.get(n).copied().flatten()) {
-                (Some(q), _) => {
-                    let qs = |k: usize| (1.0 - eps) * q[n][k] + eps / lane.c as f64;
-                    let total: f64 = (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum();
-                    c * (total * p_scale(j) + (w(j) * qs(j)).abs())
-                }
+                (Some(_), _) => c * (total * p_scale(j) + (w(j) * qs(j)).abs()),
                 (None, Some(t)) => {
                     let hit = if j == t { 1.0 } else { 0.0 };
-                    let all: f64 = (0..lane.c).map(|k| w(k).abs()).sum();
                     let smooth = match eps {
                         0.0 => 0.0,
                         _ => eps / lane.c as f64 * (all * p_scale(j) + w(j).abs()),
