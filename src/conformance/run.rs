@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::materialize::materialize;
 use super::protocol::Request;
-use super::scale::roundoff;
+use super::scale::{exact_in_dtype, roundoff};
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
 use crate::vocab::{Dtype, ErrorKind};
 
@@ -245,11 +245,9 @@ fn exact_claim(
         unreachable!("a value case")
     };
     let mut want = tensor.to_literal();
-    if dtype == Dtype::Float32 {
-        // A float32 answer is judged against the float32 nearest the exact value: the answer a
-        // correctly rounded implementation gives, which then passes even where it underflows.
-        want.data = (want.data.iter()).map(|&v| f64::from(v as f32)).collect();
-    }
+    want.data = (want.data.iter())
+        .map(|&v| exact_in_dtype(dtype, v))
+        .collect();
     Ok(Claim {
         source: Source::Exact,
         want,

@@ -67,6 +67,16 @@ pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
         .collect())
 }
 
+/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 for a float32
+/// run (the answer a correctly rounded implementation gives, which then passes even where it
+/// underflows), as it is for float64. Pair it with [`roundoff`].
+pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
+    match dtype {
+        Dtype::Float32 => f64::from(v as f32),
+        _ => v,
+    }
+}
+
 /// The input's dtype, the gradient's.
 fn input_dtype(request: &Request) -> Dtype {
     request
@@ -187,6 +197,35 @@ mod tests {
             },
             grad: false,
         }
+    }
+
+    /// `σ(-100)` is 26.5 float32 spacings: the relative scale is far below one spacing, the
+    /// floor is two, and the exact value is judged as its float32, 27 spacings.
+    #[test]
+    fn a_result_below_the_normal_range_is_allowed_two_spacings() {
+        let input = Tensor::from_f64(Dtype::Float32, &[2], &[-100.0, 0.0]).expect("a tensor");
+        let r = Request {
+            id: "s@float32".into(),
+            op: Op::Sigmoid,
+            tensors: Tensors::from([(Role::Input, input)]),
+            attrs: Attrs::default(),
+            grad: false,
+        };
+        let eta = underflow_spacing(Dtype::Float32);
+        let allowed = roundoff(&r, Part::Value).unwrap();
+        assert!(
+            allowed[0] >= 2.0 * eta && allowed[0] < 2.01 * eta,
+            "{allowed:?}"
+        );
+        assert!(allowed[1] > 1e-7, "{allowed:?}");
+        assert_eq!(
+            exact_in_dtype(Dtype::Float32, 3.720075976020836e-44),
+            27.0 * eta
+        );
+        assert_eq!(
+            exact_in_dtype(Dtype::Float64, 3.720075976020836e-44),
+            3.720075976020836e-44
+        );
     }
 
     #[test]
