@@ -25,7 +25,7 @@ pub const RECORDED: &[Recorded] = &[
     Recorded {
         column: "PyTorch 2.15.0 (CPU)",
         report: "adapters/pytorch/report.json",
-        expectations: None,
+        expectations: Some("adapters/pytorch/expectations.toml"),
     },
     Recorded {
         column: "JAX 0.10.2 + optax 0.2.8",

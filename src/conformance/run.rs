@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::materialize::materialize;
 use super::protocol::Request;
-use super::scale::roundoff;
+use super::scale::{exact_in_dtype, roundoff};
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
 use crate::vocab::{Dtype, ErrorKind};
 
@@ -244,9 +244,13 @@ fn exact_claim(
     let Check::Value { signed_zeros, .. } = &case.check else {
         unreachable!("a value case")
     };
+    let mut want = tensor.to_literal();
+    want.data = (want.data.iter())
+        .map(|&v| exact_in_dtype(dtype, v))
+        .collect();
     Ok(Claim {
         source: Source::Exact,
-        want: tensor.to_literal(),
+        want,
         select: None,
         tol,
         signed_zeros: *signed_zeros && part == Part::Value,

@@ -79,25 +79,37 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let q = call.float(Role::Target);
     let q_lanes = q.as_ref().map(|q| class_lanes(q));
     let target = targets(call);
+    let c_len = x
+        .shape()
+        .get(class_dim(x.ndim().max(1)))
+        .copied()
+        .unwrap_or(1);
+    let all: f64 = (0..c_len).map(|k| w(k).abs()).sum();
     let mut out = ArrayD::<f64>::zeros(x.raw_dim());
     let cd = class_dim(x.ndim().max(1));
     let lanes = x.lanes(Axis(cd)).into_iter().zip(out.lanes_mut(Axis(cd)));
     for (n, (lane, mut o)) in lanes.enumerate() {
         let Some(lane) = Lane::of(lane) else { continue };
+        // `p_j`'s rounding, by either form (`exp(z_j) / s` or `exp(x_j − logsumexp(x))`), and
+        // its floor: `p_j` may underflow and the factor it is scaled by may exceed one.
         let p_scale = |j: usize| match lane.p(j) {
-            0.0 => 0.0,
-            p => p * (lane.z(j).abs() + 2.0 * lane.l + 3.0),
+            0.0 => call.tiny,
+            p => {
+                p * (lane.z(j).abs() + lane.offset() + lane.log_s + 2.0 * lane.l + 3.0) + call.tiny
+            }
         };
+        let qs = |k: usize| {
+            q_lanes
+                .as_ref()
+                .map_or(0.0, |q| (1.0 - eps) * q[n][k] + eps / lane.c as f64)
+        };
+        // Once per lane: the sum over the classes that each element's scale holds.
+        let total: f64 = (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum();
         for (j, slot) in o.iter_mut().enumerate() {
             *slot = match (&q_lanes, target.get(n).copied().flatten()) {
-                (Some(q), _) => {
-                    let qs = |k: usize| (1.0 - eps) * q[n][k] + eps / lane.c as f64;
-                    let total: f64 = (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum();
-                    c * (total * p_scale(j) + (w(j) * qs(j)).abs())
-                }
+                (Some(_), _) => c * (total * p_scale(j) + (w(j) * qs(j)).abs()),
                 (None, Some(t)) => {
                     let hit = if j == t { 1.0 } else { 0.0 };
-                    let all: f64 = (0..lane.c).map(|k| w(k).abs()).sum();
                     let smooth = match eps {
                         0.0 => 0.0,
                         _ => eps / lane.c as f64 * (all * p_scale(j) + w(j).abs()),
@@ -127,8 +139,8 @@ fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
         let lw = 1.0 + (pw - 1.0) * t;
         let terms =
             ((1.0 - t).abs() + lw.abs() * sigmoid(-x)).max(lw.abs() * sigmoid(x) + (pw * t).abs());
-        // σ itself (exp, sum, division: 4), the product and the difference.
-        6.0 * c * w.abs() * terms + 2.0 * g.abs()
+        // σ itself (exp, sum, division: 4), the product and the difference; σ's floor, scaled.
+        6.0 * c * w.abs() * (terms + lw.abs() * call.tiny) + 2.0 * g.abs()
     });
     Ok(scales.collect())
 }

@@ -55,20 +55,34 @@ impl<'a> Lane<'a> {
         self.log_p(j).exp()
     }
 
+    /// `|m|`, what the unshifted forms round: `x_j − logsumexp(x)` rounds `logsumexp(x) =
+    /// m + log s`, a number the size of the largest logit, however small `log p_j` is.
+    pub fn offset(&self) -> f64 {
+        self.m.abs()
+    }
+
     /// The error scale of `log p_j` (absolute): the rounding of `z_j`; of `s`, relatively `L`
     /// for the pairwise sum and 2 for each `exp` (an elementary function is good to about one
     /// ulp, two roundoffs), absolutely the same in `log s`; of the `log` (`2 |log s|`); of the
-    /// final subtraction (`|log p_j|`).
+    /// final subtraction (`|log p_j|`); and of `m + log s`, where a backward-stable form
+    /// rounds it (`|m|`).
     pub fn log_p_scale(&self, j: usize) -> f64 {
-        self.log_p(j).abs() + self.z(j).abs() + 2.0 * self.log_s.abs() + self.l + 2.0
+        self.log_p(j).abs()
+            + self.z(j).abs()
+            + 2.0 * self.log_s.abs()
+            + self.offset()
+            + self.l
+            + 2.0
     }
 
     /// The error scale of `p_j` (relative, times `p_j`): the rounding of `z_j` amplified by
-    /// `exp`, of `exp` itself (2), of the sum (`L`) and of the division (1).
+    /// `exp`, of `exp` itself (2), of the sum (`L`) and of the division (1); or, for
+    /// `exp(x_j − logsumexp(x))`, the rounding of its argument (`|m| + |log p_j|`, within
+    /// `|m| + |z_j| + log s`) and of the `log s` it holds (`L + 2`).
     pub fn p_scale(&self, j: usize) -> f64 {
         match self.p(j) {
             0.0 => 0.0,
-            p => p * (self.z(j).abs() + self.l + 3.0),
+            p => p * (self.z(j).abs() + self.offset() + self.log_s + self.l + 3.0),
         }
     }
 }

@@ -30,34 +30,73 @@ pub fn unit_roundoff(dtype: Dtype) -> f64 {
     }
 }
 
-/// `u · M` for each element of the run's result (the output, or the gradient of its sum),
-/// row-major. Elements whose scale is not finite get 0: they are compared exactly.
+/// The gradual-underflow spacing of a dtype: the distance between adjacent subnormals (the
+/// smallest positive number), the most a rounding below the normal range can be off by twice.
+pub fn underflow_spacing(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::Float64 => f64::from_bits(1),
+        _ => f64::from(f32::from_bits(1)),
+    }
+}
+
+/// `u · M + 2η` for each element of the run's result (the output, or the gradient of its sum),
+/// row-major, with `η` the dtype's [`underflow_spacing`]: a result below the normal range is
+/// good to a spacing or so, whatever its relative error (`spec/12-exact-values.md`, *Underflow*).
+/// `M` already holds the larger floors of results that scale an underflowed quantity up.
+/// Elements whose scale is not finite get 0: they are compared exactly.
 pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
-    let call = Call::new(request);
-    let (scales, dtype) = match part {
-        Part::Value => (
-            values::scales(&call)?,
-            eval::result_dtype(request.op, &request.tensors),
-        ),
-        Part::Gradient => (gradients::scales(&call)?, call.input_dtype()),
+    let dtype = match part {
+        Part::Value => eval::result_dtype(request.op, &request.tensors),
+        Part::Gradient => input_dtype(request),
     };
-    let u = unit_roundoff(dtype);
+    let call = Call::new(request, dtype);
+    let scales = match part {
+        Part::Value => values::scales(&call)?,
+        Part::Gradient => gradients::scales(&call)?,
+    };
+    let (u, eta) = (unit_roundoff(dtype), underflow_spacing(dtype));
     Ok(scales
         .into_iter()
-        .map(|m| if m.is_finite() { u * m } else { 0.0 })
+        .map(|m| {
+            if m.is_finite() {
+                u * m + 2.0 * eta
+            } else {
+                0.0
+            }
+        })
         .collect())
+}
+
+/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 for a float32
+/// run (the answer a correctly rounded implementation gives, which then passes even where it
+/// underflows), as it is for float64. Pair it with [`roundoff`].
+pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
+    match dtype {
+        Dtype::Float32 => f64::from(v as f32),
+        _ => v,
+    }
+}
+
+/// The input's dtype, the gradient's.
+fn input_dtype(request: &Request) -> Dtype {
+    request
+        .tensors
+        .get(&Role::Input)
+        .map_or(Dtype::Float32, Tensor::dtype)
 }
 
 /// A request with every floating tensor widened to f64, evaluated by the reference.
 pub(crate) struct Call<'a> {
     pub op: Op,
     pub attrs: &'a Attrs,
-    request: &'a Request,
+    /// `η / u` of the result's dtype: a floor of `η` expressed in units of `u`, for the scales
+    /// that multiply a possibly underflowed quantity by a factor above one.
+    pub tiny: f64,
     wide: Tensors,
 }
 
 impl<'a> Call<'a> {
-    fn new(request: &'a Request) -> Call<'a> {
+    fn new(request: &'a Request, dtype: Dtype) -> Call<'a> {
         let wide = (request.tensors.iter())
             .map(|(&role, t)| match t {
                 Tensor::Int64(_) => (role, t.clone()),
@@ -67,16 +106,9 @@ impl<'a> Call<'a> {
         Call {
             op: request.op,
             attrs: &request.attrs,
-            request,
+            tiny: underflow_spacing(dtype) / unit_roundoff(dtype),
             wide,
         }
-    }
-
-    fn input_dtype(&self) -> Dtype {
-        self.request
-            .tensors
-            .get(&Role::Input)
-            .map_or(Dtype::Float32, Tensor::dtype)
     }
 
     /// A floating argument in f64.
@@ -165,6 +197,35 @@ mod tests {
             },
             grad: false,
         }
+    }
+
+    /// `σ(-100)` is 26.5 float32 spacings: the relative scale is far below one spacing, the
+    /// floor is two, and the exact value is judged as its float32, 27 spacings.
+    #[test]
+    fn a_result_below_the_normal_range_is_allowed_two_spacings() {
+        let input = Tensor::from_f64(Dtype::Float32, &[2], &[-100.0, 0.0]).expect("a tensor");
+        let r = Request {
+            id: "s@float32".into(),
+            op: Op::Sigmoid,
+            tensors: Tensors::from([(Role::Input, input)]),
+            attrs: Attrs::default(),
+            grad: false,
+        };
+        let eta = underflow_spacing(Dtype::Float32);
+        let allowed = roundoff(&r, Part::Value).unwrap();
+        assert!(
+            allowed[0] >= 2.0 * eta && allowed[0] < 2.01 * eta,
+            "{allowed:?}"
+        );
+        assert!(allowed[1] > 1e-7, "{allowed:?}");
+        assert_eq!(
+            exact_in_dtype(Dtype::Float32, 3.720075976020836e-44),
+            27.0 * eta
+        );
+        assert_eq!(
+            exact_in_dtype(Dtype::Float64, 3.720075976020836e-44),
+            3.720075976020836e-44
+        );
     }
 
     #[test]

@@ -166,11 +166,14 @@ fn binary_terms(call: &Call) -> Result<Vec<Term>, String> {
                     w.abs() * (positive + (1.0 - t).abs() * (2.0 * l2.abs() + 2.0))
                 }
                 // `(1 - t)·x + lw·softplus(-x)`: the terms' sizes, which may cancel, and the
-                // exp and log1p of the softplus (2 each).
+                // exp and log1p of the softplus (2 each); or `max(x, 0) − x·t + …`, which
+                // rounds `x·t` and the difference (`|x t| + |max(x, 0) − x t|`).
                 _ => {
                     let lw = 1.0 + (pw - 1.0) * t;
                     let softplus = (-x).max(0.0) + (-x.abs()).exp().ln_1p();
-                    2.0 * w.abs() * ((1.0 - t).abs() * x.abs() + lw.abs() * (softplus + 2.0))
+                    let unshifted = (x * t).abs() + (x.max(0.0) - x * t).abs();
+                    let terms = (1.0 - t).abs() * x.abs() + unshifted;
+                    2.0 * w.abs() * (terms + lw.abs() * (softplus + 2.0))
                 }
             };
             Term {
