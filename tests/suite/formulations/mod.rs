@@ -7,7 +7,7 @@
 //! Each formulation answers the value of the requests it applies to and leaves the rest, and
 //! every gradient, to the reference; it must answer at least one value run of each kind of case
 //! it is there for, so that no test passes by delegating everything.
-//! `cargo test --test formulations -- --nocapture` prints each one's worst run.
+//! `cargo test --test suite formulations -- --nocapture` prints each one's worst run.
 
 mod forms;
 
