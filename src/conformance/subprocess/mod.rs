@@ -21,6 +21,9 @@ use crate::conformance::protocol::{Reply, Request};
 /// The longest reply line read (an output of the suite's largest size is about 420 MB).
 pub const MAX_REPLY_LINE: usize = 1 << 30;
 
+/// The reply to a request whose wait the interrupt ended: the run is left out of the report.
+pub const INTERRUPTED_REPLY: &str = "interrupted";
+
 /// Deaths at start (before any readable reply) after which the command is not started again.
 const MAX_START_DEATHS: u32 = 3;
 
@@ -122,7 +125,7 @@ impl Subprocess {
                 Err(RecvTimeoutError::Timeout)
                     if interrupted.is_some_and(|f| f.load(Ordering::SeqCst)) =>
                 {
-                    return Err("interrupted".into());
+                    return Err(INTERRUPTED_REPLY.into());
                 }
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -146,6 +149,10 @@ impl Implementation for Subprocess {
                 self.max_line
             )),
             Ok(Line::NotUtf8) => Reply::Broken("a reply line that is not UTF-8".into()),
+            Err(why) if why == INTERRUPTED_REPLY => {
+                self.stop(false);
+                return Reply::Broken(why);
+            }
             Err(why) => {
                 let died = why.contains("exited") || why.contains("stopped reading");
                 let ended = self.stop(died);

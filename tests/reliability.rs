@@ -1,0 +1,319 @@
+//! The runner's outputs and exits as a hostile user meets them: nothing it was asked to write is
+//! lost or clobbered (an unwritable or clashing output is refused before the run, a report is
+//! written whole or not at all, a closed stdout still gets the files written), and a signal ends
+//! the run like Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cross-entropy-spec"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh copy of the runner's fixture spec.
+fn spec_copy(name: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runner-spec");
+    let to = std::env::temp_dir().join(format!("ces-rel-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
+    for file in [
+        "01-runner.md",
+        "recorded/pytorch-gradients.json",
+        "recorded/exact.json",
+    ] {
+        std::fs::copy(from.join(file), to.join(file)).expect("copied");
+    }
+    to
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// A command that answers every request with an error of a kind no value case expects: every
+/// value run fails, so the report and the drafted expectations have something in them.
+const FAILING: &str = r#"sed -u 's/.*"id":"\([^"]*\)".*/{"id":"\1","error":{"kind":"invalid_rank","message":"no"}}/'"#;
+
+/// An output that cannot be written is refused before the run, and an earlier report survives.
+#[test]
+fn an_unwritable_output_is_refused_before_the_run() {
+    let dir = spec_copy("unwritable");
+    let json = dir.join("r.json");
+    std::fs::write(&json, "previous").expect("written");
+    for bad in ["/nonexistent/x.toml", s(&dir)] {
+        let output = run(&[
+            "check",
+            "--spec",
+            s(&dir),
+            "--impl",
+            FAILING,
+            "--json",
+            s(&json),
+            "--write-expectations",
+            bad,
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad}: {}",
+            text(&output.stdout)
+        );
+        let err = text(&output.stderr);
+        assert!(
+            err.starts_with(&format!("error: cannot write {bad}")),
+            "{bad}: {err}"
+        );
+        assert!(output.stdout.is_empty(), "{bad}: the run started");
+        let kept = std::fs::read_to_string(&json).expect("still there");
+        assert_eq!(kept, "previous", "{bad}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An output that is an input (the expectations file, a file of the spec, the other output; by
+/// its name or through a symlink) is refused, and the input is left as it was.
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = spec_copy("clash");
+    let expect = dir.join("expect.toml");
+    let original = "[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"hand-written\"\n";
+    std::fs::write(&expect, original).expect("written");
+    let link = dir.join("link.toml");
+    std::os::unix::fs::symlink(&expect, &link).expect("a symlink");
+    let chapter = dir.join("01-runner.md");
+    let chapter_text = std::fs::read_to_string(&chapter).expect("readable");
+    let other = dir.join("out.json");
+    let base = ["check", "--spec", s(&dir), "--impl", FAILING];
+    for extra in [
+        vec!["--expect", s(&expect), "--write-expectations", s(&expect)],
+        vec!["--expect", s(&expect), "--write-expectations", s(&link)],
+        vec!["--expect", s(&link), "--json", s(&expect)],
+        vec!["--json", s(&chapter)],
+        vec!["--json", s(&other), "--write-expectations", s(&other)],
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        let err = text(&output.stderr);
+        assert!(
+            err.contains("is also an input") || err.contains("twice"),
+            "{extra:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&expect).expect("kept"), original);
+        assert_eq!(
+            std::fs::read_to_string(&chapter).expect("kept"),
+            chapter_text
+        );
+        assert!(!other.exists(), "{extra:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run that reports nothing (a filter that matches nothing) leaves an existing report as it was.
+#[test]
+fn a_run_that_reports_nothing_leaves_the_old_report() {
+    let dir = spec_copy("nothing");
+    let json = dir.join("r.json");
+    std::fs::write(&json, "previous").expect("written");
+    let output = run(&[
+        "check",
+        "--spec",
+        s(&dir),
+        "--filter",
+        "no.such.case",
+        "--json",
+        s(&json),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&json).expect("kept"), "previous");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reader that stops early (`| head -1`), or a full disk under stdout: the report's text ends
+/// quietly (no panic), and the JSON report and the expectations draft are still written whole.
+#[test]
+fn a_closed_stdout_still_gets_the_files_written() {
+    let dir = spec_copy("pipe");
+    let (json, draft) = (dir.join("r.json"), dir.join("draft.toml"));
+    let args = [
+        "check",
+        "--spec",
+        s(&dir),
+        "--impl",
+        FAILING,
+        "--json",
+        s(&json),
+        "--write-expectations",
+        s(&draft),
+    ];
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("check starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("check ends");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    check_written(&json, &draft);
+
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = bin().args(args).stdout(full).output().expect("check runs");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("error: writing the report to stdout"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    check_written(&json, &draft);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn check_written(json: &Path, draft: &Path) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).expect("written")).expect("JSON");
+    assert_eq!(report["runs"].as_array().map(Vec::len), Some(18));
+    let draft_text = std::fs::read_to_string(draft).expect("written");
+    assert!(draft_text.contains("[[divergence]]"), "{draft_text}");
+    std::fs::remove_file(json).expect("removed");
+    std::fs::remove_file(draft).expect("removed");
+}
+
+/// Whether a process still runs: it exists and is not a zombie.
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// SIGTERM and SIGHUP end a run as Ctrl-C does: the runs completed so far are reported and
+/// written, the implementation is ended, and the exit status is 128 + the signal.
+#[test]
+fn sigterm_and_sighup_end_the_run_like_ctrl_c() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let dir = spec_copy(&format!("signal{signal}"));
+        let (json, pidfile) = (dir.join("r.json"), dir.join("pid"));
+        std::fs::write(&json, "previous").expect("written");
+        let answer = r#"sed -u 's/.*"id":"\([^"]*\)".*/{"id":"\1","unsupported":"slowly"}/'"#;
+        let command = format!(
+            "echo $$ > {}; read -r first; echo \"$first\" | {answer}; sleep 60",
+            s(&pidfile)
+        );
+        let child = bin()
+            .args(["check", "--spec", s(&dir), "--timeout", "100", "--json"])
+            .arg(&json)
+            .args(["--impl", &command])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("check starts");
+        std::thread::sleep(Duration::from_secs(1));
+        // SAFETY: signals the child we started; no memory is involved.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let output = child.wait_with_output().expect("check ends");
+        assert_eq!(output.status.code(), Some(code), "{}", text(&output.stdout));
+        assert!(text(&output.stdout).contains("INTERRUPTED"));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("JSON");
+        assert_eq!(report["runs"].as_array().map(Vec::len), Some(1));
+        let pid = std::fs::read_to_string(&pidfile).expect("the child wrote its pid");
+        assert!(!alive(&pid), "the implementation {pid} outlived the runner");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `--jobs` is at least 1 and at most the runner's bound, whatever the number of runs.
+#[test]
+fn jobs_are_validated() {
+    for jobs in ["0", "40000", "18446744073709551615"] {
+        let output = run(&["check", "--impl", "cat", "--jobs", jobs]);
+        assert_eq!(output.status.code(), Some(2), "--jobs {jobs}");
+        let err = text(&output.stderr);
+        assert!(err.starts_with("error: --jobs"), "--jobs {jobs}: {err}");
+    }
+}
+
+/// `site --out` the spec directory itself (or a symlink to it) is refused: the figures it would
+/// copy onto themselves are left whole.
+#[test]
+fn a_site_written_over_its_spec_is_refused() {
+    let dir = spec_copy("site-over");
+    let chapter = dir.join("01-runner.md");
+    let before = std::fs::read_to_string(&chapter).expect("readable");
+    let link = std::env::temp_dir().join(format!("ces-rel-site-link-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&dir, &link).expect("a symlink");
+    for out in [&dir, &link] {
+        let output = run(&["site", "--spec", s(&dir), "--out", s(out)]);
+        let err = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains("is the spec directory"), "{err}");
+        assert!(!dir.join("index.html").exists());
+        assert_eq!(std::fs::read_to_string(&chapter).expect("kept"), before);
+    }
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An implementation that answers as the reference does, and asks the run to stop as it answers:
+/// the answers it gave before the stop was seen are in the report, under every number of jobs.
+struct StopsAsItAnswers(&'static std::sync::atomic::AtomicBool);
+
+impl cross_entropy_spec::conformance::Implementation for StopsAsItAnswers {
+    fn name(&self) -> String {
+        "stops".into()
+    }
+
+    fn evaluate(
+        &mut self,
+        request: &cross_entropy_spec::conformance::Request,
+    ) -> cross_entropy_spec::conformance::Reply {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        cross_entropy_spec::conformance::Implementation::evaluate(
+            &mut cross_entropy_spec::eval::Reference,
+            request,
+        )
+    }
+}
+
+#[test]
+fn an_answer_given_as_the_run_stops_is_reported() {
+    use cross_entropy_spec::conformance::{Implementation, run_suite_parallel, run_suite_until};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let spec = cross_entropy_spec::bundle::spec().expect("the bundled spec");
+    static ONE: AtomicBool = AtomicBool::new(false);
+    let stop = || ONE.load(Ordering::SeqCst);
+    let report = run_suite_until(
+        spec,
+        Some("ce.doc004.*"),
+        &mut StopsAsItAnswers(&ONE),
+        &stop,
+    );
+    assert!(report.interrupted);
+    assert_eq!(report.runs.len(), 1);
+    static TWO: AtomicBool = AtomicBool::new(false);
+    let stop = || TWO.load(Ordering::SeqCst);
+    let make = || -> Box<dyn Implementation + Send> { Box::new(StopsAsItAnswers(&TWO)) };
+    let report = run_suite_parallel(spec, Some("ce.doc004.*"), &make, 2, &stop);
+    assert!(report.interrupted);
+    assert_eq!(report.runs.len(), 2, "one answered run per worker");
+    assert!(report.runs.iter().all(|v| v.status.as_str() == "passed"));
+}
