@@ -26,7 +26,9 @@ const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 /// The most implementation processes `--jobs` runs at once (each with three threads of the
 /// runner's): far beyond a machine's cores, far below its thread limit.
 const MAX_JOBS: usize = 256;
-/// The longest `--timeout`: a day.
+/// How long a started implementation may take to get ready, by default (beside `--timeout`).
+const DEFAULT_STARTUP_SECONDS: f64 = 60.0;
+/// The longest `--timeout` or `--startup`: a day.
 const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
 #[derive(Parser)]
@@ -152,6 +154,10 @@ struct CheckArgs {
     /// How long the implementation may take to answer one request [default: 30].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// How long a started implementation may take to get ready, on top of its first request's
+    /// timeout (an `import torch`, many at once under --jobs) [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    startup: Option<f64>,
     /// Run this many implementation processes at once (with `--impl`); the report is the same,
     /// in the same order [default: 1].
     #[arg(long, value_name = "N")]
@@ -242,8 +248,9 @@ fn load(args: &SpecArgs) -> Result<Spec, String> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let spec = load(&args.spec)?;
-    let expectations = read_expectations(args.expect.as_deref())?;
+    let expectations = read_expectations(args.expect.as_deref(), &spec)?;
     let timeout = timeout(args.timeout)?;
+    let startup = seconds("--startup", args.startup.unwrap_or(DEFAULT_STARTUP_SECONDS))?;
     let jobs = jobs(args.jobs.unwrap_or(1))?;
     let (json, draft) = outputs(&args)?;
     let filter = args.spec.filter.as_deref();
@@ -252,7 +259,11 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         None => run_suite_until(&spec, filter, &mut Reference, &interrupt::interrupted),
         Some(command) => {
             let make = || -> Box<dyn Implementation + Send> {
-                Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
+                Box::new(
+                    Subprocess::new(command, timeout)
+                        .with_startup(startup)
+                        .interrupted_by(&interrupt::INTERRUPTED),
+                )
             };
             let mut report =
                 run_suite_parallel(&spec, filter, &make, jobs, &interrupt::interrupted);
@@ -346,22 +357,40 @@ fn jobs(jobs: u64) -> Result<usize, String> {
     }
 }
 
-fn read_expectations(path: Option<&Path>) -> Result<Expectations, String> {
+/// The expectations file, refused when an entry can never match a run of `spec`.
+fn read_expectations(path: Option<&Path>, spec: &Spec) -> Result<Expectations, String> {
     let Some(path) = path else {
         return Ok(Expectations::default());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let expectations =
+        Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    match expectations.unmatchable(spec).as_slice() {
+        [] => Ok(expectations),
+        problems => Err(format!("{}: {}", path.display(), problems.join("; "))),
+    }
 }
 
 /// `--timeout`: a positive number of seconds, at most a day.
 fn timeout(seconds: Option<f64>) -> Result<Duration, String> {
     let seconds = seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     match seconds {
-        s if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT_SECONDS => Ok(Duration::from_secs_f64(s)),
+        s if s > 0.0 => self::seconds("--timeout", s),
         s => Err(format!(
             "--timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}, not {s}"
+        )),
+    }
+}
+
+/// A number of seconds from 0 to a day.
+fn seconds(flag: &str, seconds: f64) -> Result<Duration, String> {
+    match seconds {
+        s if s.is_finite() && (0.0..=MAX_TIMEOUT_SECONDS).contains(&s) => {
+            Ok(Duration::from_secs_f64(s))
+        }
+        s => Err(format!(
+            "{flag} must be a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}, not {s}"
         )),
     }
 }

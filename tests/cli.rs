@@ -104,6 +104,7 @@ fn bad_arguments_are_errors_not_panics() {
         "check --spec /nonexistent/spec/dir",
         "check --timeout 1e20 --impl cat",
         "check --timeout nan --impl cat",
+        "check --startup 1e20 --impl cat",
         "check --json /nonexistent/dir/report.json --impl cat",
         "torch-rng --seed 1 --op randint --high 100000000 --dtype float32 --shape 3",
         "torch-rng --seed 1 --op rand --shape 1099511627776,0",

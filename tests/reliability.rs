@@ -317,3 +317,106 @@ fn an_answer_given_as_the_run_stops_is_reported() {
     assert_eq!(report.runs.len(), 2, "one answered run per worker");
     assert!(report.runs.iter().all(|v| v.status.as_str() == "passed"));
 }
+
+/// A command that never answers: it exits at once.
+const DIES: &str = "exit 3";
+
+/// An expectations entry absorbs a failure, never an errored run (a hang, a crash, garbage),
+/// unless it says `errored = true`.
+#[test]
+fn an_errored_run_is_expected_only_when_the_entry_says_errored() {
+    let dir = spec_copy("errored");
+    let expect = dir.join("expect.toml");
+    let entry =
+        "[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"a 1-ulp divergence\"\n";
+    let check = || {
+        run(&[
+            "check",
+            "--spec",
+            s(&dir),
+            "--filter",
+            "ce.doc001.*",
+            "--impl",
+            DIES,
+            "--expect",
+            s(&expect),
+            "--allow-empty",
+        ])
+    };
+    std::fs::write(&expect, entry).expect("written");
+    let output = check();
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("0 passed, 0 failed, 4 errored"), "{out}");
+    std::fs::write(&expect, format!("{entry}errored = true\n")).expect("written");
+    let output = check();
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("0 errored, 0 skipped, 4 expected failures"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Entries that can never match a run are refused before the run: a gradient of a case that
+/// expects an error (it has no gradient run), and the same run listed twice.
+#[test]
+fn expectations_that_can_never_match_are_refused() {
+    let dir = spec_copy("unmatchable");
+    let expect = dir.join("expect.toml");
+    for (file, says) in [
+        (
+            "[[divergence]]\nid = \"proto.nll.target_out_of_bounds\"\npart = \"gradient\"\nreason = \"r\"\n",
+            "has no gradient run",
+        ),
+        (
+            "[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"r\"\n\n[[divergence]]\nid = \"ce.doc001.batch3x5.mean@float32\"\npart = \"value\"\nreason = \"s\"\n",
+            "listed twice",
+        ),
+    ] {
+        std::fs::write(&expect, file).expect("written");
+        let output = run(&["check", "--spec", s(&dir), "--expect", s(&expect)]);
+        let err = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(output.stdout.is_empty(), "{file}: the run started");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Recorded data of the wrong shape (PyTorch's gradient, an exact value) is an error of the spec,
+/// reported as the run's error with the reason, never the implementation's failure.
+#[test]
+fn recorded_data_of_the_wrong_shape_is_an_error_of_the_spec() {
+    let dir = spec_copy("recorded-shape");
+    let gradients = dir.join("recorded/pytorch-gradients.json");
+    let text_of = std::fs::read_to_string(&gradients).expect("readable");
+    let edited = text_of.replacen(
+        r#""shape": [3, 5], "data": [0.051073946"#,
+        r#""shape": [5, 3], "data": [0.051073946"#,
+        1,
+    );
+    assert_ne!(edited, text_of);
+    std::fs::write(&gradients, edited).expect("written");
+    let exact = dir.join("recorded/exact.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&exact).expect("readable")).expect("JSON");
+    let output = &mut record["values"]["ce.doc004.arange.mean@float64"]["output"];
+    output["shape"] = serde_json::json!([1]);
+    std::fs::write(&exact, record.to_string()).expect("written");
+    let output = run(&["check", "--spec", s(&dir)]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(!out.contains("FAIL "), "{out}");
+    assert!(
+        out.contains("ERROR ce.doc001.batch3x5.mean [float32] gradient"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ERROR ce.doc004.arange.mean [float64]"),
+        "{out}"
+    );
+    assert!(out.contains("0 failed, 2 errored"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
