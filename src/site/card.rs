@@ -234,10 +234,11 @@ fn verdict_list(id: &str, verdicts: &Verdicts) -> String {
             let run_name = run.request.strip_prefix(id).unwrap_or(&run.request);
             let title = run.detail.as_deref().map(escape).unwrap_or_default();
             // The class is one of the known statuses: a report's text never becomes markup.
-            let class = KNOWN_STATUSES
-                .contains(&run.status.as_str())
-                .then_some(run.status.as_str())
-                .unwrap_or("unknown");
+            let class = if KNOWN_STATUSES.contains(&run.status.as_str()) {
+                run.status.as_str()
+            } else {
+                "unknown"
+            };
             let _ = write!(
                 h,
                 r#" <span class="verdict {class}" title="{title}">{r}: {s}</span>"#,
