@@ -177,3 +177,28 @@ fn a_command_that_never_answers_is_given_up() {
     let why = broken(&child.evaluate(&with_grad(false))).to_string();
     assert!(why.contains("not started again"), "{why}");
 }
+
+/// A grandchild that leaves the process group and the session (`setsid`) while holding the
+/// child's output neither costs the rest of the timeout once the child has exited nor outlives
+/// it: it is ended with the child.
+#[test]
+fn a_grandchild_that_leaves_the_session_is_ended_with_the_child() {
+    let pidfile = scratch("setsid");
+    let command = format!(
+        "setsid sh -c 'echo $$ > {}; exec sleep 60' & sleep 0.3; exit 3",
+        pidfile.display()
+    );
+    let mut child = Subprocess::new(&command, Duration::from_secs(20)).with_startup(Duration::ZERO);
+    let started = Instant::now();
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("exited"), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let pid = std::fs::read_to_string(&pidfile).expect("the grandchild wrote its pid");
+    let _ = std::fs::remove_file(&pidfile);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&pid), "the grandchild {pid} outlived the child");
+}
