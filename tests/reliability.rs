@@ -420,3 +420,103 @@ fn recorded_data_of_the_wrong_shape_is_an_error_of_the_spec() {
     assert!(out.contains("0 failed, 2 errored"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `command` with `stdin` as its input and returns its peak resident memory in bytes
+/// (`ru_maxrss` of wait4) and its stdout.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its peak memory"
+)]
+fn peak_memory(mut command: Command, stdin: &[u8]) -> (u64, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut input = child.stdin.take().expect("stdin");
+    let mut output = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        output.read_to_end(&mut out).expect("read");
+        out
+    });
+    input.write_all(stdin).expect("written");
+    drop(input);
+    let out = reader.join().expect("the reader");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child we started.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing only into the two locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (usage.ru_maxrss as u64 * 1024, out)
+}
+
+/// A request line of `n` float64 elements of 2 bytes of JSON each (`0,`): the per-element
+/// cost of reading shows most.
+fn big_request_line(n: usize) -> String {
+    format!(
+        r#"{{"id":"big","op":"sigmoid","inputs":{{"input":{{"dtype":"float64","shape":[{n}],"data":[{}0]}}}}}}"#,
+        "0,".repeat(n - 1)
+    )
+}
+
+/// `eval`'s memory for a request line: the line, plus 8 bytes per element read in its dtype
+/// as it is read (bounded while reading), plus the output and its reply line: README's bound of
+/// twice the line plus 64 bytes per element. Before, the line was held as a tree of JSON
+/// values first (80 bytes per element and more). Ignored in the debug run (it parses 8 MB);
+/// CI runs it in release.
+#[test]
+#[ignore]
+fn eval_reads_a_large_request_line_within_its_bound() {
+    let n = 4_000_000;
+    let line = big_request_line(n) + "\n";
+    let mut command = bin();
+    command.arg("eval");
+    let (peak, out) = peak_memory(command, line.as_bytes());
+    let reply: serde_json::Value = serde_json::from_slice(&out).expect("one JSON reply");
+    assert_eq!(reply["output"]["shape"][0], n, "{}", text(&out[..200]));
+    let bound = 2 * line.len() as u64 + 64 * n as u64;
+    eprintln!(
+        "line {} bytes, {n} elements: peak {peak} bytes, bound {bound}",
+        line.len()
+    );
+    assert!(peak < bound, "peak {peak} bytes, above the bound {bound}");
+}
+
+/// The runner's memory for replies: a reply line is read as `eval` reads a request, and a
+/// failing run keeps only the shape and first values of what it judged, so that four failing
+/// runs answered with 4 000 000 elements each (8 MB lines) cost what one costs. README's bound:
+/// twice the longest reply line plus 64 bytes per element of it, for the whole run. Ignored in
+/// the debug run; CI runs it in release.
+#[test]
+#[ignore]
+fn the_runner_reads_large_replies_within_its_bound() {
+    let dir = spec_copy("big-replies");
+    let n = 4_000_000;
+    let data = dir.join("data.txt");
+    std::fs::write(&data, format!("{}0", "0,".repeat(n - 1))).expect("written");
+    let command = format!(
+        r#"while read -r l; do id=$(printf '%s' "$l" | sed 's/.*"id":"\([^"]*\)".*/\1/'); printf '{{"id":"%s","output":{{"dtype":"float64","shape":[{n}],"data":[' "$id"; cat {}; printf ']}}}}\n'; done"#,
+        s(&data)
+    );
+    let mut check = bin();
+    check.args([
+        "check",
+        "--spec",
+        s(&dir),
+        "--filter",
+        "softmax.torch.vector",
+        "--impl",
+        &command,
+    ]);
+    let (peak, out) = peak_memory(check, b"");
+    let out = text(&out);
+    assert!(out.contains("0 passed, 4 failed"), "{out}");
+    let line = 2 * n as u64 + 100;
+    let bound = 2 * line + 64 * n as u64;
+    eprintln!("4 replies of {line} bytes, {n} elements: peak {peak} bytes, bound {bound}");
+    assert!(peak < bound, "peak {peak} bytes, above the bound {bound}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -46,11 +46,9 @@ fn run_part(
         Ok((request, expected)) => {
             let reply = implementation.evaluate(&request);
             let judgement = judge(&expected, dtype, &request, &reply);
-            let evidence = Evidence {
-                request,
-                expected,
-                reply,
-            };
+            // The reply is reduced to what the report shows as soon as it is judged.
+            let evidence = Evidence::new(request, expected, &reply);
+            drop(reply);
             Verdict::new(run, source, judgement, Some(evidence))
         }
     }
