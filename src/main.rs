@@ -232,6 +232,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
+            // Messages quote what was typed or read (ids, paths): never a terminal's escape.
+            let message = render::text::printable(&message);
             eprintln!("error: {message}");
             ExitCode::from(2)
         }

@@ -78,7 +78,7 @@ impl Source {
         match self {
             Source::Stated => "the value the case states",
             Source::Pytorch => "PyTorch's recorded gradient",
-            Source::Exact => "the exact value (spec/recorded/exact.json)",
+            Source::Exact => "the exact value (the spec's recorded/exact.json)",
         }
     }
 }

@@ -84,12 +84,17 @@ fn replay(v: &Verdict, replay: Option<&Replay>) -> String {
     };
     let command = replay.map_or("cross-entropy-spec eval".to_string(), |r| r.command.clone());
     let spec = (replay.and_then(|r| r.spec_dir.as_deref()))
-        .map(|d| format!(" --spec '{d}'"))
+        .map(|d| format!(" --spec {}", shell_quoted(d)))
         .unwrap_or_default();
     format!(
-        "  request: {shown}\n  replay: cross-entropy-spec request{spec} '{}' | {command}\n",
-        e.request.id
+        "  request: {shown}\n  replay: cross-entropy-spec request{spec} {} | {command}\n",
+        shell_quoted(&e.request.id)
     )
+}
+
+/// `text` as one word of `sh`: in single quotes, each quote in it written `'\''`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// How many runs were skipped, by the implementation's reason, most frequent first.
