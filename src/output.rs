@@ -8,11 +8,14 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// An output to be written whole: its temporary, and where it goes.
+/// An output to be written whole: its temporary, and where it goes. A target that is not a
+/// regular file (`/dev/stdout`, a named pipe) is opened as it is and written at the end: there is
+/// nothing to replace.
 #[derive(Debug)]
 pub struct PendingFile {
     target: PathBuf,
-    temporary: PathBuf,
+    /// `None` for a target written in place.
+    temporary: Option<PathBuf>,
     file: Option<File>,
 }
 
@@ -22,8 +25,28 @@ impl PendingFile {
     pub fn create(path: &Path) -> Result<PendingFile, String> {
         let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
         let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if target.is_dir() {
-            return Err(cannot(&"it is a directory"));
+        let existing = std::fs::metadata(&target).ok();
+        // A symlink that does not resolve to a path (`/dev/stdout` on a pipe) is never replaced,
+        // nor is anything named under /dev or /proc (`/dev/stdout` on a file is an open file).
+        let link = std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink())
+            || [path, target.as_path()]
+                .iter()
+                .any(|p| p.starts_with("/dev") || p.starts_with("/proc"));
+        match &existing {
+            Some(m) if m.is_dir() => return Err(cannot(&"it is a directory")),
+            Some(m) if !m.is_file() || link => {
+                // Appended: `/dev/stdout` on a file is the file the text report went to.
+                let file = File::options()
+                    .append(true)
+                    .open(&target)
+                    .map_err(|e| cannot(&e))?;
+                return Ok(PendingFile {
+                    target,
+                    temporary: None,
+                    file: Some(file),
+                });
+            }
+            _ => {}
         }
         let name = target
             .file_name()
@@ -37,9 +60,13 @@ impl PendingFile {
             .create_new(true)
             .open(&temporary)
             .map_err(|e| cannot(&e))?;
+        if let Some(m) = existing {
+            // The file keeps its permissions across the rename.
+            let _ = file.set_permissions(m.permissions());
+        }
         Ok(PendingFile {
             target,
-            temporary,
+            temporary: Some(temporary),
             file: Some(file),
         })
     }
@@ -49,17 +76,20 @@ impl PendingFile {
         let cannot = |e: std::io::Error| format!("cannot write {}: {e}", self.target.display());
         let mut file = self.file.take().ok_or("the file was already written")?;
         file.write_all(text.as_bytes()).map_err(cannot)?;
+        let Some(temporary) = &self.temporary else {
+            return file.flush().map_err(cannot);
+        };
         file.sync_all().map_err(cannot)?;
         drop(file);
-        std::fs::rename(&self.temporary, &self.target).map_err(cannot)
+        std::fs::rename(temporary, &self.target).map_err(cannot)
     }
 }
 
 impl Drop for PendingFile {
     /// An uncommitted temporary is removed; a committed one has already been renamed.
     fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.temporary);
+        if let (Some(_), Some(temporary)) = (&self.file, &self.temporary) {
+            let _ = std::fs::remove_file(temporary);
         }
     }
 }
@@ -140,6 +170,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
 
     #[test]
     fn a_pending_file_replaces_the_target_only_when_committed() {
@@ -157,6 +188,17 @@ mod tests {
             "no temporary left"
         );
         assert!(PendingFile::create(&dir).is_err());
+        // A device is written in place, never replaced.
+        PendingFile::create(Path::new("/dev/null"))
+            .unwrap()
+            .commit("x")
+            .unwrap();
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
