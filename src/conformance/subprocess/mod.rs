@@ -75,7 +75,7 @@ impl Subprocess {
         }
     }
 
-    /// Another start-up allowance (the default is [`DEFAULT_STARTUP`]).
+    /// Another start-up allowance (the default is 60 s).
     pub fn with_startup(mut self, startup: Duration) -> Subprocess {
         self.startup = startup;
         self
