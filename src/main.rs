@@ -12,8 +12,8 @@ use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_option
 use cross_entropy_spec::conformance::protocol::tensor_json;
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Replay, Report, Subprocess, case_json, find_run, glob_match,
-    interrupt, render, request_for, run_suite_parallel, run_suite_until,
+    Expectations, Implementation, MAX_REPLY_LINE, Replay, Report, Subprocess, case_json, find_run,
+    glob_match, interrupt, render, request_for, run_suite_parallel, run_suite_until,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::output::{self, PendingFile};
@@ -261,8 +261,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         None => run_suite_until(&spec, filter, &mut Reference, &interrupt::interrupted),
         Some(command) => {
             let make = || -> Box<dyn Implementation + Send> {
+                // The reply-line limit is shared: N workers read at most 1 GiB of lines at once.
                 Box::new(
                     Subprocess::new(command, timeout)
+                        .with_max_line(MAX_REPLY_LINE / jobs)
                         .with_startup(startup)
                         .interrupted_by(&interrupt::INTERRUPTED),
                 )

@@ -520,3 +520,25 @@ fn the_runner_reads_large_replies_within_its_bound() {
     assert!(peak < bound, "peak {peak} bytes, above the bound {bound}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The reply-line limit is shared by the workers: with `--jobs N` each reads lines up to
+/// 1 GiB / N, so that the lines being read at once total at most 1 GiB, whatever N.
+#[test]
+fn the_reply_line_limit_is_shared_by_the_workers() {
+    let command = "while read -r l; do head -c 5000000 /dev/zero | tr '\\0' x; echo; done";
+    let output = run(&[
+        "check",
+        "--filter",
+        "ce.doc004.arange.mean",
+        "--jobs",
+        "256",
+        "--impl",
+        command,
+    ]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("a reply line longer than the 4194304 bytes read"),
+        "{out}"
+    );
+}
