@@ -300,7 +300,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?;
         file.commit(&(text + "\n"))?;
     }
-    printed?;
+    // After SIGHUP the terminal may be gone: the signal's status says how the run ended.
+    if !report.interrupted {
+        printed?;
+    }
     Ok(code)
 }
 
