@@ -12,17 +12,23 @@ use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_option
 use cross_entropy_spec::conformance::protocol::tensor_json;
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Replay, Report, Subprocess, case_json, find_run, glob_match,
-    interrupt, render, request_for, run_suite_parallel, run_suite_until,
+    Expectations, Implementation, MAX_REPLY_LINE, Replay, Report, Subprocess, case_json, find_run,
+    glob_match, interrupt, render, request_for, run_suite_parallel, run_suite_until,
 };
 use cross_entropy_spec::eval::Reference;
+use cross_entropy_spec::output::{self, PendingFile};
 use cross_entropy_spec::spec::{Spec, read_dir};
 use cross_entropy_spec::torch_rng::{Draw, TorchGenerator};
 use cross_entropy_spec::{bundle, vocab::Dtype};
 
 /// How long an implementation under test may take to answer one request, by default.
 const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
-/// The longest `--timeout`: a day.
+/// The most implementation processes `--jobs` runs at once (each with three threads of the
+/// runner's): far beyond a machine's cores, far below its thread limit.
+const MAX_JOBS: usize = 256;
+/// How long a started implementation may take to get ready, by default (beside `--timeout`).
+const DEFAULT_STARTUP_SECONDS: f64 = 60.0;
+/// The longest `--timeout` or `--startup`: a day.
 const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
 #[derive(Parser)]
@@ -148,10 +154,14 @@ struct CheckArgs {
     /// How long the implementation may take to answer one request [default: 30].
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// How long a started implementation may take to get ready, on top of its first request's
+    /// timeout (an `import torch`, many at once under --jobs) [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    startup: Option<f64>,
     /// Run this many implementation processes at once (with `--impl`); the report is the same,
-    /// in the same order.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    jobs: usize,
+    /// in the same order [default: 1].
+    #[arg(long, value_name = "N")]
+    jobs: Option<u64>,
     /// Write an expectations file listing every failing run, for you to give each a reason and
     /// a link (the text file `--expect` reads).
     #[arg(long, value_name = "FILE")]
@@ -222,6 +232,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
+            // Messages quote what was typed or read (ids, paths): never a terminal's escape.
+            let message = render::text::printable(&message);
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
@@ -238,24 +250,27 @@ fn load(args: &SpecArgs) -> Result<Spec, String> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let spec = load(&args.spec)?;
-    let expectations = read_expectations(args.expect.as_deref())?;
+    let expectations = read_expectations(args.expect.as_deref(), &spec)?;
     let timeout = timeout(args.timeout)?;
-    // An unwritable report path is found before the run, not after it.
-    let json = (args.json.as_ref())
-        .map(|path| {
-            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-        })
-        .transpose()?;
+    let startup = seconds("--startup", args.startup.unwrap_or(DEFAULT_STARTUP_SECONDS))?;
+    let jobs = jobs(args.jobs.unwrap_or(1))?;
+    let (json, draft) = outputs(&args)?;
     let filter = args.spec.filter.as_deref();
     interrupt::install();
     let mut report = match &args.implementation {
         None => run_suite_until(&spec, filter, &mut Reference, &interrupt::interrupted),
         Some(command) => {
             let make = || -> Box<dyn Implementation + Send> {
-                Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
+                // The reply-line limit is shared: N workers read at most 1 GiB of lines at once.
+                Box::new(
+                    Subprocess::new(command, timeout)
+                        .with_max_line(MAX_REPLY_LINE / jobs)
+                        .with_startup(startup)
+                        .interrupted_by(&interrupt::INTERRUPTED),
+                )
             };
             let mut report =
-                run_suite_parallel(&spec, filter, &make, args.jobs, &interrupt::interrupted);
+                run_suite_parallel(&spec, filter, &make, jobs, &interrupt::interrupted);
             report.replay = Some(Replay {
                 command: command.clone(),
                 spec_dir: args.spec.spec.as_ref().map(|d| d.display().to_string()),
@@ -274,54 +289,115 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     }
     expectations.apply(&mut report);
     report.stale_expectations = expectations.stale(&spec);
-    print!("{}", render::text::report(&report));
-    if let Some(path) = &args.write_expectations {
-        std::fs::write(path, render::expectations::skeleton(&report))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let (code, verdict_line) = verdict_code(&report, args.allow_empty);
+    // The files first: a reader that stopped early, or a full disk under stdout, loses only text.
+    let printed = say(&(render::text::report(&report) + &verdict_line));
+    if let Some(file) = draft {
+        file.commit(&render::expectations::skeleton(&report))?;
     }
-    if let Some(mut file) = json {
+    if let Some(file) = json {
         let text = serde_json::to_string_pretty(&render::json::report(&report))
             .map_err(|e| e.to_string())?;
-        writeln!(file, "{text}").map_err(|e| format!("writing the JSON report: {e}"))?;
+        file.commit(&(text + "\n"))?;
     }
-    Ok(verdict_code(&report, args.allow_empty))
+    // After SIGHUP the terminal may be gone: the signal's status says how the run ended.
+    if !report.interrupted {
+        printed?;
+    }
+    Ok(code)
 }
 
-/// 0 when nothing unexpected happened and something passed; 130 after Ctrl-C; 1 otherwise.
-fn verdict_code(report: &Report, allow_empty: bool) -> ExitCode {
+/// `check`'s output files, opened before the run: refused when one of them is an input (the
+/// expectations file, a file of the spec directory) or both are the same file, or when one
+/// cannot be written.
+fn outputs(args: &CheckArgs) -> Result<(Option<PendingFile>, Option<PendingFile>), String> {
+    let mut inputs: Vec<PathBuf> = args.expect.iter().cloned().collect();
+    if let Some(dir) = &args.spec.spec {
+        inputs.extend(output::files_of_spec_dir(dir));
+    }
+    let outputs: Vec<&Path> = (args.json.iter().chain(&args.write_expectations))
+        .map(PathBuf::as_path)
+        .collect();
+    output::refuse_clashes(&outputs, &inputs)?;
+    let open = |path: &Option<PathBuf>| path.as_deref().map(PendingFile::create).transpose();
+    Ok((open(&args.json)?, open(&args.write_expectations)?))
+}
+
+/// Prints `text` on stdout. A reader that stopped early (`| head`) ends it quietly; any other
+/// failure (a full disk) is an error, reported once the files are written.
+fn say(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing the report to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 0 when nothing unexpected happened and something passed; 128 + the signal after Ctrl-C
+/// (SIGINT), SIGTERM or SIGHUP; 1 otherwise. With a line to print when nothing passed.
+fn verdict_code(report: &Report, allow_empty: bool) -> (ExitCode, String) {
     let c = report.counts();
     if report.interrupted {
-        return ExitCode::from(130);
+        return (ExitCode::from(interrupt::exit_status()), String::new());
     }
     if c.passed == 0 && !allow_empty {
-        println!(
-            "nothing passed: the implementation has not conformed to any run (--allow-empty accepts that)"
+        return (
+            ExitCode::FAILURE,
+            "nothing passed: the implementation has not conformed to any run (--allow-empty accepts that)\n".into(),
         );
-        return ExitCode::FAILURE;
     }
-    if report.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match report.success() {
+        true => (ExitCode::SUCCESS, String::new()),
+        false => (ExitCode::FAILURE, String::new()),
     }
 }
 
-fn read_expectations(path: Option<&Path>) -> Result<Expectations, String> {
+/// `--jobs`: at least one, at most [`MAX_JOBS`] (the runner caps it at the number of runs).
+fn jobs(jobs: u64) -> Result<usize, String> {
+    match usize::try_from(jobs) {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--jobs must be between 1 and {MAX_JOBS}, not {jobs}"
+        )),
+    }
+}
+
+/// The expectations file, refused when an entry can never match a run of `spec`.
+fn read_expectations(path: Option<&Path>, spec: &Spec) -> Result<Expectations, String> {
     let Some(path) = path else {
         return Ok(Expectations::default());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let expectations =
+        Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    match expectations.unmatchable(spec).as_slice() {
+        [] => Ok(expectations),
+        problems => Err(format!("{}: {}", path.display(), problems.join("; "))),
+    }
 }
 
 /// `--timeout`: a positive number of seconds, at most a day.
 fn timeout(seconds: Option<f64>) -> Result<Duration, String> {
     let seconds = seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     match seconds {
-        s if s.is_finite() && s > 0.0 && s <= MAX_TIMEOUT_SECONDS => Ok(Duration::from_secs_f64(s)),
+        s if s > 0.0 => self::seconds("--timeout", s),
         s => Err(format!(
             "--timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}, not {s}"
+        )),
+    }
+}
+
+/// A number of seconds from 0 to a day.
+fn seconds(flag: &str, seconds: f64) -> Result<Duration, String> {
+    match seconds {
+        s if s.is_finite() && (0.0..=MAX_TIMEOUT_SECONDS).contains(&s) => {
+            Ok(Duration::from_secs_f64(s))
+        }
+        s => Err(format!(
+            "{flag} must be a number of seconds from 0 to {MAX_TIMEOUT_SECONDS}, not {s}"
         )),
     }
 }

@@ -5,8 +5,11 @@
 //!
 //! Targets: `protocol` (request lines into `eval`'s server: decoding, the reference, encoding),
 //! `spec` (spec documents into the parser, then every case materialised and run), `reply` (reply
-//! lines read and judged as the runner does).
+//! lines read and judged as the runner does), `expect` (expectations files parsed, checked
+//! against the spec and applied to a report), `recorded` (a run's exact record or recorded
+//! gradient read and judged by).
 
+mod files;
 mod mutate;
 mod targets;
 
@@ -25,10 +28,14 @@ enum Which {
     Protocol,
     Spec,
     Reply,
+    Expect,
+    Recorded,
 }
 
 #[derive(Parser)]
-#[command(about = "Mutation fuzzing of the protocol, the spec parser and the reply reader")]
+#[command(
+    about = "Mutation fuzzing of the protocol, the spec parser, the reply reader, expectations files and recorded data"
+)]
 struct Args {
     target: Which,
     /// How many inputs to run.
@@ -51,6 +58,8 @@ fn main() -> ExitCode {
         Which::Protocol => Box::new(targets::Protocol::new()),
         Which::Spec => Box::new(targets::SpecDocuments::new(&spec_files())),
         Which::Reply => Box::new(targets::Replies::new()),
+        Which::Expect => Box::new(files::ExpectationsFiles::new(spec())),
+        Which::Recorded => Box::new(files::RecordedData::new(spec())),
     };
     let name = args
         .target
@@ -65,7 +74,7 @@ fn main() -> ExitCode {
         let seed = rng.below(seeds.len());
         let other = &seeds[rng.below(seeds.len())];
         let input = match args.target {
-            Which::Protocol | Which::Reply if rng.below(2) == 0 => {
+            Which::Protocol | Which::Reply | Which::Recorded if rng.below(2) == 0 => {
                 mutate_json(&mut rng, &seeds[seed])
                     .unwrap_or_else(|| mutate(&mut rng, &seeds[seed], other))
             }
@@ -103,6 +112,11 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The spec built into the crate.
+fn spec() -> &'static cross_entropy_spec::spec::Spec {
+    cross_entropy_spec::bundle::spec().expect("the embedded spec reads back")
 }
 
 /// The spec's own files, read from the repository (the seeds of the `spec` target).

@@ -54,7 +54,8 @@ pub fn read_dir(dir: &Path, label: &str) -> Result<(Spec, SpecFiles), Vec<SpecEr
     }
     let mut spec = parse_spec(&texts)?;
     let gradients = dir.join(GRADIENTS_FILE);
-    if gradients.is_file() {
+    // Present but unreadable (a directory of that name) is an error, not an absence.
+    if gradients.exists() {
         let shown = Location::new(&format!("{label}/{GRADIENTS_FILE}"), 0);
         let text = fs::read_to_string(&gradients)
             .map_err(|e| vec![SpecError::new(&shown, e.to_string())])?;
@@ -64,7 +65,7 @@ pub fn read_dir(dir: &Path, label: &str) -> Result<(Spec, SpecFiles), Vec<SpecEr
         files.recorded.push(gradients);
     }
     let exact = dir.join(EXACT_FILE);
-    if exact.is_file() {
+    if exact.exists() {
         let shown = Location::new(&format!("{label}/{EXACT_FILE}"), 0);
         let text =
             fs::read_to_string(&exact).map_err(|e| vec![SpecError::new(&shown, e.to_string())])?;

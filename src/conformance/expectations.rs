@@ -22,6 +22,18 @@ pub struct Divergence {
     /// `"value"` or `"gradient"` when only that part diverges; both when absent.
     #[serde(default)]
     pub part: Option<String>,
+    /// The run is expected to error (crash, hang, answer garbage), not merely to fail: without
+    /// it an errored run stays an error, whatever the entry's reason.
+    #[serde(default)]
+    pub errored: bool,
+}
+
+/// A case id and, for `<case id>@<dtype>`, the dtype.
+fn split_id(id: &str) -> (&str, Option<&str>) {
+    match id.rsplit_once('@') {
+        Some((case, dtype)) => (case, Some(dtype)),
+        None => (id, None),
+    }
 }
 
 /// The expectations file: `[[divergence]]` tables.
@@ -33,16 +45,58 @@ pub struct Expectations {
 }
 
 impl Expectations {
-    /// Reads an expectations file (TOML).
+    /// Reads an expectations file (TOML). Two entries that cover the same run are an error:
+    /// only one of them could ever apply.
     pub fn parse(text: &str) -> Result<Expectations, String> {
         let parsed: Expectations = toml::from_str(text).map_err(|e| e.to_string())?;
-        match parsed.invalid_parts().as_slice() {
-            [] => Ok(parsed),
-            ids => Err(format!(
+        if let ids @ [_, ..] = parsed.invalid_parts().as_slice() {
+            return Err(format!(
                 "`part` is \"value\" or \"gradient\" (entries {})",
                 ids.join(", ")
+            ));
+        }
+        match parsed.overlapping().as_slice() {
+            [] => Ok(parsed),
+            pairs => Err(format!(
+                "a run is listed twice (entries {})",
+                pairs.join(", ")
             )),
         }
+    }
+
+    /// Pairs of entries that cover a run in common: the same case (one of them for all its
+    /// dtypes, or both for the same one) and an overlapping part.
+    fn overlapping(&self) -> Vec<String> {
+        let d = &self.divergence;
+        let covers_same = |a: &Divergence, b: &Divergence| {
+            let (case_a, dtype_a) = split_id(&a.id);
+            let (case_b, dtype_b) = split_id(&b.id);
+            case_a == case_b
+                && (dtype_a.is_none() || dtype_b.is_none() || dtype_a == dtype_b)
+                && (a.part.is_none() || b.part.is_none() || a.part == b.part)
+        };
+        (0..d.len())
+            .flat_map(|i| (i + 1..d.len()).map(move |j| (i, j)))
+            .filter(|&(i, j)| covers_same(&d[i], &d[j]))
+            .map(|(i, j)| format!("`{}` and `{}`", d[i].id, d[j].id))
+            .collect()
+    }
+
+    /// Entries that name a gradient of a case that expects an error: it has no gradient run.
+    pub fn unmatchable(&self, spec: &Spec) -> Vec<String> {
+        (self.divergence.iter())
+            .filter(|d| d.part.as_deref() == Some(Part::Gradient.as_str()))
+            .filter(|d| {
+                spec.case(split_id(&d.id).0)
+                    .is_some_and(|c| !super::run::parts(c).contains(&Part::Gradient))
+            })
+            .map(|d| {
+                format!(
+                    "`{}` names a gradient, but the case expects an error: it has no gradient run",
+                    d.id
+                )
+            })
+            .collect()
     }
 
     /// Ids that name no case (or no dtype of it) in `spec`.
@@ -95,7 +149,8 @@ impl Expectations {
                 None => d.reason.clone(),
             };
             verdict.status = match verdict.status {
-                Status::Failed | Status::Errored => Status::ExpectedFailure,
+                Status::Failed => Status::ExpectedFailure,
+                Status::Errored if d.errored => Status::ExpectedFailure,
                 Status::Passed => Status::UnexpectedPass,
                 other => other,
             };

@@ -11,6 +11,7 @@ pub mod interrupt;
 pub mod lines;
 pub mod materialize;
 pub mod protocol;
+mod read_tensor;
 pub mod render;
 mod report;
 pub mod run;
@@ -26,7 +27,7 @@ pub use protocol::{Reply, Request};
 pub use report::{Counts, Replay, Report};
 pub use run::{Expected, Part, Run, expected_for, find_run, parts, request_for};
 pub use runner::{glob_match, run_case, run_suite, run_suite_parallel, run_suite_until};
-pub use subprocess::Subprocess;
+pub use subprocess::{MAX_REPLY_LINE, Subprocess};
 pub use verdict::{Judgement, Status, Verdict, judge};
 
 /// An implementation under test, called in process. Another crate implements this to be

@@ -5,17 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::ArrayD;
-use num_traits::Float;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::error::{ErrorKind, LossError};
 use crate::eval::Tensors;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};
+
+use super::read_tensor::{RawTensor, unique_keys};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -88,45 +87,54 @@ enum Number {
     Int(i64),
     Float(f64),
     Single(f32),
-    Special(String),
+    Special(&'static str),
 }
 
 /// A tensor as written: `{"dtype": .., "shape": [..], "data": [..]}`, data flat and row-major.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-struct WireTensor {
+struct WireTensor<'a> {
     dtype: Dtype,
     shape: Vec<usize>,
-    data: Vec<Number>,
+    data: WireData<'a>,
 }
 
-/// A tensor as read: each element kept as its JSON text until the dtype says how to read it, so
-/// that a float32 decimal is rounded once, to float32, and never through float64.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTensor {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<Box<RawValue>>,
-}
+/// A tensor's elements, written one by one as the line is written: never gathered first.
+#[derive(Debug, Clone, PartialEq)]
+struct WireData<'a>(&'a Tensor);
 
-impl From<&Tensor> for WireTensor {
-    fn from(t: &Tensor) -> WireTensor {
+impl Serialize for WireData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
         let float = |v: f64, single: bool| match v {
-            v if v.is_nan() => Number::Special("nan".into()),
-            f64::INFINITY => Number::Special("inf".into()),
-            f64::NEG_INFINITY => Number::Special("-inf".into()),
+            v if v.is_nan() => Number::Special("nan"),
+            f64::INFINITY => Number::Special("inf"),
+            f64::NEG_INFINITY => Number::Special("-inf"),
             v if single && rounds_once(v as f32) => Number::Single(v as f32),
             v => Number::Float(v),
         };
-        let data = match t {
-            Tensor::Float32(a) => a.iter().map(|&v| float(f64::from(v), true)).collect(),
-            Tensor::Float64(a) => a.iter().map(|&v| float(v, false)).collect(),
-            Tensor::Int64(a) => a.iter().map(|&v| Number::Int(v)).collect(),
-        };
+        let len = self.0.shape().iter().product();
+        let mut seq = s.serialize_seq(Some(len))?;
+        match self.0 {
+            Tensor::Float32(a) => a
+                .iter()
+                .try_for_each(|&v| seq.serialize_element(&float(f64::from(v), true)))?,
+            Tensor::Float64(a) => a
+                .iter()
+                .try_for_each(|&v| seq.serialize_element(&float(v, false)))?,
+            Tensor::Int64(a) => a
+                .iter()
+                .try_for_each(|&v| seq.serialize_element(&Number::Int(v)))?,
+        }
+        seq.end()
+    }
+}
+
+impl<'a> From<&'a Tensor> for WireTensor<'a> {
+    fn from(t: &'a Tensor) -> WireTensor<'a> {
         WireTensor {
             dtype: t.dtype(),
             shape: t.shape().to_vec(),
-            data,
+            data: WireData(t),
         }
     }
 }
@@ -139,66 +147,6 @@ fn rounds_once(v: f32) -> bool {
     v.to_string()
         .parse::<f64>()
         .is_ok_and(|wide| wide as f32 == v)
-}
-
-impl RawTensor {
-    fn into_tensor(self) -> Result<Tensor, String> {
-        let RawTensor { dtype, shape, data } = self;
-        // The shape first: every dimension is bounded, not only the number of values given.
-        let numel = crate::tensor::checked_numel(&shape)?;
-        if numel != data.len() {
-            let given = data.len();
-            return Err(format!(
-                "shape {shape:?} holds {numel} elements, but `data` has {given}"
-            ));
-        }
-        let dim = ndarray::IxDyn(&shape);
-        let texts = data.iter().map(|raw| raw.get());
-        let built = match dtype {
-            Dtype::Int64 => ArrayD::from_shape_vec(dim, texts.map(int).collect::<Result<_, _>>()?)
-                .map(Tensor::Int64),
-            Dtype::Float32 => {
-                ArrayD::from_shape_vec(dim, texts.map(float::<f32>).collect::<Result<_, _>>()?)
-                    .map(Tensor::Float32)
-            }
-            Dtype::Float64 => {
-                ArrayD::from_shape_vec(dim, texts.map(float::<f64>).collect::<Result<_, _>>()?)
-                    .map(Tensor::Float64)
-            }
-        };
-        built.map_err(|e| e.to_string())
-    }
-}
-
-/// An int64 element: a JSON integer.
-fn int(text: &str) -> Result<i64, String> {
-    text.parse::<i64>()
-        .map_err(|_| format!("{text} is not an int64"))
-}
-
-/// A floating element: a JSON number within float64's range, read correctly rounded in the
-/// element's own dtype (and within its range), or one of the strings `"nan"`, `"inf"`, `"-inf"`.
-fn float<T: std::str::FromStr + Float>(text: &str) -> Result<T, String> {
-    let not_a_number = || format!("{text} is not a number");
-    let spelled = match text {
-        "\"nan\"" => Some("NaN"),
-        "\"inf\"" => Some("inf"),
-        "\"-inf\"" => Some("-inf"),
-        _ => None,
-    };
-    if let Some(name) = spelled {
-        return name.parse::<T>().map_err(|_| not_a_number());
-    }
-    match text.parse::<T>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        // Only an overflow reads the text again, to say whose range it left.
-        Ok(_) if text.parse::<f64>().is_ok_and(f64::is_finite) => Err(format!(
-            "{text} is beyond the dtype's range (write \"inf\" or \"-inf\")"
-        )),
-        _ => Err(format!(
-            "{text} is not a number (non-finite values are \"nan\", \"inf\", \"-inf\")"
-        )),
-    }
 }
 
 /// Writes a tensor as the protocol does.
@@ -221,12 +169,25 @@ struct WireRequest<T> {
     protocol: u64,
     id: String,
     op: Op,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     inputs: BTreeMap<Role, T>,
     #[serde(default)]
     attrs: Attrs,
     #[serde(default)]
     grad: bool,
+}
+
+/// What is read of a line before the whole of it: its id, its protocol version and, in a
+/// reply, its error. Every other value is skipped without being built (a number too large for a
+/// float64 included).
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    protocol: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 fn version_one() -> u64 {
@@ -256,10 +217,12 @@ impl Request {
             kind: ErrorKind::MalformedRequest,
             message,
         };
-        let value: Value =
+        // The id and the version first, every other value skipped unread: so that a line
+        // the full read refuses is answered with its id, and the protocol is checked first.
+        let head: Head =
             serde_json::from_str(line).map_err(|e| malformed(None, format!("not JSON: {e}")))?;
-        let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-        match value.get("protocol") {
+        let id = head.id.as_ref().and_then(Value::as_str).map(str::to_string);
+        match head.protocol {
             None => {}
             Some(v) if v.as_u64() == Some(PROTOCOL_VERSION) => {}
             Some(v) => {
@@ -272,7 +235,6 @@ impl Request {
                 });
             }
         }
-        // Read again from the text, not from `value`: tensors keep their elements' digits.
         let wire = serde_json::from_str::<WireRequest<RawTensor>>(line)
             .map_err(|e| malformed(id.clone(), e.to_string()))?;
         Request::from_wire(wire).map_err(|m| malformed(id, m))
@@ -374,14 +336,14 @@ impl Reply {
 
 fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
     let shown: String = line.chars().take(200).collect();
-    let value: Value =
+    let head: Head =
         serde_json::from_str(line).map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
-    match value.get("id").and_then(Value::as_str) {
+    match head.id.as_ref().and_then(Value::as_str) {
         Some(got) if got == id => {}
         Some(got) => return Err(format!("reply for `{got}` where `{id}` was expected")),
         None => return Err(format!("a reply needs the request's `id`: {shown}")),
     }
-    if let Some(kind) = value.pointer("/error/kind").and_then(Value::as_str) {
+    if let Some(kind) = head.error.as_ref().and_then(|e| e.get("kind")?.as_str()) {
         if ErrorKind::parse(kind).is_none() {
             return Err(format!(
                 "error kind `{kind}` is not in the protocol's list (an unknown kind counts as errored)"

@@ -78,7 +78,7 @@ impl Source {
         match self {
             Source::Stated => "the value the case states",
             Source::Pytorch => "PyTorch's recorded gradient",
-            Source::Exact => "the exact value (spec/recorded/exact.json)",
+            Source::Exact => "the exact value (the spec's recorded/exact.json)",
         }
     }
 }
@@ -201,10 +201,60 @@ pub fn expected_for(
             claim(Source::Pytorch, want, None, &tol, false)
         }
     };
-    Ok(Expected::Values(vec![
-        first,
-        exact_claim(spec, case, dtype, part, request)?,
-    ]))
+    let claims = vec![first, exact_claim(spec, case, dtype, part, request)?];
+    agreeing_shapes(&claims, request, part).map_err(|why| {
+        format!(
+            "the spec's data for {} disagree: {why}",
+            case.run_key(dtype)
+        )
+    })?;
+    Ok(Expected::Values(claims))
+}
+
+/// The claims' shapes must agree, or the fault is the spec's, not the implementation's: every
+/// tensor holds as many values as its shape says; a gradient has the input's shape; the exact
+/// value has the stated value's shape (or holds the stated element).
+fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<(), String> {
+    for c in claims {
+        let n: usize = c.want.shape.iter().product();
+        if n != c.want.data.len() {
+            return Err(format!(
+                "{} has shape {:?} but {} values",
+                c.source.describe(),
+                c.want.shape,
+                c.want.data.len()
+            ));
+        }
+    }
+    let [stated, exact] = claims else {
+        return Ok(());
+    };
+    let input = request.tensors.get(&crate::vocab::Role::Input);
+    let expected_shape = match (part, &stated.select) {
+        (Part::Gradient, _) => input.map(|t| t.shape().to_vec()),
+        (Part::Value, None) => Some(stated.want.shape.clone()),
+        (Part::Value, Some(index)) => {
+            return match super::compare::flat_index(&exact.want.shape, index) {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "{} of shape {:?} has no element {index:?}",
+                    exact.source.describe(),
+                    exact.want.shape
+                )),
+            };
+        }
+    };
+    let Some(shape) = expected_shape else {
+        return Ok(());
+    };
+    match claims.iter().find(|c| c.want.shape != shape) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "{} has shape {:?}, not {shape:?}",
+            c.source.describe(),
+            c.want.shape
+        )),
+    }
 }
 
 /// A tolerance the spec must define.

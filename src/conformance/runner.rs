@@ -8,6 +8,7 @@ use super::Implementation;
 use super::protocol::Request;
 use super::report::Report;
 use super::run::{Expected, Part, Run, expected_for, parts, request_for};
+use super::subprocess::INTERRUPTED_REPLY;
 use super::verdict::{Evidence, Judgement, Verdict, judge};
 use crate::spec::{Case, Spec};
 use crate::vocab::Dtype;
@@ -45,11 +46,9 @@ fn run_part(
         Ok((request, expected)) => {
             let reply = implementation.evaluate(&request);
             let judgement = judge(&expected, dtype, &request, &reply);
-            let evidence = Evidence {
-                request,
-                expected,
-                reply,
-            };
+            // The reply is reduced to what the report shows as soon as it is judged.
+            let evidence = Evidence::new(request, expected, &reply);
+            drop(reply);
             Verdict::new(run, source, judgement, Some(evidence))
         }
     }
@@ -64,8 +63,9 @@ pub fn run_suite(
     run_suite_until(spec, filter, implementation, &|| false)
 }
 
-/// [`run_suite`], stopping as soon as `stop()` says so: the runs completed before are kept, the
-/// one under way when it was asked to stop is dropped, and the report says it was interrupted.
+/// [`run_suite`], stopping as soon as `stop()` says so: the runs completed before are kept, and
+/// so is the one under way unless the stop cut its wait short; the report says it was
+/// interrupted.
 pub fn run_suite_until(
     spec: &Spec,
     filter: Option<&str>,
@@ -81,11 +81,15 @@ pub fn run_suite_until(
     };
     for (case, dtype, part) in plan(spec, filter) {
         let verdict = run_part(spec, case, dtype, part, implementation);
-        if stop() {
+        if stop() && cut_short(&verdict) {
             report.interrupted = true;
             return report;
         }
         report.runs.push(verdict);
+        if stop() {
+            report.interrupted = true;
+            return report;
+        }
     }
     report
 }
@@ -104,8 +108,9 @@ fn plan<'a>(spec: &'a Spec, filter: Option<&str>) -> Vec<(&'a Case, Dtype, Part)
         .collect()
 }
 
-/// [`run_suite_until`] with `jobs` implementations at once, each made by `make` and answering
-/// the next run not yet taken. The verdicts are in the same order as with one job.
+/// [`run_suite_until`] with `jobs` implementations at once (no more than there are runs), each
+/// made by `make` and answering the next run not yet taken. The verdicts are in the same order
+/// as with one job. A worker thread the system refuses is done without: the others take its runs.
 pub fn run_suite_parallel(
     spec: &Spec,
     filter: Option<&str>,
@@ -117,26 +122,31 @@ pub fn run_suite_parallel(
     let results: Vec<Mutex<Option<Verdict>>> = runs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let mut name = String::new();
+    let worker = || {
+        let mut implementation = make();
+        loop {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(&(case, dtype, part)) = runs.get(i) else {
+                break;
+            };
+            let verdict = run_part(spec, case, dtype, part, implementation.as_mut());
+            if stop() && cut_short(&verdict) {
+                break;
+            }
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
+            if stop() {
+                break;
+            }
+        }
+        implementation.name()
+    };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut implementation = make();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(&(case, dtype, part)) = runs.get(i) else {
-                            break;
-                        };
-                        let verdict = run_part(spec, case, dtype, part, implementation.as_mut());
-                        if stop() {
-                            break;
-                        }
-                        *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
-                    }
-                    implementation.name()
-                })
-            })
+        let workers: Vec<_> = (0..jobs.clamp(1, runs.len().max(1)))
+            .map_while(|_| std::thread::Builder::new().spawn_scoped(scope, worker).ok())
             .collect();
+        if workers.is_empty() {
+            name = worker();
+        }
         for worker in workers {
             if let Ok(n) = worker.join() {
                 name = n;
@@ -153,6 +163,12 @@ pub fn run_suite_parallel(
         interrupted: stop(),
         replay: None,
     }
+}
+
+/// Whether a run was cut short by the interrupt (its wait ended without a reply), rather than
+/// answered: only such a run is left out of an interrupted report.
+fn cut_short(verdict: &Verdict) -> bool {
+    matches!(&verdict.judgement, Judgement::Broken(why) if why == INTERRUPTED_REPLY)
 }
 
 /// Matches `text` against a glob where `*` is any run of characters and `?` any one.

@@ -50,7 +50,8 @@ pub fn serve(
 ) -> io::Result<()> {
     while let Some(line) = read_line(input, max_line)? {
         let (id, reply) = match line {
-            Line::Text(text) if text.trim().is_empty() => continue,
+            // A blank line (JSON's whitespace only) is no request; any other line is answered.
+            Line::Text(text) if text.trim_matches([' ', '\t', '\r']).is_empty() => continue,
             Line::Text(text) => match Request::from_json(&text) {
                 Ok(request) => (request.id.clone(), implementation.evaluate(&request)),
                 Err(bad) => (bad.id.clone().unwrap_or_default(), Reply::from(bad)),

@@ -91,12 +91,70 @@ impl Judgement {
     }
 }
 
-/// What a failing run keeps for its report: the request it sent, what it expected, the reply.
+/// What a failing run keeps for its report: the request it sent (the spec's size), what it
+/// expected, and of the reply only the tensor it judged, reduced to [`Got`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
     pub request: Request,
     pub expected: Expected,
-    pub reply: Reply,
+    pub got: Option<Got>,
+}
+
+/// What a failing run keeps of the tensor it judged: its shape, dtype and first values. The
+/// reply itself is dropped as soon as it is judged, since an implementation may answer 2^24
+/// elements for every run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Got {
+    pub shape: Vec<usize>,
+    pub dtype: Dtype,
+    /// The first [`Got::KEPT`] elements, formatted.
+    pub first: Vec<String>,
+}
+
+impl Got {
+    pub const KEPT: usize = 12;
+
+    pub fn of(t: &Tensor) -> Got {
+        let n: usize = t.shape().iter().product();
+        Got {
+            shape: t.shape().to_vec(),
+            dtype: t.dtype(),
+            first: (0..n.min(Got::KEPT)).map(|i| t.format_element(i)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Evidence {
+    /// The evidence of a judged run, keeping of the reply only what the report shows.
+    pub fn new(request: Request, expected: Expected, reply: &Reply) -> Evidence {
+        let got = judged_tensor(&request, reply).map(Got::of);
+        Evidence {
+            request,
+            expected,
+            got,
+        }
+    }
+}
+
+/// The tensor of a reply that a run judges: the gradient for a gradient request (the output
+/// when there is none), else the output.
+fn judged_tensor<'a>(request: &Request, reply: &'a Reply) -> Option<&'a Tensor> {
+    match reply {
+        Reply::Output {
+            grad_input: Some(g),
+            ..
+        } if request.grad => Some(g),
+        Reply::Output { output, .. } => Some(output),
+        _ => None,
+    }
 }
 
 /// One run judged.

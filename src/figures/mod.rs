@@ -41,12 +41,42 @@ pub enum FigureError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "{} differ from what `cross-entropy-spec figures` produces: {}; regenerate them with `cross-entropy-spec figures` and commit the result",
-        if .0.len() == 1 { "this figure does" } else { "these figures" },
-        .0.join(", ")
-    )]
-    Stale(Vec<String>),
+    #[error("{}", stale_message(.differ, .missing))]
+    Stale {
+        differ: Vec<String>,
+        missing: Vec<String>,
+    },
+}
+
+/// Which committed figures differ from the reference's and which are missing, and what to do.
+fn stale_message(differ: &[String], missing: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !differ.is_empty() {
+        parts.push(format!(
+            "{} from what `cross-entropy-spec figures` produces: {}",
+            if differ.len() == 1 {
+                "this figure differs"
+            } else {
+                "these figures differ"
+            },
+            differ.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        parts.push(format!(
+            "{} missing: {}",
+            if missing.len() == 1 {
+                "this figure is"
+            } else {
+                "these figures are"
+            },
+            missing.join(", ")
+        ));
+    }
+    format!(
+        "{}; regenerate them with `cross-entropy-spec figures` and commit the result",
+        parts.join("; ")
+    )
 }
 
 /// Every figure, in a fixed order. `pytorch` is PyTorch's recorded `check --json` report,
@@ -77,15 +107,22 @@ pub fn write(dir: &Path, figures: &[Figure]) -> Result<(), FigureError> {
 
 /// Compares every figure with its file in `dir`: an error naming each missing or different one.
 pub fn check(dir: &Path, figures: &[Figure]) -> Result<(), FigureError> {
-    let stale: Vec<String> = figures
-        .iter()
-        .filter(|f| std::fs::read_to_string(dir.join(f.name)).ok().as_ref() != Some(&f.svg))
-        .map(|f| dir.join(f.name).display().to_string())
-        .collect();
-    if stale.is_empty() {
+    let (mut differ, mut missing) = (Vec::new(), Vec::new());
+    for f in figures {
+        let path = dir.join(f.name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text == f.svg => {}
+            Ok(_) => differ.push(path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(path.display().to_string());
+            }
+            Err(e) => differ.push(format!("{} ({e})", path.display())),
+        }
+    }
+    if differ.is_empty() && missing.is_empty() {
         Ok(())
     } else {
-        Err(FigureError::Stale(stale))
+        Err(FigureError::Stale { differ, missing })
     }
 }
 
@@ -123,7 +160,12 @@ mod tests {
         std::fs::remove_file(dir.join("b.svg")).unwrap();
         let message = check(&dir, &figures).unwrap_err().to_string();
         assert!(
-            message.contains("a.svg") && message.contains("b.svg"),
+            message
+                .contains("this figure differs from what `cross-entropy-spec figures` produces: ")
+                && message.contains("a.svg; this figure is missing: ")
+                && message.ends_with(
+                    "b.svg; regenerate them with `cross-entropy-spec figures` and commit the result"
+                ),
             "{message}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

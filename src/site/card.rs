@@ -15,6 +15,7 @@ pub fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The HTML id of a case's card.
@@ -260,6 +261,16 @@ fn bounds(b: &Bounds) -> String {
     }
 }
 
+/// The statuses a `check --json` report gives, each styled by its class.
+const KNOWN_STATUSES: [&str; 6] = [
+    "passed",
+    "failed",
+    "errored",
+    "skipped",
+    "expected_failure",
+    "unexpected_pass",
+];
+
 /// Each report's verdicts for the case, one badge per run.
 fn verdict_list(id: &str, verdicts: &Verdicts) -> String {
     let mut h = String::new();
@@ -272,9 +283,15 @@ fn verdict_list(id: &str, verdicts: &Verdicts) -> String {
         for run in runs {
             let run_name = run.request.strip_prefix(id).unwrap_or(&run.request);
             let title = run.detail.as_deref().map(escape).unwrap_or_default();
+            // The class is one of the known statuses: a report's text never becomes markup.
+            let class = if KNOWN_STATUSES.contains(&run.status.as_str()) {
+                run.status.as_str()
+            } else {
+                "unknown"
+            };
             let _ = write!(
                 h,
-                r#" <span class="verdict {s}" title="{title}">{r}: {s}</span>"#,
+                r#" <span class="verdict {class}" title="{title}">{r}: {s}</span>"#,
                 s = escape(&run.status),
                 r = escape(run_name.trim_start_matches('@')),
             );

@@ -31,6 +31,8 @@ pub use verdicts::Verdicts;
 pub enum SiteError {
     #[error("{0}: no such spec directory")]
     NoSpec(PathBuf),
+    #[error("{0}: the output is the spec directory (its figures would be copied onto themselves)")]
+    OutIsSpec(PathBuf),
     #[error("the spec is malformed:\n  {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
     Spec(Vec<SpecError>),
     #[error("{path}: not a `check --json` report: {message}")]
@@ -56,6 +58,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SiteError + '_ {
 pub fn build(spec_dir: &Path, out: &Path, verdicts: &Verdicts) -> Result<(), SiteError> {
     if !spec_dir.is_dir() {
         return Err(SiteError::NoSpec(spec_dir.to_path_buf()));
+    }
+    if crate::output::same_dir(spec_dir, out) {
+        return Err(SiteError::OutIsSpec(out.to_path_buf()));
     }
     let (spec, files) = read_dir(spec_dir, "spec").map_err(SiteError::Spec)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
@@ -101,7 +106,9 @@ fn copy_images(
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        std::fs::copy(&from, &to).map_err(io(&to))?;
+        if !crate::output::same_file(&from, &to) {
+            std::fs::copy(&from, &to).map_err(io(&to))?;
+        }
     }
     Ok(())
 }

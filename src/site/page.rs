@@ -185,7 +185,9 @@ pub fn index(spec: &Spec, pages: &[ChapterPage], verdicts: &Verdicts) -> String 
         for verdict in by_case.values().flatten() {
             *counts.entry(verdict.status.as_str()).or_insert(0) += 1;
         }
-        let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let counts: Vec<String> = (counts.iter())
+            .map(|(s, n)| format!("{n} {}", escape(s)))
+            .collect();
         let _ = writeln!(h, "<p><b>{}</b>: {}</p>", escape(name), counts.join(", "));
     }
     frame("The cross-entropy spec", &toc(spec, pages, None), &h)

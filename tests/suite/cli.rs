@@ -104,6 +104,7 @@ fn bad_arguments_are_errors_not_panics() {
         "check --spec /nonexistent/spec/dir",
         "check --timeout 1e20 --impl cat",
         "check --timeout nan --impl cat",
+        "check --startup 1e20 --impl cat",
         "check --json /nonexistent/dir/report.json --impl cat",
         "torch-rng --seed 1 --op randint --high 100000000 --dtype float32 --shape 3",
         "torch-rng --seed 1 --op rand --shape 1099511627776,0",
@@ -585,4 +586,107 @@ fn site_reports_bad_input_as_an_error() {
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// The smaller hostile inputs: each is answered with what it is, never with a terminal's escape,
+/// a wrong word, or silence.
+#[test]
+fn small_hostile_inputs_are_answered_for_what_they_are() {
+    let output = run(&["figures", "--check", "--out", "/nonexistent/figures"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("these figures are missing: /nonexistent/figures/"),
+        "{err}"
+    );
+    assert!(!err.contains("differ"), "{err}");
+
+    let output = run(&["request", "\u{1b}[2Jcleared@float32"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains('\u{1b}') && err.contains("\\u{1b}[2Jcleared"),
+        "{err}"
+    );
+
+    let dir = spec_copy("exact-dir");
+    std::fs::remove_file(dir.join("recorded/exact.json")).expect("removed");
+    std::fs::create_dir(dir.join("recorded/exact.json")).expect("a directory");
+    let output = run(&["check", "--spec", dir.to_str().expect("UTF-8")]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("recorded/exact.json") && err.contains("directory"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The replay line is one command for `sh` whatever the spec directory's name; exact-value
+/// failures name the spec's own record.
+#[test]
+fn the_replay_line_quotes_the_spec_directory() {
+    let dir = spec_copy("it's");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let command = answering(r#""output":{"dtype":"float32","shape":[],"data":[1.0]}"#);
+    let output = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--filter",
+        "ce.doc004.*",
+        "--impl",
+        &command,
+    ]);
+    let text = stdout(&output);
+    let quoted = spec.replace('\'', r"'\''");
+    assert!(
+        text.contains(&format!("replay: cross-entropy-spec request --spec '{quoted}' 'ce.doc004.arange.mean@float32' | ")),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `eval` answers a line with its id when the id is readable, whatever else is wrong (a number
+/// beyond float64, a role given twice); blank lines are skipped, and a line of other
+/// whitespace (U+00A0, U+2028) is answered as malformed.
+#[test]
+fn eval_answers_with_the_id_and_answers_unusual_whitespace() {
+    let input = concat!(
+        r#"{"id":"big","op":"sigmoid","inputs":{"input":{"dtype":"float64","shape":[1],"data":[1e400]}}}"#,
+        "\n",
+        r#"{"id":"twice","op":"sigmoid","inputs":{"input":{"dtype":"float64","shape":[1],"data":[0]},"input":{"dtype":"float64","shape":[1],"data":[1]}}}"#,
+        "\n \t\n\u{a0}\n\u{2028}\n",
+    );
+    let mut child = bin()
+        .arg("eval")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("eval starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("written");
+    let output = child.wait_with_output().expect("eval ends");
+    let replies: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    assert_eq!(replies[0]["id"], "big");
+    assert_eq!(replies[0]["error"]["kind"], "malformed_request");
+    assert_eq!(replies[1]["id"], "twice");
+    assert!(
+        replies[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key"),
+        "{}",
+        replies[1]
+    );
+    assert_eq!(replies[2]["error"]["kind"], "malformed_request");
+    assert_eq!(replies[3]["error"]["kind"], "malformed_request");
 }

@@ -183,8 +183,9 @@ fn a_crashing_implementation_is_reported_and_the_run_goes_on() {
             panic!("{} should be errored: {:?}", run.run.id, run.judgement);
         };
         assert!(why.contains("segmentation fault"), "{why}");
-        // Three deaths at start, then it is not started again: 8 runs, not 8 restarts.
-        let expected = if i < 3 { "exited" } else { "not started again" };
+        // Three deaths on each kind of request (cross_entropy values, then gradients, taking
+        // turns) without any answer, then it is not started again for either: 6 starts, not 8.
+        let expected = if i < 6 { "exited" } else { "not started again" };
         assert!(why.contains(expected), "run {i}: {why}");
     }
     let started = std::fs::read_to_string(&starts)
@@ -192,12 +193,13 @@ fn a_crashing_implementation_is_reported_and_the_run_goes_on() {
         .lines()
         .count();
     let _ = std::fs::remove_file(&starts);
-    assert_eq!(started, 3);
+    assert_eq!(started, 6);
 }
 
 #[test]
 fn a_hanging_implementation_times_out_per_case() {
-    let mut child = Subprocess::new("sleep 30", Duration::from_millis(300));
+    let mut child =
+        Subprocess::new("sleep 30", Duration::from_millis(300)).with_startup(Duration::ZERO);
     let report = run_suite(spec(), Some("ce.doc004.arange.mean"), &mut child);
     assert_eq!(report.runs.len(), 4);
     for run in &report.runs {

@@ -12,6 +12,7 @@ mod identities;
 mod misbehaving;
 mod mutants;
 mod properties;
+mod reliability;
 mod site;
 mod spec_fixtures;
 mod torch_gradients;

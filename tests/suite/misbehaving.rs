@@ -58,7 +58,8 @@ fn alive(pid: &str) -> bool {
 fn a_timed_out_implementation_is_killed_with_everything_it_started() {
     let pidfile = scratch("orphan");
     let command = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
-    let mut child = Subprocess::new(&command, Duration::from_millis(500));
+    let mut child =
+        Subprocess::new(&command, Duration::from_millis(500)).with_startup(Duration::ZERO);
     let why = broken(&child.evaluate(&request(1))).to_string();
     assert!(why.contains("no answer within 0.5 s"), "{why}");
     let pid = std::fs::read_to_string(&pidfile).expect("the child wrote its grandchild's pid");
@@ -79,7 +80,8 @@ fn a_reply_without_a_newline_is_bounded() {
 
 #[test]
 fn a_flood_on_stderr_keeps_only_its_tail() {
-    let mut child = Subprocess::new("yes 'flooding stderr' >&2", Duration::from_secs(1));
+    let mut child = Subprocess::new("yes 'flooding stderr' >&2", Duration::from_secs(1))
+        .with_startup(Duration::ZERO);
     let why = broken(&child.evaluate(&request(1))).to_string();
     assert!(why.contains("no answer within 1 s"), "{why}");
     assert!(why.contains("[the last 12 lines of"), "{why}");
@@ -89,7 +91,8 @@ fn a_flood_on_stderr_keeps_only_its_tail() {
 #[test]
 fn a_child_that_reads_nothing_cannot_block_the_write() {
     // About 4 MB of request, far more than a pipe holds, to a child that never reads.
-    let mut child = Subprocess::new("sleep 60", Duration::from_secs(1));
+    let mut child =
+        Subprocess::new("sleep 60", Duration::from_secs(1)).with_startup(Duration::ZERO);
     let started = Instant::now();
     let why = broken(&child.evaluate(&request(1_000_000))).to_string();
     assert!(why.contains("no answer within 1 s"), "{why}");
@@ -114,4 +117,88 @@ fn an_unreadable_error_kind_is_an_error_of_the_run_not_a_pass() {
             matches!(&run.judgement, Judgement::Broken(why) if why.contains("not in the protocol's list"))
         );
     }
+}
+
+/// Start-up time is not the request's: a command that takes longer to start than the request
+/// timeout (as `import torch` can under load) still answers within the start-up allowance.
+#[test]
+fn start_up_time_is_outside_the_request_timeout() {
+    let command = format!("sleep 1; exec {}", EVAL);
+    let mut child = Subprocess::new(&command, Duration::from_millis(500));
+    let reply = child.evaluate(&request(1));
+    assert!(matches!(reply, Reply::Output { .. }), "{reply:?}");
+}
+
+/// The reference's `eval`, this test binary's sibling.
+const EVAL: &str = concat!(env!("CARGO_BIN_EXE_cross-entropy-spec"), " eval");
+
+/// The reference, except that it aborts on every gradient request: correct on what it answers.
+fn aborts_on_gradients() -> String {
+    format!(
+        r#"while read -r line; do case "$line" in *'"grad":true'*) kill -ABRT $$;; esac; printf '%s\n' "$line" | {EVAL}; done"#
+    )
+}
+
+fn with_grad(grad: bool) -> Request {
+    Request { grad, ..request(1) }
+}
+
+/// Repeated deaths never turn a correct answer into an error: after an answer, any number of
+/// deaths in a row; before any answer, deaths on one kind of request (op and part) give up only
+/// that kind.
+#[test]
+fn giving_up_never_turns_a_correct_answer_into_an_error() {
+    let mut child = Subprocess::new(&aborts_on_gradients(), Duration::from_secs(10));
+    assert!(matches!(
+        child.evaluate(&with_grad(false)),
+        Reply::Output { .. }
+    ));
+    for _ in 0..4 {
+        broken(&child.evaluate(&with_grad(true)));
+    }
+    let reply = child.evaluate(&with_grad(false));
+    assert!(matches!(reply, Reply::Output { .. }), "{reply:?}");
+
+    let mut child = Subprocess::new(&aborts_on_gradients(), Duration::from_secs(10));
+    for _ in 0..4 {
+        broken(&child.evaluate(&with_grad(true)));
+    }
+    let reply = child.evaluate(&with_grad(false));
+    assert!(matches!(reply, Reply::Output { .. }), "{reply:?}");
+}
+
+/// A command that cannot start is given up after three deaths in a row, per kind of request.
+#[test]
+fn a_command_that_never_answers_is_given_up() {
+    let mut child = Subprocess::new("exit 3", Duration::from_secs(10));
+    for _ in 0..3 {
+        assert!(!broken(&child.evaluate(&with_grad(false))).contains("not started again"));
+    }
+    let why = broken(&child.evaluate(&with_grad(false))).to_string();
+    assert!(why.contains("not started again"), "{why}");
+}
+
+/// A grandchild that leaves the process group and the session (`setsid`) while holding the
+/// child's output neither costs the rest of the timeout once the child has exited nor outlives
+/// it: it is ended with the child.
+#[test]
+fn a_grandchild_that_leaves_the_session_is_ended_with_the_child() {
+    let pidfile = scratch("setsid");
+    let command = format!(
+        "setsid sh -c 'echo $$ > {}; exec sleep 60' & sleep 0.3; exit 3",
+        pidfile.display()
+    );
+    let mut child = Subprocess::new(&command, Duration::from_secs(20)).with_startup(Duration::ZERO);
+    let started = Instant::now();
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("exited"), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let pid = std::fs::read_to_string(&pidfile).expect("the grandchild wrote its pid");
+    let _ = std::fs::remove_file(&pidfile);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&pid), "the grandchild {pid} outlived the child");
 }

@@ -208,3 +208,32 @@ fn the_link_check_finds_a_missing_page_and_a_missing_anchor() {
     assert_eq!(broken_links(&root), ["a.html: #gone", "a.html: b.html"]);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Every field a report brings (implementation, request, status, detail) is escaped on every
+/// page: a report is data from elsewhere, and nothing in it runs when the site is opened.
+#[test]
+fn every_report_field_is_escaped() {
+    let root = scratch("injection");
+    let spec = small_spec(&root, true);
+    let evil = "<script>alert(1)</script>";
+    let report = serde_json::json!({
+        "implementation": evil,
+        "runs": [{
+            "id": "t.softmax.halves",
+            "request": format!("t.softmax.halves@{evil}"),
+            "status": evil,
+            "detail": evil,
+        }],
+    });
+    let mut verdicts = Verdicts::default();
+    verdicts.add(&report.to_string()).unwrap();
+    let out = root.join("site");
+    build(&spec, &out, &verdicts).unwrap();
+    for page in ["index.html", "01-small.html"] {
+        let html = std::fs::read_to_string(out.join(page)).unwrap();
+        // The site's own `<script src="search.js">` is there; the report's never is.
+        assert!(!html.contains(evil), "{page}: {html}");
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{page}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

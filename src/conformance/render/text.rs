@@ -6,11 +6,10 @@ use std::fmt::Write as _;
 
 use super::repro;
 use crate::conformance::compare::{Comparison, Mismatch, unflatten};
-use crate::conformance::protocol::Reply;
 use crate::conformance::report::{Counts, Replay, Report};
 use crate::conformance::run::{Claim, Expected, Part};
-use crate::conformance::verdict::{Evidence, Judgement, Status, Verdict};
-use crate::tensor::{Tensor, fmt_float};
+use crate::conformance::verdict::{Evidence, Got, Judgement, Status, Verdict};
+use crate::tensor::fmt_float;
 
 /// The whole report.
 pub fn report(r: &Report) -> String {
@@ -85,12 +84,17 @@ fn replay(v: &Verdict, replay: Option<&Replay>) -> String {
     };
     let command = replay.map_or("cross-entropy-spec eval".to_string(), |r| r.command.clone());
     let spec = (replay.and_then(|r| r.spec_dir.as_deref()))
-        .map(|d| format!(" --spec '{d}'"))
+        .map(|d| format!(" --spec {}", shell_quoted(d)))
         .unwrap_or_default();
     format!(
-        "  request: {shown}\n  replay: cross-entropy-spec request{spec} '{}' | {command}\n",
-        e.request.id
+        "  request: {shown}\n  replay: cross-entropy-spec request{spec} {} | {command}\n",
+        shell_quoted(&e.request.id)
     )
+}
+
+/// `text` as one word of `sh`: in single quotes, each quote in it written `'\''`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// How many runs were skipped, by the implementation's reason, most frequent first.
@@ -197,11 +201,11 @@ pub fn detail(v: &Verdict) -> String {
         Judgement::WrongErrorKind { want, got, message } => {
             format!("expected an error of kind `{want}`, got `{got}`: {message}")
         }
-        Judgement::MissingError { want } => match evidence.map(|e| &e.reply) {
-            Some(Reply::Output { output, .. }) => format!(
+        Judgement::MissingError { want } => match evidence.and_then(|e| e.got.as_ref()) {
+            Some(got) => format!(
                 "expected an error of kind `{want}`, got an output of shape {:?}: [{}]",
-                output.shape(),
-                preview(&output.formatted())
+                got.shape,
+                preview_got(got)
             ),
             _ => format!("expected an error of kind `{want}`, got an output"),
         },
@@ -233,13 +237,8 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
     else {
         return "values differ".into();
     };
-    let got = match &e.reply {
-        Reply::Output {
-            grad_input: Some(g),
-            ..
-        } if e.request.grad => g,
-        Reply::Output { output, .. } => output,
-        _ => return "values differ".into(),
+    let Some(got) = &e.got else {
+        return "values differ".into();
     };
     let mut out = format!(
         "{} ({})\nagainst {}\n",
@@ -255,12 +254,7 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
     }
     let want_text: Vec<String> = want.data.iter().map(|&v| fmt_float(v, false)).collect();
     let _ = writeln!(out, "expected {:?}: [{}]", want.shape, preview(&want_text));
-    let _ = writeln!(
-        out,
-        "got      {:?}: [{}]",
-        got.shape(),
-        preview(&got.formatted())
-    );
+    let _ = writeln!(out, "got      {:?}: [{}]", got.shape, preview_got(got));
     if c.shape_mismatch.is_none() {
         failing_elements(&mut out, got, c);
     }
@@ -282,9 +276,9 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
 }
 
 /// How many elements fail, the first few, and the worst with its error in every unit.
-fn failing_elements(out: &mut String, got: &Tensor, c: &Comparison) {
+fn failing_elements(out: &mut String, got: &Got, c: &Comparison) {
     const LISTED: usize = 8;
-    let index = |i: usize| format!("{:?}", unflatten(got.shape(), i));
+    let index = |i: usize| format!("{:?}", unflatten(&got.shape, i));
     let listed: Vec<String> = c.failing.iter().take(LISTED).map(|&i| index(i)).collect();
     let more = if c.failing.len() > LISTED {
         ", ..."
@@ -299,7 +293,7 @@ fn failing_elements(out: &mut String, got: &Tensor, c: &Comparison) {
         listed.join(", ")
     );
     if let Some(w) = &c.worst {
-        let single = got.dtype() == crate::vocab::Dtype::Float32;
+        let single = got.dtype == crate::vocab::Dtype::Float32;
         let how = match w.mismatch {
             Some(Mismatch::Nan) => "NaN where a number is expected, or the reverse".to_string(),
             Some(Mismatch::Infinity) => "an infinity that is not the expected one".to_string(),
@@ -360,6 +354,14 @@ fn fmt_bound(v: f64) -> String {
 }
 
 /// At most 12 values, then an ellipsis with the count.
+/// [`preview`] of the values a failing run kept of its reply.
+fn preview_got(got: &Got) -> String {
+    match got.len() {
+        n if n <= got.first.len() => got.first.join(", "),
+        n => format!("{}, ... ({n} values)", got.first.join(", ")),
+    }
+}
+
 pub(crate) fn preview(values: &[String]) -> String {
     const SHOWN: usize = 12;
     if values.len() <= SHOWN {

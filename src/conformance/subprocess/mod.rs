@@ -1,13 +1,16 @@
 //! An implementation under test that runs as a child process speaking protocol v1 on its stdin
 //! and stdout, in any language. What it can do to the runner is bounded: each request has a
-//! deadline that covers writing it as well as reading the reply; a reply line and the kept end of
-//! stderr have a size limit; a child that hangs or breaks is killed with everything it started
-//! (its process group) and the next request gets a fresh one; a child that dies at start three
-//! times in a row is not started again; and an interrupt (Ctrl-C) ends the wait at once.
+//! deadline that covers writing it as well as reading the reply, and the first request after a
+//! start has a start-up allowance besides; a reply line and the kept end of stderr have a size
+//! limit; a child that hangs or breaks is killed with everything it started (its process group)
+//! and the next request gets a fresh one; a command that has never answered anything and died
+//! three times in a row on one kind of request is not started again for that kind; and an
+//! interrupt (Ctrl-C, SIGTERM, SIGHUP) ends the wait at once.
 
 mod process;
 mod stderr;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -21,19 +24,40 @@ use crate::conformance::protocol::{Reply, Request};
 /// The longest reply line read (an output of the suite's largest size is about 420 MB).
 pub const MAX_REPLY_LINE: usize = 1 << 30;
 
-/// Deaths at start (before any readable reply) after which the command is not started again.
+/// The reply to a request whose wait the interrupt ended: the run is left out of the report.
+pub const INTERRUPTED_REPLY: &str = "interrupted";
+
+/// Deaths in a row on one kind of request, with nothing ever answered, after which the command
+/// is not started again for that kind.
 const MAX_START_DEATHS: u32 = 3;
+
+/// How long the reply of a child that exited is waited for (it may be in the pipe still).
+const EXIT_GRACE: Duration = Duration::from_millis(300);
+
+/// How long a started command may take to get ready, on top of its first request's timeout: an
+/// `import torch` takes a second of CPU, and many of them at once (`--jobs`) share the cores.
+pub const DEFAULT_STARTUP: Duration = Duration::from_secs(60);
+
+/// What a give-up is decided for: the op and whether a gradient is asked.
+type Kind = (crate::vocab::Op, bool);
+
+fn kind(request: &Request) -> Kind {
+    (request.op, request.grad)
+}
 
 /// A command started with `sh -c`, restarted whenever it dies or hangs.
 pub struct Subprocess {
     command: String,
     timeout: Duration,
+    startup: Duration,
     max_line: usize,
     interrupted: Option<&'static AtomicBool>,
     running: Option<Process>,
-    answered_since_start: bool,
-    start_deaths: u32,
-    given_up: Option<String>,
+    /// Whether any start of the command has answered a request.
+    ever_answered: bool,
+    /// Per kind of request: deaths in a row, and why it was given up.
+    deaths: BTreeMap<Kind, u32>,
+    given_up: BTreeMap<Kind, String>,
 }
 
 impl Subprocess {
@@ -41,13 +65,20 @@ impl Subprocess {
         Subprocess {
             command: command.to_string(),
             timeout,
+            startup: DEFAULT_STARTUP,
             max_line: MAX_REPLY_LINE,
             interrupted: None,
             running: None,
-            answered_since_start: false,
-            start_deaths: 0,
-            given_up: None,
+            ever_answered: false,
+            deaths: BTreeMap::new(),
+            given_up: BTreeMap::new(),
         }
+    }
+
+    /// Another start-up allowance (the default is 60 s).
+    pub fn with_startup(mut self, startup: Duration) -> Subprocess {
+        self.startup = startup;
+        self
     }
 
     /// A smaller limit on a reply line (the default is `MAX_REPLY_LINE`).
@@ -62,10 +93,8 @@ impl Subprocess {
         self
     }
 
-    /// Ends the child (it broke, or the run is over) and describes how it ended. A child that
-    /// `died` (exited, or closed its input) before any readable reply counts towards giving up;
-    /// one that hung or answered garbage does not, since it may do better on the next request.
-    fn stop(&mut self, died: bool) -> String {
+    /// Ends the child (it broke, or the run is over) and describes how it ended.
+    fn stop(&mut self) -> String {
         let Some(mut process) = self.running.take() else {
             return String::new();
         };
@@ -73,35 +102,46 @@ impl Subprocess {
         // Give the stderr reader a moment to collect the last words.
         std::thread::sleep(Duration::from_millis(50));
         let tail = process.stderr.lock().map(|t| t.lines()).unwrap_or_default();
-        let ended = match tail.as_slice() {
+        match tail.as_slice() {
             [] => format!("({status})"),
             lines => format!(
                 "({status}); its stderr ended:\n    {}",
                 lines.join("\n    ")
             ),
-        };
-        if self.answered_since_start {
-            self.start_deaths = 0;
-        } else if died {
-            self.start_deaths += 1;
-            if self.start_deaths >= MAX_START_DEATHS {
-                self.given_up = Some(format!(
-                    "the implementation broke {} times in a row before answering anything, so it is not started again; the last time {ended}",
-                    self.start_deaths
-                ));
-            }
         }
-        ended
+    }
+
+    /// Counts a death (the child exited, or closed its input) on a request of `kind`. A command
+    /// that has never answered anything and died [`MAX_START_DEATHS`] times in a row on this kind
+    /// is not started again for it; one that has answered once is always restarted, since its
+    /// deaths may be its way of refusing bad input.
+    fn died(&mut self, kind: Kind, ended: &str) {
+        let deaths = self.deaths.entry(kind).or_default();
+        *deaths += 1;
+        if !self.ever_answered && *deaths >= MAX_START_DEATHS {
+            let why = format!(
+                "the implementation died {deaths} times in a row on {} requests{} without ever answering anything, so it is not started again for them; the last time {ended}",
+                kind.0.as_str(),
+                if kind.1 { " for a gradient" } else { "" },
+            );
+            self.given_up.insert(kind, why);
+        }
     }
 
     /// Sends a request and waits for its reply line, within the timeout.
     fn exchange(&mut self, request: &Request) -> Result<Line, String> {
+        let mut deadline = Instant::now() + self.timeout;
+        let mut allowed = format!("{} s", self.timeout.as_secs_f64());
         if self.running.is_none() {
             self.running = Some(Process::start(&self.command, self.max_line)?);
-            self.answered_since_start = false;
+            deadline += self.startup;
+            allowed += &format!(
+                " and the start-up allowance of {} s",
+                self.startup.as_secs_f64()
+            );
         }
-        let deadline = Instant::now() + self.timeout;
-        let (timeout, interrupted) = (self.timeout, self.interrupted);
+        let interrupted = self.interrupted;
+        let mut exited_at = None;
         let process = self.running.as_mut().ok_or("unreachable: just started")?;
         process.send(request.to_json())?;
         loop {
@@ -117,14 +157,23 @@ impl Subprocess {
                     return Err("the implementation exited".into());
                 }
                 Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
-                    return Err(format!("no answer within {} s", timeout.as_secs_f64()));
+                    return Err(format!("no answer within {allowed}"));
                 }
                 Err(RecvTimeoutError::Timeout)
                     if interrupted.is_some_and(|f| f.load(Ordering::SeqCst)) =>
                 {
-                    return Err("interrupted".into());
+                    return Err(INTERRUPTED_REPLY.into());
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    // A process it started may hold its output open after it exited (one that
+                    // left the process group with `setsid`): the exit is what counts.
+                    if exited_at.is_none() && process.try_wait().is_some() {
+                        exited_at = Some(Instant::now());
+                    }
+                    if exited_at.is_some_and(|t: Instant| t.elapsed() > EXIT_GRACE) {
+                        return Err("the implementation exited".into());
+                    }
+                }
             }
         }
     }
@@ -136,7 +185,7 @@ impl Implementation for Subprocess {
     }
 
     fn evaluate(&mut self, request: &Request) -> Reply {
-        if let Some(why) = &self.given_up {
+        if let Some(why) = self.given_up.get(&kind(request)) {
             return Reply::Broken(why.clone());
         }
         let reply = match self.exchange(request) {
@@ -146,17 +195,24 @@ impl Implementation for Subprocess {
                 self.max_line
             )),
             Ok(Line::NotUtf8) => Reply::Broken("a reply line that is not UTF-8".into()),
+            Err(why) if why == INTERRUPTED_REPLY => {
+                self.stop();
+                return Reply::Broken(why);
+            }
             Err(why) => {
-                let died = why.contains("exited") || why.contains("stopped reading");
-                let ended = self.stop(died);
+                let ended = self.stop();
+                if why.contains("exited") || why.contains("stopped reading") {
+                    self.died(kind(request), &ended);
+                }
                 return Reply::Broken(format!("{why} {ended}"));
             }
         };
         if matches!(reply, Reply::Broken(_)) {
             // After garbage the stream may be out of step: start afresh.
-            self.stop(false);
+            self.stop();
         } else {
-            self.answered_since_start = true;
+            self.ever_answered = true;
+            self.deaths.remove(&kind(request));
         }
         reply
     }

@@ -1,9 +1,12 @@
 //! One run of the implementation's command: started with `sh -c` in a process group of its own,
-//! so that killing it kills everything it started; its stdin written by a thread (a child that
-//! does not read cannot block the runner); its replies read, line by bounded line, by another.
+//! so that killing it kills everything it started, and with a token in its environment, so that
+//! a descendant that left the group (`setsid`, a daemon's double fork) is found and killed too;
+//! its stdin written by a thread (a child that does not read cannot block the runner); its
+//! replies read, line by bounded line, by another.
 
 use std::io::{BufReader, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -14,6 +17,8 @@ use crate::conformance::lines::{Line, read_line};
 /// A started command and the threads that talk to it.
 pub struct Process {
     child: Child,
+    /// `RUN_TOKEN=<value>` in the environment of the child and of everything it starts.
+    token: String,
     requests: Option<SyncSender<String>>,
     pub replies: Receiver<std::io::Result<Line>>,
     pub stderr: Arc<Mutex<Tail>>,
@@ -21,8 +26,13 @@ pub struct Process {
 
 impl Process {
     pub fn start(command: &str, max_line: usize) -> Result<Process, String> {
+        let token = format!(
+            "{}-{}",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::SeqCst)
+        );
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(command);
+        cmd.arg("-c").arg(command).env(RUN_TOKEN, &token);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -59,6 +69,7 @@ impl Process {
         });
         Ok(Process {
             child,
+            token: format!("{RUN_TOKEN}={token}"),
             requests: Some(requests),
             replies,
             stderr: stderr::collect(err),
@@ -97,9 +108,49 @@ impl Process {
             }
         }
         let _ = self.child.kill();
+        kill_carrying(&self.token);
         self.child
             .wait()
             .map(|s| s.to_string())
             .unwrap_or_else(|e| e.to_string())
     }
+}
+
+/// The environment variable that marks the processes of one start of the command.
+const RUN_TOKEN: &str = "CROSS_ENTROPY_SPEC_RUN";
+
+/// Starts so far in this runner: with its pid, what makes each token unique.
+static STARTS: AtomicU64 = AtomicU64::new(0);
+
+/// Kills every process whose environment holds `entry` (`NAME=value`): the descendants of one
+/// start, wherever they went. Only processes of our own user can be read, and only those are ours.
+fn kill_carrying(entry: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let me = std::process::id();
+        for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            if pid == me {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            if environ
+                .split(|&b| b == 0)
+                .any(|var| var == entry.as_bytes())
+            {
+                if let Ok(pid) = i32::try_from(pid) {
+                    // SAFETY: kill(2) on a process that carries this start's token.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = entry;
 }
