@@ -54,6 +54,7 @@ pub mod conformance;
 pub mod error;
 pub mod eval;
 pub mod figures;
+pub mod oracle;
 pub mod reference;
 pub mod site;
 pub mod tensor;
