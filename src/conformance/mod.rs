@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod render;
 mod report;
 pub mod run;
+pub mod random;
 mod runner;
 pub mod scale;
 pub mod serve;
