@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_options, run};
 use cross_entropy_spec::conformance::protocol::tensor_json;
-use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::random::{self, run_random};
+use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, Replay, Report, Subprocess, case_json, find_run, glob_match,
     interrupt, render, request_for, run_suite_parallel, run_suite_until,
@@ -323,17 +323,23 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
 
 /// `check --random`: draws calls, judges them against the oracle, prints the shrunk failures.
 fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
-    let options = random_options(&args.random)?;
+    let mut options = random_options(&args.random)?;
+    options.guard = args.implementation.is_some();
     let timeout = timeout(args.timeout)?;
     interrupt::install();
     let started = std::time::Instant::now();
     let mut implementation: Box<dyn Implementation> = match &args.implementation {
         None => Box::new(Reference),
-        Some(command) => Box::new(
-            Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED),
-        ),
+        Some(command) => {
+            Box::new(Subprocess::new(command, timeout).interrupted_by(&interrupt::INTERRUPTED))
+        }
     };
-    let mut outcome = run_random(spec, &options, implementation.as_mut(), &interrupt::interrupted);
+    let mut outcome = run_random(
+        spec,
+        &options,
+        implementation.as_mut(),
+        &interrupt::interrupted,
+    );
     if let Some(name) = &args.name {
         outcome.report.implementation = name.clone();
     }
@@ -377,6 +383,7 @@ fn random_options(args: &RandomArgs) -> Result<random::Options, String> {
             max_elements: args.max_elements,
         },
         shrink: args.shrink,
+        guard: false,
     })
 }
 

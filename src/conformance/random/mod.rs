@@ -34,6 +34,10 @@ pub struct Options {
     pub surface: Surface,
     /// How many failures to shrink (each takes up to [`shrink::BUDGET`] more calls).
     pub shrink: usize,
+    /// Shrink only failures the reference does not share, and only into calls the reference
+    /// passes: for an implementation other than the reference, so that a shrunk case shows its
+    /// fault, not a gap of the allowance.
+    pub guard: bool,
 }
 
 /// A failure, shrunk.
@@ -127,6 +131,10 @@ pub fn run_drawn(
     }
 }
 
+fn reference_passes(spec: &Spec, drawn: &Drawn, id: &str, part: Part) -> bool {
+    run_drawn(spec, drawn, id, part, &mut crate::eval::Reference).status == Status::Passed
+}
+
 /// Whether a run expected an error (a call without a value has no gradient run).
 fn expects_error(v: &Verdict) -> bool {
     match &v.evidence {
@@ -162,8 +170,13 @@ pub fn run_random(
         for part in [Part::Value, Part::Gradient] {
             let verdict = run_drawn(spec, &drawn, &id, part, implementation);
             let value_error = part == Part::Value && expects_error(&verdict);
-            if verdict.status == Status::Failed && findings.len() < options.shrink {
-                findings.push(shrink::finding(spec, &drawn, index, &verdict, implementation));
+            if verdict.status == Status::Failed
+                && findings.len() < options.shrink
+                && (!options.guard || reference_passes(spec, &drawn, &id, part))
+            {
+                let f =
+                    shrink::finding(spec, &drawn, index, &verdict, implementation, options.guard);
+                findings.push(f);
             }
             report.runs.push(verdict);
             if value_error {

@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(Rng(0).next_u64(), 0xE220_A839_7B1D_CDAF);
         let a: Vec<u64> = (0..3).map(|_| Rng::for_case(7, 5).next_u64()).collect();
         assert!(a.iter().all(|&v| v == a[0]));
-        assert_ne!(Rng::for_case(7, 5).next_u64(), Rng::for_case(7, 6).next_u64());
+        assert_ne!(
+            Rng::for_case(7, 5).next_u64(),
+            Rng::for_case(7, 6).next_u64()
+        );
         assert_eq!(pow2(-53), f64::EPSILON / 2.0);
         let mut r = Rng(1);
         assert!((0..1000).map(|_| r.below(3)).all(|v| v < 3));

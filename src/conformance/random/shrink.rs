@@ -12,19 +12,23 @@ use super::{Finding, case_id, run_drawn};
 use crate::conformance::Implementation;
 use crate::conformance::render::repro::torch_line;
 use crate::conformance::verdict::{Status, Verdict};
+use crate::eval::Reference;
 use crate::spec::Spec;
 use crate::vocab::{Op, Role};
 
 /// The most candidate calls one failure's shrinking makes.
 pub const BUDGET: usize = 400;
 
-/// Shrinks the call behind a failing verdict and writes what reproduces it.
+/// Shrinks the call behind a failing verdict and writes what reproduces it. With `guard`, a
+/// simpler call is kept only if the reference passes it, so that shrinking cannot wander from
+/// the implementation's fault to a gap of the allowance (it does not apply to the reference).
 pub fn finding(
     spec: &Spec,
     drawn: &Drawn,
     index: u64,
     failed: &Verdict,
     implementation: &mut dyn Implementation,
+    guard: bool,
 ) -> Finding {
     let part = failed.run.part;
     let id = failed.run.id.clone();
@@ -33,7 +37,11 @@ pub fn finding(
     let mut still_fails = |candidate: &Drawn| -> Option<Verdict> {
         tried += 1;
         let v = run_drawn(spec, candidate, &id, part, implementation);
-        (v.status == Status::Failed && discriminant(&v.judgement) == kind).then_some(v)
+        let same = v.status == Status::Failed && discriminant(&v.judgement) == kind;
+        let sound = !guard
+            || same
+                && run_drawn(spec, candidate, &id, part, &mut Reference).status == Status::Passed;
+        (same && sound).then_some(v)
     };
     let (drawn, verdict) = shrink(drawn.clone(), failed.clone(), &mut still_fails);
     let shrunk_id = format!("{}.shrunk", case_id_of(&id, index));
@@ -168,7 +176,12 @@ fn take(d: &Drawn, axis: usize, keep: &[usize]) -> Option<Drawn> {
             (Role::Input, _) => Some(take_axis(a, axis, keep)),
             (Role::Target, true) if axis == class_axis => {
                 let classes = d.input().shape[class_axis];
-                Some(renumber(a, keep, classes, d.attrs.ignore_index.unwrap_or(-100))?)
+                Some(renumber(
+                    a,
+                    keep,
+                    classes,
+                    d.attrs.ignore_index.unwrap_or(-100),
+                )?)
             }
             (Role::Target, true) if rank > 1 => {
                 let t_axis = if axis == 0 { 0 } else { axis - 1 };
@@ -258,7 +271,10 @@ mod tests {
             data: vec![2.0, -100.0, 0.0],
             int: true,
         };
-        assert_eq!(renumber(&t, &[0, 2], 3, -100).unwrap().data, [1.0, -100.0, 0.0]);
+        assert_eq!(
+            renumber(&t, &[0, 2], 3, -100).unwrap().data,
+            [1.0, -100.0, 0.0]
+        );
         assert!(renumber(&t, &[1, 2], 3, -100).is_none());
     }
 }

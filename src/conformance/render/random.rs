@@ -67,7 +67,11 @@ pub fn outcome(o: &Outcome, options: &Options, command: Option<&str>) -> String 
         c.failed,
         c.errored,
         c.skipped,
-        if o.report.interrupted { " (interrupted)" } else { "" }
+        if o.report.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     );
     out
 }
@@ -109,7 +113,10 @@ pub fn kind(j: &Judgement) -> String {
     match j {
         Judgement::Passed(_) => "passed".into(),
         Judgement::Mismatch { comparison, .. } => {
-            match (&comparison.shape_mismatch, comparison.worst.and_then(|w| w.mismatch)) {
+            match (
+                &comparison.shape_mismatch,
+                comparison.worst.and_then(|w| w.mismatch),
+            ) {
                 (Some(_), _) => "shape differs".into(),
                 (_, Some(Mismatch::Nan)) => "NaN where a number is, or a number where NaN".into(),
                 (_, Some(Mismatch::Infinity)) => "an infinity differs".into(),
