@@ -103,16 +103,17 @@ impl Dd {
         Dd::norm(p, s + (t + f + LN2[2] * k))
     }
 
-    /// `e^r − 1` for `|r| ≤ 0.35`: the Taylor series of `r / 2^10` (to `r^12`), then ten
-    /// doublings `m ← m (2 + m)`, which never subtract 1 and so keep the digits of a small result.
+    /// `e^r − 1` for `|r| ≤ 0.35`: the Taylor series of `s = r / 2^10` to `s^9` (the rest is
+    /// below 1e-33 of it), by Horner's rule, then ten doublings `m ← m (2 + m)`, which never
+    /// subtract 1 and so keep the digits of a small result.
     fn expm1_reduced(r: Dd) -> Dd {
         let s = r.ldexp(-10);
-        let mut term = s;
-        let mut sum = s;
-        for k in 2..=12 {
-            term = term * s / Dd::new(<f64 as From<i32>>::from(k));
-            sum = sum + term;
+        let inverse = inverse_factorials();
+        let mut sum = inverse[9];
+        for k in (1..9).rev() {
+            sum = sum * s + inverse[k];
         }
+        sum = sum * s;
         for _ in 0..10 {
             sum = sum * (Dd::new(2.0) + sum);
         }
@@ -236,6 +237,18 @@ impl Dd {
         }
         x
     }
+}
+
+/// `1/k!` for `k = 0..=9`, each to double-double precision.
+fn inverse_factorials() -> &'static [Dd; 10] {
+    static TABLE: std::sync::OnceLock<[Dd; 10]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [Dd::new(1.0); 10];
+        for k in 1..10 {
+            t[k] = t[k - 1] / Dd::new(k as f64);
+        }
+        t
+    })
 }
 
 /// The binary exponent of a finite non-zero float64: `2^e ≤ |x| < 2^(e+1)`.

@@ -88,16 +88,22 @@ fn cross_entropy(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
             0.0 => 0.0,
             p => p * (lane.z(j).abs() + 2.0 * lane.l + 3.0),
         };
+        // The row's sums, once per row (not once per element: a 256,000-class row).
+        let qs = |k: usize| {
+            q_lanes
+                .as_ref()
+                .map_or(0.0, |q| (1.0 - eps) * q[n][k] + eps / lane.c as f64)
+        };
+        let total: f64 = match &q_lanes {
+            Some(_) => (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum(),
+            None => 0.0,
+        };
+        let all: f64 = (0..lane.c).map(|k| w(k).abs()).sum();
         for (j, slot) in o.iter_mut().enumerate() {
             *slot = match (&q_lanes, target.get(n).copied().flatten()) {
-                (Some(q), _) => {
-                    let qs = |k: usize| (1.0 - eps) * q[n][k] + eps / lane.c as f64;
-                    let total: f64 = (0..lane.c).map(|k| (w(k) * qs(k)).abs()).sum();
-                    c * (total * p_scale(j) + (w(j) * qs(j)).abs())
-                }
+                (Some(_), _) => c * (total * p_scale(j) + (w(j) * qs(j)).abs()),
                 (None, Some(t)) => {
                     let hit = if j == t { 1.0 } else { 0.0 };
-                    let all: f64 = (0..lane.c).map(|k| w(k).abs()).sum();
                     let smooth = match eps {
                         0.0 => 0.0,
                         _ => eps / lane.c as f64 * (all * p_scale(j) + w(j).abs()),
