@@ -121,6 +121,9 @@ pub fn kind(j: &Judgement) -> String {
                 (_, Some(Mismatch::Nan)) => "NaN where a number is, or a number where NaN".into(),
                 (_, Some(Mismatch::Infinity)) => "an infinity differs".into(),
                 (_, Some(Mismatch::ZeroSign)) => "zero sign".into(),
+                _ if comparison.worst.is_some_and(|w| w.allowance == 0.0) => {
+                    "off where the allowance is 0 (an underflowed error scale)".into()
+                }
                 _ => "outside the allowance".into(),
             }
         }
