@@ -71,43 +71,39 @@ pub fn shrink(
     still_fails: &mut dyn FnMut(&Drawn) -> Option<Verdict>,
 ) -> (Drawn, Verdict) {
     let mut spent = 0;
-    'outer: while spent < BUDGET {
-        for candidate in candidates(&drawn) {
-            if spent >= BUDGET {
-                break 'outer;
-            }
-            spent += 1;
-            if let Some(v) = still_fails(&candidate) {
-                drawn = candidate;
-                verdict = v;
-                continue 'outer;
-            }
+    while spent < BUDGET {
+        let found = candidates(&drawn)
+            .take(BUDGET - spent)
+            .inspect(|_| spent += 1)
+            .find_map(|c| still_fails(&c).map(|v| (c, v)));
+        match found {
+            Some((c, v)) => (drawn, verdict) = (c, v),
+            None => break,
         }
-        break;
     }
     (drawn, verdict)
 }
 
 /// Simpler calls, the biggest simplifications first: options dropped, then halves and single
-/// indices of each axis, then values made 0 or whole.
-pub fn candidates(d: &Drawn) -> Vec<Drawn> {
-    let mut out = options_dropped(d);
+/// indices of each axis, then values made 0 or whole. Made one at a time, as the loop asks:
+/// a 256,000-class row has half a million value candidates, each a copy of the call.
+pub fn candidates(d: &Drawn) -> impl Iterator<Item = Drawn> + '_ {
     let shape = d.input().shape.clone();
-    for (axis, &n) in shape.iter().enumerate() {
-        if n > 1 {
-            let half = n / 2;
-            out.extend(take(d, axis, &(0..half).collect::<Vec<_>>()));
-            out.extend(take(d, axis, &(half..n).collect::<Vec<_>>()));
-        }
-        if (2..=8).contains(&n) {
-            for skip in 0..n {
-                let keep: Vec<usize> = (0..n).filter(|&i| i != skip).collect();
-                out.extend(take(d, axis, &keep));
-            }
-        }
-    }
-    out.extend(values_simplified(d));
-    out
+    let cuts = shape.into_iter().enumerate().flat_map(move |(axis, n)| {
+        let halves = (n > 1).then(|| [(0..n / 2).collect(), (n / 2..n).collect()]);
+        let singles = (2..=8)
+            .contains(&n)
+            .then(|| (0..n).map(move |skip| (0..n).filter(|&i| i != skip).collect::<Vec<_>>()));
+        let keeps = halves
+            .into_iter()
+            .flatten()
+            .chain(singles.into_iter().flatten());
+        keeps.filter_map(move |keep: Vec<usize>| take(d, axis, &keep))
+    });
+    options_dropped(d)
+        .into_iter()
+        .chain(cuts)
+        .chain(values_simplified(d))
 }
 
 fn options_dropped(d: &Drawn) -> Vec<Drawn> {
@@ -141,26 +137,22 @@ fn options_dropped(d: &Drawn) -> Vec<Drawn> {
 }
 
 /// Each floating element made 0, then whole (rounded towards zero), one at a time.
-fn values_simplified(d: &Drawn) -> Vec<Drawn> {
-    let mut out = Vec::new();
-    for (&role, a) in &d.tensors {
-        if a.int {
-            continue;
-        }
-        for (i, &v) in a.data.iter().enumerate() {
-            for simpler in [0.0, v.trunc()] {
+fn values_simplified(d: &Drawn) -> impl Iterator<Item = Drawn> + '_ {
+    let floats = d.tensors.iter().filter(|(_, a)| !a.int);
+    floats.flat_map(move |(&role, a)| {
+        a.data.iter().enumerate().flat_map(move |(i, &v)| {
+            [0.0, v.trunc()].into_iter().filter_map(move |simpler| {
                 let same = simpler == v || (v.is_nan() && simpler.is_nan());
-                if !same && (simpler != 0.0 || v != 0.0) {
+                (!same).then(|| {
                     let mut c = d.clone();
                     if let Some(t) = c.tensors.get_mut(&role) {
                         t.data[i] = simpler;
                     }
-                    out.push(c);
-                }
-            }
-        }
-    }
-    out
+                    c
+                })
+            })
+        })
+    })
 }
 
 /// The call with the input's `axis` cut to the indices `keep`, and every other tensor cut to
