@@ -323,6 +323,15 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
 
 /// `check --random`: draws calls, judges them against the oracle, prints the shrunk failures.
 fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
+    let ignored = [
+        (args.jobs != 1, "--jobs"),
+        (args.expect.is_some(), "--expect"),
+        (args.write_expectations.is_some(), "--write-expectations"),
+        (args.spec.filter.is_some(), "--filter"),
+    ];
+    if let Some((_, flag)) = ignored.iter().find(|(given, _)| *given) {
+        return Err(format!("{flag} does not apply to --random"));
+    }
     let mut options = random_options(&args.random)?;
     options.guard = args.implementation.is_some();
     let timeout = timeout(args.timeout)?;

@@ -586,3 +586,38 @@ fn site_reports_bad_input_as_an_error() {
     );
     let _ = std::fs::remove_dir_all(out);
 }
+
+#[test]
+fn random_calls_through_the_protocol_pass_and_reproduce_by_seed() {
+    // log_softmax: an op today's allowance is sound on; through `eval` as a child process.
+    let me = env!("CARGO_BIN_EXE_cross-entropy-spec");
+    let args = ["--random", "30", "--seed", "4", "--op", "log_softmax"];
+    let eval = format!("{me} eval");
+    let mut all = vec!["check", "--impl", eval.as_str(), "--max-elements", "64"];
+    all.extend(args);
+    let out = run(&all);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("30 random calls (seed 4, from 0; --op log_softmax"),
+        "{text}"
+    );
+    // One call, drawn by its index alone, as a report's reproduction line does.
+    let one = run(&[
+        "check",
+        "--random",
+        "1",
+        "--seed",
+        "4",
+        "--from",
+        "17",
+        "--op",
+        "log_softmax",
+        "--max-elements",
+        "64",
+    ]);
+    assert!(one.status.success(), "{}", stdout(&one));
+    let bad = run(&["check", "--random", "3", "--dtype", "int64"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not float32 or float64"));
+}
