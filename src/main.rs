@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_options, run};
 use cross_entropy_spec::conformance::protocol::tensor_json;
+use cross_entropy_spec::conformance::random::{self, run_random};
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
     Expectations, Implementation, MAX_REPLY_LINE, Replay, Report, Subprocess, case_json, find_run,
@@ -19,6 +20,7 @@ use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::output::{self, PendingFile};
 use cross_entropy_spec::spec::{Spec, read_dir};
 use cross_entropy_spec::torch_rng::{Draw, TorchGenerator};
+use cross_entropy_spec::vocab::Op;
 use cross_entropy_spec::{bundle, vocab::Dtype};
 
 /// How long an implementation under test may take to answer one request, by default.
@@ -170,6 +172,35 @@ struct CheckArgs {
     /// passes nothing has not conformed.
     #[arg(long)]
     allow_empty: bool,
+    #[command(flatten)]
+    random: RandomArgs,
+}
+
+/// The random differential mode: calls drawn from the whole option surface, judged against the
+/// crate's exact oracle instead of the spec's cases.
+#[derive(clap::Args, Default)]
+struct RandomArgs {
+    /// Draw and judge this many random calls (value and gradient) instead of the spec's cases.
+    #[arg(long, value_name = "N")]
+    random: Option<u64>,
+    /// The seed of the random calls: the same seed draws the same calls on every machine.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "random")]
+    seed: u64,
+    /// The index of the first call: `--random 1 --from I` draws call I of the seed alone.
+    #[arg(long, value_name = "I", default_value_t = 0, requires = "random")]
+    from: u64,
+    /// Only this op (e.g. `cross_entropy`); by default every op.
+    #[arg(long, value_name = "OP", requires = "random")]
+    op: Option<String>,
+    /// Only this dtype (`float32` or `float64`); by default both.
+    #[arg(long, value_name = "D", requires = "random")]
+    dtype: Option<String>,
+    /// The most elements an input may have (the 256,000-class row needs 256000).
+    #[arg(long, value_name = "E", default_value_t = 262_144, requires = "random")]
+    max_elements: usize,
+    /// How many failures to shrink and print as spec cases.
+    #[arg(long, value_name = "K", default_value_t = 3, requires = "random")]
+    shrink: usize,
 }
 
 #[derive(clap::Args)]
@@ -250,6 +281,9 @@ fn load(args: &SpecArgs) -> Result<Spec, String> {
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let spec = load(&args.spec)?;
+    if args.random.random.is_some() {
+        return check_random(&spec, &args);
+    }
     let expectations = read_expectations(args.expect.as_deref(), &spec)?;
     let timeout = timeout(args.timeout)?;
     let startup = seconds("--startup", args.startup.unwrap_or(DEFAULT_STARTUP_SECONDS))?;
@@ -333,6 +367,88 @@ fn say(text: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// `check --random`: draws calls, judges them against the oracle, prints the shrunk failures.
+fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
+    let ignored = [
+        (args.jobs.is_some(), "--jobs"),
+        (args.expect.is_some(), "--expect"),
+        (args.write_expectations.is_some(), "--write-expectations"),
+        (args.spec.filter.is_some(), "--filter"),
+    ];
+    if let Some((_, flag)) = ignored.iter().find(|(given, _)| *given) {
+        return Err(format!("{flag} does not apply to --random"));
+    }
+    let mut options = random_options(&args.random)?;
+    options.guard = args.implementation.is_some();
+    let timeout = timeout(args.timeout)?;
+    let startup = seconds("--startup", args.startup.unwrap_or(DEFAULT_STARTUP_SECONDS))?;
+    let (json, _) = outputs(args)?;
+    interrupt::install();
+    let started = std::time::Instant::now();
+    let mut implementation: Box<dyn Implementation> = match &args.implementation {
+        None => Box::new(Reference),
+        Some(command) => Box::new(
+            Subprocess::new(command, timeout)
+                .with_startup(startup)
+                .interrupted_by(&interrupt::INTERRUPTED),
+        ),
+    };
+    let mut outcome = run_random(
+        spec,
+        &options,
+        implementation.as_mut(),
+        &interrupt::interrupted,
+    );
+    if let Some(name) = &args.name {
+        outcome.report.implementation = name.clone();
+    }
+    let (code, verdict_line) = verdict_code(&outcome.report, args.allow_empty);
+    let text = render::random::outcome(&outcome, &options, args.implementation.as_deref());
+    let took = format!("in {:.1} s\n", started.elapsed().as_secs_f64());
+    let printed = say(&(text + &took + &verdict_line));
+    if let Some(file) = json {
+        let text = serde_json::to_string_pretty(&render::json::report(&outcome.report))
+            .map_err(|e| e.to_string())?;
+        file.commit(&(text + "\n"))?;
+    }
+    if !outcome.report.interrupted {
+        printed?;
+    }
+    Ok(code)
+}
+
+fn random_options(args: &RandomArgs) -> Result<random::Options, String> {
+    let ops = match &args.op {
+        None => random::ALL_OPS.to_vec(),
+        Some(name) => vec![Op::parse(name).ok_or_else(|| format!("unknown op `{name}`"))?],
+    };
+    let dtypes = match args.dtype.as_deref() {
+        None => vec![Dtype::Float32, Dtype::Float64],
+        Some(name) => match Dtype::parse(name) {
+            Some(d) if d.is_float() => vec![d],
+            _ => return Err(format!("`{name}` is not float32 or float64")),
+        },
+    };
+    if args.max_elements == 0 || args.max_elements > cross_entropy_spec::reference::MAX_ELEMENTS {
+        return Err(format!(
+            "--max-elements must be between 1 and {}",
+            cross_entropy_spec::reference::MAX_ELEMENTS
+        ));
+    }
+    Ok(random::Options {
+        count: args.random.unwrap_or(0),
+        seed: args.seed,
+        from: args.from,
+        surface: random::Surface {
+            ops,
+            dtypes,
+            max_elements: args.max_elements,
+        },
+        shrink: args.shrink,
+        guard: false,
+    })
 }
 
 /// 0 when nothing unexpected happened and something passed; 128 + the signal after Ctrl-C

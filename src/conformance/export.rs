@@ -79,7 +79,7 @@ fn add_claims(
                 (Part::Value, Source::Stated) => continue,
                 (Part::Gradient, Source::Stated | Source::Pytorch) => "expect_grad",
                 (Part::Value, _) => "exact",
-                (Part::Gradient, Source::Exact) => "exact_grad",
+                (Part::Gradient, Source::Exact | Source::Oracle) => "exact_grad",
             };
             let name = if part == Part::Value {
                 "output"

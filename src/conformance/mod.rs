@@ -11,6 +11,7 @@ pub mod interrupt;
 pub mod lines;
 pub mod materialize;
 pub mod protocol;
+pub mod random;
 mod read_tensor;
 pub mod render;
 mod report;

@@ -71,6 +71,9 @@ pub enum Source {
     /// The exact result on the case's inputs as stored in the run's dtype, recorded beside the
     /// spec, within `k` roundoffs of the op's error scale.
     Exact,
+    /// The exact result on a randomly drawn call's inputs, from the crate's own oracle
+    /// (`check --random`), within `k` roundoffs of the op's error scale.
+    Oracle,
 }
 
 impl Source {
@@ -79,6 +82,7 @@ impl Source {
             Source::Stated => "the value the case states",
             Source::Pytorch => "PyTorch's recorded gradient",
             Source::Exact => "the exact value (the spec's recorded/exact.json)",
+            Source::Oracle => "the exact value (the crate's double-double oracle)",
         }
     }
 }

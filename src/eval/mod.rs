@@ -67,6 +67,38 @@ pub fn gradient(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Loss
 }
 
 fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tensor, LossError> {
+    let input = float_input(op, tensors)?;
+    let args = Args::new(op, tensors, attrs)?;
+    let result = match result_dtype(op, tensors) {
+        Dtype::Float64 => Tensor::from_real(call::<f64>(op, &args, mode)?),
+        _ => Tensor::from_real(call::<f32>(op, &args, mode)?),
+    };
+    // A gradient has the dtype of what it is the gradient with respect to.
+    Ok(match mode {
+        Mode::Gradient => result.cast(input.dtype()),
+        Mode::Value => result,
+    })
+}
+
+/// The reference evaluated in `T` whatever the tensors' dtypes (their values are read exactly):
+/// with a wider `T`, the oracle of [`crate::oracle`]. Also the dtype the result has.
+pub(crate) fn evaluate_in<T: crate::reference::Real>(
+    op: Op,
+    tensors: &Tensors,
+    attrs: &Attrs,
+    mode: Mode,
+) -> Result<(Dtype, ndarray::ArrayD<T>), LossError> {
+    let input = float_input(op, tensors)?;
+    let result = call::<T>(op, &Args::new(op, tensors, attrs)?, mode)?;
+    let dtype = match mode {
+        Mode::Gradient => input.dtype(),
+        Mode::Value => result_dtype(op, tensors),
+    };
+    Ok((dtype, result))
+}
+
+/// The input, which must be floating.
+fn float_input(op: Op, tensors: &Tensors) -> Result<&Tensor, LossError> {
     let input = tensors
         .get(&Role::Input)
         .ok_or_else(|| LossError::new(ErrorKind::MissingArgument, "missing tensor `input`"))?;
@@ -76,15 +108,7 @@ fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tens
             format!("\"{op}\" not implemented for 'Long': the input must be floating"),
         ));
     }
-    let result = match result_dtype(op, tensors) {
-        Dtype::Float64 => call::<f64>(op, &Args::new(op, tensors, attrs)?, mode),
-        _ => call::<f32>(op, &Args::new(op, tensors, attrs)?, mode),
-    }?;
-    // A gradient has the dtype of what it is the gradient with respect to.
-    Ok(match mode {
-        Mode::Gradient => result.cast(input.dtype()),
-        Mode::Value => result,
-    })
+    Ok(input)
 }
 
 /// The dtype the computation runs in and the output has: the input's, widened where PyTorch
@@ -115,14 +139,13 @@ fn call<T: crate::reference::Real>(
     op: Op,
     args: &Args<'_>,
     mode: Mode,
-) -> Result<Tensor, LossError> {
-    let output = match op {
+) -> Result<ndarray::ArrayD<T>, LossError> {
+    match op {
         Op::Softmax | Op::LogSoftmax => ops::softmax::<T>(op, args, mode),
         Op::Sigmoid => Ok(ops::sigmoid::<T>(args, mode)),
         Op::CrossEntropy => ops::cross_entropy::<T>(args, mode),
         Op::NllLoss => ops::nll_loss::<T>(args, mode),
         Op::BinaryCrossEntropy => ops::binary_cross_entropy::<T>(args, mode),
         Op::BinaryCrossEntropyWithLogits => ops::binary_cross_entropy_with_logits::<T>(args, mode),
-    }?;
-    Ok(Tensor::from_real(output))
+    }
 }

@@ -263,8 +263,7 @@ fn reduce_index<T: Real>(terms: IndexTerms<T>, reduction: Reduction) -> ArrayD<T
             Reduction::Mean => scalar(sum(&terms.nll) / d),
         };
     };
-    let keep = T::from_f64(1.0 - eps);
-    let spread = T::from_f64(eps / terms.layout.classes as f64);
+    let (keep, spread) = T::smoothing_weights(eps, terms.layout.classes);
     match reduction {
         Reduction::None => {
             let mixed = terms.nll.iter().zip(&smooth);
@@ -286,7 +285,7 @@ pub(crate) struct ProbTerms<T> {
 
 /// `q ↦ q' = (1-ε)·q + ε/C` when smoothing applies, the identity otherwise.
 pub(crate) fn smoothed_target<T: Real>(eps: Option<f64>, classes: usize) -> impl Fn(T) -> T + Sync {
-    let keep_spread = eps.map(|e| (T::from_f64(1.0 - e), T::from_f64(e / classes as f64)));
+    let keep_spread = eps.map(|e| T::smoothing_weights(e, classes));
     move |q| keep_spread.map_or(q, |(keep, spread)| q * keep + spread)
 }
 

@@ -211,8 +211,9 @@ fn index_grad<T: Real>(
     let (classes, d, eps) = (terms.layout.classes, terms.total_weight, terms.eps);
     // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t/D at the target and
     // -(ε/C)·w_c/D at every class c (the smooth term only exists when smoothing applies).
-    let nll_g = -per_loss(opts.reduction, T::from_f64(1.0 - eps.unwrap_or(0.0)), d);
-    let smooth_g = eps.map(|e| -per_loss(opts.reduction, T::from_f64(e / classes as f64), d));
+    let (keep, spread) = T::smoothing_weights(eps.unwrap_or(0.0), classes);
+    let nll_g = -per_loss(opts.reduction, keep, d);
+    let smooth_g = eps.map(|_| -per_loss(opts.reduction, spread, d));
     let w = terms.weight.as_deref();
     let rows = Rows::blocks(input, terms.layout.class_dim);
     rows.fill(input.shape(), |r, row, out| {

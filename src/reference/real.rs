@@ -35,6 +35,14 @@ pub trait Real:
     fn log1p_exp(self) -> Self;
     /// `out[i] = log1p_exp(arg(i))` for every `i`, as [`Real::exp_of`] does it.
     fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self);
+    /// Label smoothing's `(1 − ε, ε / C)`: computed in float64 and rounded once, as PyTorch
+    /// computes them; a wider type (the oracle's) makes them exactly.
+    fn smoothing_weights(eps: f64, classes: usize) -> (Self, Self) {
+        (
+            Self::from_f64(1.0 - eps),
+            Self::from_f64(eps / classes as f64),
+        )
+    }
 }
 
 impl Real for f32 {

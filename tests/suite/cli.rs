@@ -690,3 +690,38 @@ fn eval_answers_with_the_id_and_answers_unusual_whitespace() {
     assert_eq!(replies[2]["error"]["kind"], "malformed_request");
     assert_eq!(replies[3]["error"]["kind"], "malformed_request");
 }
+
+#[test]
+fn random_calls_through_the_protocol_pass_and_reproduce_by_seed() {
+    // log_softmax: an op today's allowance is sound on; through `eval` as a child process.
+    let me = env!("CARGO_BIN_EXE_cross-entropy-spec");
+    let args = ["--random", "30", "--seed", "4", "--op", "log_softmax"];
+    let eval = format!("{me} eval");
+    let mut all = vec!["check", "--impl", eval.as_str(), "--max-elements", "64"];
+    all.extend(args);
+    let out = run(&all);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("30 random calls (seed 4, from 0; --op log_softmax"),
+        "{text}"
+    );
+    // One call, drawn by its index alone, as a report's reproduction line does.
+    let one = run(&[
+        "check",
+        "--random",
+        "1",
+        "--seed",
+        "4",
+        "--from",
+        "17",
+        "--op",
+        "log_softmax",
+        "--max-elements",
+        "64",
+    ]);
+    assert!(one.status.success(), "{}", stdout(&one));
+    let bad = run(&["check", "--random", "3", "--dtype", "int64"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not float32 or float64"));
+}

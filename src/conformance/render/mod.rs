@@ -3,5 +3,6 @@
 
 pub mod expectations;
 pub mod json;
+pub mod random;
 pub mod repro;
 pub mod text;

@@ -1,0 +1,116 @@
+//! The two oracles agree: the crate's double-double oracle (`src/oracle`) and
+//! `scripts/exact_values.py` (60-digit mpmath, `spec/recorded/exact.json`), on every element of
+//! every recorded value and gradient run, within a small fraction of the run's allowance
+//! (`k · u · M`, the allowance a claim of the exact value gets). The recorded decimals are read
+//! to double-double precision, so the comparison sees the oracles' own disagreement, not a
+//! float64 rounding.
+
+use cross_entropy_spec::conformance::{Part, request_for, scale};
+use cross_entropy_spec::oracle::{dd::Dd, exact_wide, overflow_threshold};
+use cross_entropy_spec::spec::{Check, GradCheck, Spec};
+use cross_entropy_spec::vocab::Dtype;
+
+/// The most either oracle may differ from the other, in units of the run's allowance.
+const AGREEMENT: f64 = 1e-6;
+
+/// The recorded file, raw, so that its 25-digit decimals are read in double-double.
+fn recorded() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/recorded/exact.json");
+    let text = std::fs::read_to_string(path).expect("spec/recorded/exact.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// How far apart two values are in units of the allowance (0 for the same special value).
+fn ratio(oracle: Dd, exact: Dd, allowance: f64, dtype: Dtype) -> f64 {
+    let (o, e) = (oracle.to_f64(), exact.to_f64());
+    let overflows = o.abs() >= overflow_threshold(dtype) && e.is_infinite();
+    if (o.is_nan() && e.is_nan()) || (o == e && !o.is_finite()) || (overflows && o * e > 0.0) {
+        return 0.0;
+    }
+    let diff = (oracle - exact).to_f64().abs();
+    match diff {
+        0.0 => 0.0,
+        d if d.is_nan() => f64::INFINITY,
+        // An element compared exactly: a difference below 1e-25 of the value is the recorded
+        // decimal's own rounding.
+        d if allowance == 0.0 => match d <= 1e-24 * e.abs() {
+            true => 0.0,
+            false => f64::INFINITY,
+        },
+        d => d / allowance,
+    }
+}
+
+fn gradient_is_an_error(check: &Check) -> bool {
+    matches!(check, Check::Value { grad: Some(g), .. } if matches!(**g, GradCheck::Error { .. }))
+}
+
+struct Worst {
+    ratio: f64,
+    at: String,
+    runs: usize,
+    elements: usize,
+}
+
+fn check_run(spec: &Spec, record: &serde_json::Value, worst: &mut Worst, key: &str) {
+    let (id, dtype) = key.rsplit_once('@').expect("a run key");
+    let case = spec.case(id).expect("a recorded case");
+    let dtype = Dtype::parse(dtype).expect("a dtype");
+    for (part, field, tol) in [
+        (Part::Value, "output", "rounding"),
+        (Part::Gradient, "grad_input", "rounding_grad"),
+    ] {
+        if part == Part::Gradient && gradient_is_an_error(&case.check) {
+            continue; // expect_grad_error: the backward raises, there is nothing to compare
+        }
+        let request = request_for(case, dtype, part).expect("a request");
+        let k = spec.tolerances[tol].bounds(dtype).k;
+        let allowance = scale::roundoff(&request, part).expect("a scale");
+        let (_, shape, got) = exact_wide(&request).expect("the oracle answers a value case");
+        let want = &record[field];
+        let want_shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
+        assert_eq!(shape, want_shape, "{key} {field}");
+        let data = want["data"].as_array().expect("data");
+        for (i, (g, w)) in got.iter().zip(data).enumerate() {
+            let w = Dd::parse_decimal(w.as_str().expect("a string")).expect("a decimal");
+            let r = ratio(*g, w, k * allowance[i], dtype);
+            if r > worst.ratio {
+                worst.ratio = r;
+                worst.at = format!("{key} {field}[{i}]: oracle {g}, recorded {w}");
+            }
+            worst.elements += 1;
+        }
+        worst.runs += 1;
+    }
+}
+
+#[test]
+fn the_oracle_agrees_with_the_recorded_exact_values() {
+    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+    let file = recorded();
+    let values = file["values"].as_object().expect("values");
+    let mut worst = Worst {
+        ratio: 0.0,
+        at: String::new(),
+        runs: 0,
+        elements: 0,
+    };
+    for (key, record) in values {
+        check_run(spec, record, &mut worst, key);
+    }
+    let value_runs = (spec.cases.iter())
+        .filter(|c| matches!(c.check, Check::Value { .. }))
+        .map(|c| c.dtypes.len() * (2 - usize::from(gradient_is_an_error(&c.check))))
+        .sum::<usize>();
+    assert_eq!(worst.runs, value_runs, "every value case's runs");
+    eprintln!(
+        "{} runs, {} elements; worst {:.3e} of the allowance at {}",
+        worst.runs, worst.elements, worst.ratio, worst.at
+    );
+    assert!(
+        worst.ratio <= AGREEMENT,
+        "{:e} at {}",
+        worst.ratio,
+        worst.at
+    );
+}
