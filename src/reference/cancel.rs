@@ -1,0 +1,187 @@
+//! Gradients rearranged where PyTorch's formula subtracts two nearly equal numbers.
+//!
+//! A difference `a - b` of rounded `a` and `b` has the absolute error of its operands: when
+//! `a ≈ b` the relative error of the result is theirs times `|a| / |a - b|`. Two such
+//! differences are not inherent to the function being computed and disappear when the
+//! formula is rearranged (`spec/10-gradients.md`, "Accuracy where a gradient cancels"):
+//!
+//! - log_softmax's backward at a class whose probability exceeds 1/2: `g_d - p_d·Σ g` holds
+//!   `g_d·(1 - p_d)`, and `1 - p_d` is exactly the sum of the other classes' probabilities;
+//! - BCE-with-logits' `σ(x)·(1 + (pw - 1)·y) - pw·y`, which is `(1 - y)·σ(x) - pw·y·σ(-x)`:
+//!   for a large `x`, `σ(x)` rounds to 1 and `σ(x) - 1` keeps none of `σ(-x)`'s digits.
+//!
+//! Both are evaluated in f64 and rounded once, so in float32 the subtraction that remains (a
+//! true zero of the gradient) costs nothing either.
+
+use super::real::Real;
+use super::reduce::sum_by;
+
+/// The class whose probability exceeds 1/2, if there is one (there is at most one).
+fn dominant<T: Real>(p: &[T]) -> Option<usize> {
+    let half = T::from_f64(0.5);
+    p.iter().position(|&v| v > half)
+}
+
+/// How much a subtraction may magnify its operands' errors (four bits) before it counts as
+/// cancelling: below that PyTorch's formula is kept, rounding for rounding.
+const CANCELS: f64 = 16.0;
+
+/// The most the rearranged subtraction may magnify its operands' errors (one bit) for it to
+/// replace PyTorch's: its operands carry their own roundings (of `g`, of `s`), so it pays only
+/// where it removes the cancellation, not where it merely shrinks it.
+const CLEAN: f64 = 2.0;
+
+/// `(|a| + |b|) / |a - b|`: how much the subtraction `a - b` magnifies its operands' errors.
+fn magnification(a: f64, b: f64) -> f64 {
+    (a.abs() + b.abs()) / (a - b).abs()
+}
+
+/// log_softmax's backward on one row of logits `x`, `out_c = g_c - p_c·Σ g`, given the
+/// probabilities in `out` and `Σ g`; `one_hot` says `g` is zero but at one class and `total`
+/// is that class's `g` (so `Σ_{c≠d} g_c = total - g_d` exactly).
+///
+/// At the dominant class `d`, where PyTorch's value is finite and cancels, it is
+/// `g_d·(1 - p_d) - p_d·Σ_{c≠d} g_c = (g_d·s - Σ_{c≠d} g_c) / (1 + s)` with
+/// `s = Σ_{c≠d} exp(x_c - x_d)` (`1 - p_d` is the sum of the other probabilities, `s/(1 + s)`),
+/// if that subtraction does not cancel itself (a one-hot or nearly one-hot `g`).
+pub(super) fn log_softmax_backward_row<T: Real>(
+    x: &[T],
+    g: impl Fn(usize) -> T + Sync,
+    total: T,
+    one_hot: bool,
+    out: &mut [T],
+) {
+    let rearranged = dominant(out).and_then(|d| {
+        let (g_d, p_d) = (g(d), out[d]);
+        let plain = g_d - p_d * total;
+        let m_plain = magnification(g_d.to_f64(), (p_d * total).to_f64());
+        if !(plain.is_finite() && m_plain > CANCELS) {
+            return None;
+        }
+        let (value, m) = dominant_value(x, d, &g, total, one_hot);
+        (m <= CLEAN).then_some((d, value))
+    });
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = g(c) - *o * total;
+    }
+    if let Some((d, value)) = rearranged {
+        out[d] = value;
+    }
+}
+
+/// `(g_d·s - Σ_{c≠d} g_c) / (1 + s)` in f64, `s = Σ_{c≠d} exp(x_c - x_d)`, rounded once, and
+/// the [`magnification`] of its subtraction.
+fn dominant_value<T: Real>(
+    x: &[T],
+    d: usize,
+    g: &(impl Fn(usize) -> T + Sync),
+    total: T,
+    one_hot: bool,
+) -> (T, f64) {
+    let x_d = x[d].to_f64();
+    let others =
+        |f: &(dyn Fn(usize) -> f64 + Sync)| sum_by(x.len(), &|c| if c == d { 0.0 } else { f(c) });
+    let s = others(&|c| (x[c].to_f64() - x_d).exp());
+    let others_g = match one_hot {
+        true => (total - g(d)).to_f64(),
+        false => others(&|c| g(c).to_f64()),
+    };
+    let g_s = g(d).to_f64() * s;
+    let value = (g_s - others_g) / (1.0 + s);
+    (T::from_f64(value), magnification(g_s, others_g))
+}
+
+/// `∂/∂x` of BCE-with-logits' element loss before weighing, in f64: PyTorch's
+/// `σ(x)·(1 + (pw - 1)·y) - pw·y`, or `σ(x) - y` without `pos_weight`; where that cancels for
+/// `x ≥ 0` (`σ(x)` near 1), `(1 - y)·σ(x) - pw·y·σ(-x)` instead, whose terms are each
+/// accurate. With a non-finite argument, PyTorch's formula in `T`, whose NaNs and infinities
+/// it keeps.
+pub(super) fn logits_grad<T: Real>(x: T, y: T, pw: Option<T>, sigmoid: impl Fn(T) -> T) -> f64 {
+    let finite = x.is_finite() && y.is_finite() && pw.is_none_or(|p| p.is_finite());
+    if !finite {
+        let in_t = match pw {
+            Some(p) => (p * y + T::one() - y) * sigmoid(x) - p * y,
+            None => sigmoid(x) - y,
+        };
+        return in_t.to_f64();
+    }
+    let (x, y) = (x.to_f64(), y.to_f64());
+    let e = (-x.abs()).exp();
+    let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e)); // σ(|x|), σ(-|x|)
+    let (s, s_neg) = if x >= 0.0 { (big, small) } else { (small, big) };
+    let (k, py) = match pw {
+        Some(p) => (p.to_f64() * y + 1.0 - y, p.to_f64() * y),
+        None => (1.0, y),
+    };
+    let plain = s * k - py;
+    if x < 0.0 || magnification(s * k, py) <= CANCELS {
+        return plain;
+    }
+    (1.0 - y) * s - py * s_neg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::softmax::{sigmoid_scalar, softmax_row};
+
+    /// The probabilities of `x`, as the backward receives them.
+    fn probs(x: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; x.len()];
+        softmax_row(x, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_dominant_target_keeps_the_digits_of_one_minus_p() {
+        // p_0 = 1/(1 + s), s = 2·e^-20: PyTorch's -(1 - p_0) rounds 1 - p_0 to a multiple of
+        // 2^-53 (5e-8 of it); -s/(1 + s) is good to an ulp or two.
+        let x = [0.0, -20.0, -20.0];
+        let s = 2.0 * (-20.0f64).exp();
+        let exact = -s * (1.0 - s + s * s);
+        let target = |c| if c == 0 { -1.0 } else { 0.0 };
+        let mut out = probs(&x);
+        let total = -1.0; // Σ g
+        let plain = target(0) - out[0] * total;
+        assert!((plain - exact).abs() > 1e-9 * exact.abs(), "{plain}");
+        log_softmax_backward_row(&x, target, total, true, &mut out);
+        assert!(
+            (out[0] - exact).abs() <= 4e-16 * exact.abs(),
+            "{} vs {exact}",
+            out[0]
+        );
+        assert_eq!(out[1..], probs(&x)[1..]);
+        // The same row with g given in full (not one-hot) sums the others' g itself.
+        let mut again = probs(&x);
+        log_softmax_backward_row(&x, target, total, false, &mut again);
+        assert_eq!(again, out);
+        // Where nothing cancels (g_d far from p_d·Σg), PyTorch's formula, unchanged.
+        let mut mild = probs(&x);
+        let p = mild.clone();
+        log_softmax_backward_row(&x, |_| 1.0, 3.0, false, &mut mild);
+        assert_eq!(mild, p.iter().map(|p| 1.0 - p * 3.0).collect::<Vec<_>>());
+        // A non-finite result stays PyTorch's: g_d = -inf gives -inf - p_0·(-inf) = NaN.
+        let mut inf = probs(&x);
+        let g = |c| if c == 0 { f64::NEG_INFINITY } else { 0.0 };
+        log_softmax_backward_row(&x, g, f64::NEG_INFINITY, true, &mut inf);
+        assert!(inf[0].is_nan());
+    }
+
+    #[test]
+    fn logits_grad_keeps_sigma_minus_one() {
+        // x = 30, y = 1: σ(30) - 1 is 0 in float32 and -2^-52·… in float64; -σ(-30) is 9.4e-14.
+        let exact = -(-30.0f64).exp() / (1.0 + (-30.0f64).exp());
+        let g = logits_grad(30.0f64, 1.0, None, sigmoid_scalar);
+        assert!((g - exact).abs() <= exact.abs() * 4e-16, "{g} vs {exact}");
+        assert_eq!(
+            logits_grad(30.0f32, 1.0, None, sigmoid_scalar) as f32,
+            exact as f32
+        );
+        // pos_weight scales the positive part only: y = 1, pw = 3 at x = 0 is -3/2.
+        assert_eq!(logits_grad(0.0f64, 1.0, Some(3.0), sigmoid_scalar), -1.5);
+        assert_eq!(logits_grad(0.0f64, 0.0, Some(3.0), sigmoid_scalar), 0.5);
+        // Non-finite arguments keep PyTorch's formula: pw = inf at y = 1 is inf - inf = NaN.
+        assert!(logits_grad(0.0f64, 1.0, Some(f64::INFINITY), sigmoid_scalar).is_nan());
+        assert_eq!(logits_grad(f64::INFINITY, 0.25, None, sigmoid_scalar), 0.75);
+    }
+}
