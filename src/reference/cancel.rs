@@ -1,7 +1,7 @@
 //! Gradients rearranged where PyTorch's formula subtracts two nearly equal numbers.
 //!
 //! A difference `a - b` of rounded `a` and `b` has the absolute error of its operands: when
-//! `a ≈ b` the relative error of the result is theirs times `|a| / |a - b|`. Two such
+//! `a ≈ b` the relative error of the result is theirs times `(|a| + |b|) / |a - b|`. Two such
 //! differences are not inherent to the function being computed and disappear when the
 //! formula is rearranged (`spec/10-gradients.md`, "Accuracy where a gradient cancels"):
 //!
@@ -10,11 +10,14 @@
 //! - BCE-with-logits' `σ(x)·(1 + (pw - 1)·y) - pw·y`, which is `(1 - y)·σ(x) - pw·y·σ(-x)`:
 //!   for a large `x`, `σ(x)` rounds to 1 and `σ(x) - 1` keeps none of `σ(-x)`'s digits.
 //!
-//! Both are evaluated in f64 and rounded once, so in float32 the subtraction that remains (a
-//! true zero of the gradient) costs nothing either.
+//! Each is used only where PyTorch's subtraction magnifies errors more than 16-fold, so that
+//! elsewhere the values are PyTorch's formula's, rounding for rounding (in float64). Both are
+//! evaluated in f64 and rounded once. BCE-with-logits' whole gradient is, so in float32 the
+//! subtraction that remains there (a true zero of the gradient) costs nothing either.
 
 use super::real::Real;
 use super::reduce::sum_by;
+use super::softmax::sigmoid_scalar;
 
 /// The class whose probability exceeds 1/2, if there is one (there is at most one).
 fn dominant<T: Real>(p: &[T]) -> Option<usize> {
@@ -91,39 +94,87 @@ fn dominant_value<T: Real>(
     (T::from_f64(value), magnification(g_s, others_g))
 }
 
-/// `∂/∂x` of BCE-with-logits' element loss before weighing, in f64: PyTorch's
+/// BCE-with-logits' gradient on one chunk of elements, `out = w·∂l/∂x / n` (`w` 1 without a
+/// weight, `n` 1 unless 'mean'), in f64 in PyTorch's order and rounded once; see
+/// [`logits_grad`]. The exponentials are made first, a block at a time, so that the rest is a
+/// loop without calls or branches, which the compiler vectorises.
+pub(super) fn logits_grad_chunk<T: Real>(
+    (x, y): (&[T], &[T]),
+    pw: Option<&[T]>,
+    w: Option<&[T]>,
+    n: f64,
+    out: &mut [T],
+) {
+    const BLOCK: usize = 512;
+    let (mut arg, mut v) = ([T::zero(); BLOCK], [0.0; BLOCK]);
+    for lo in (0..out.len()).step_by(BLOCK) {
+        let hi = (lo + BLOCK).min(out.len());
+        let (arg, v) = (&mut arg[..hi - lo], &mut v[..hi - lo]);
+        let (x, y) = (&x[lo..hi], &y[lo..hi]);
+        arg.iter_mut().zip(x).for_each(|(a, &x)| *a = -x.abs());
+        T::exp_wide_of(v, arg); // e = exp(-|x|), then the gradient in its place
+        let wide = |t: T| Real::to_f64(t);
+        match pw.map(|p| &p[lo..hi]) {
+            Some(p) => (v.iter_mut().zip(x).zip(y).zip(p)).for_each(|(((v, &x), &y), &p)| {
+                *v = from_sigmoid(wide(x), wide(y), Some(wide(p)), *v);
+            }),
+            None => (v.iter_mut().zip(x).zip(y)).for_each(|((v, &x), &y)| {
+                *v = from_sigmoid(wide(x), wide(y), None, *v);
+            }),
+        }
+        let out = &mut out[lo..hi];
+        match w.map(|w| &w[lo..hi]) {
+            Some(w) => (out.iter_mut().zip(&*v).zip(w))
+                .for_each(|((o, &v), &w)| *o = T::from_f64(v * wide(w) / n)),
+            None => (out.iter_mut().zip(&*v)).for_each(|(o, &v)| *o = T::from_f64(v / n)),
+        }
+    }
+    // A non-finite argument: PyTorch's formula in `T`, whose NaNs and infinities it keeps.
+    for j in 0..out.len() {
+        let p = pw.map(|p| p[j]);
+        if !(x[j].is_finite() && y[j].is_finite() && p.is_none_or(|p| p.is_finite())) {
+            let v = logits_grad_in_t(x[j], y[j], p);
+            let v = w.map_or(v, |w| v * w[j]);
+            out[j] = if n == 1.0 { v } else { v / T::from_f64(n) };
+        }
+    }
+}
+
+/// `∂l/∂x` of BCE-with-logits' element loss before weighing, given `e = exp(-|x|)`: PyTorch's
 /// `σ(x)·(1 + (pw - 1)·y) - pw·y`, or `σ(x) - y` without `pos_weight`; where that cancels for
 /// `x ≥ 0` (`σ(x)` near 1), `(1 - y)·σ(x) - pw·y·σ(-x)` instead, whose terms are each
-/// accurate. With a non-finite argument, PyTorch's formula in `T`, whose NaNs and infinities
-/// it keeps.
-pub(super) fn logits_grad<T: Real>(x: T, y: T, pw: Option<T>, sigmoid: impl Fn(T) -> T) -> f64 {
-    let finite = x.is_finite() && y.is_finite() && pw.is_none_or(|p| p.is_finite());
-    if !finite {
-        let in_t = match pw {
-            Some(p) => (p * y + T::one() - y) * sigmoid(x) - p * y,
-            None => sigmoid(x) - y,
-        };
-        return in_t.to_f64();
-    }
-    let (x, y) = (x.to_f64(), y.to_f64());
-    let e = (-x.abs()).exp();
-    let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e)); // σ(|x|), σ(-|x|)
-    let (s, s_neg) = if x >= 0.0 { (big, small) } else { (small, big) };
+/// accurate.
+#[inline(always)]
+fn from_sigmoid(x: f64, y: f64, pw: Option<f64>, e: f64) -> f64 {
+    let s = if x >= 0.0 { 1.0 } else { e } / (1.0 + e); // σ(x), as `sigmoid_scalar`
     let (k, py) = match pw {
-        Some(p) => (p.to_f64() * y + 1.0 - y, p.to_f64() * y),
+        Some(p) => (p * y + 1.0 - y, p * y),
         None => (1.0, y),
     };
     let plain = s * k - py;
-    if x < 0.0 || magnification(s * k, py) <= CANCELS {
-        return plain;
+    // For x ≥ 0, σ(-x) = e·σ(x). Both values are made and one selected, without a branch on
+    // the data (which would mispredict on every other element of random logits).
+    let rearranged = (1.0 - y) * s - py * (e * s);
+    let cancels = (s * k).abs() + py.abs() > CANCELS * plain.abs(); // magnification > CANCELS
+    if x >= 0.0 && cancels {
+        rearranged
+    } else {
+        plain
     }
-    (1.0 - y) * s - py * s_neg
+}
+
+/// PyTorch's formula in `T`, for non-finite arguments.
+fn logits_grad_in_t<T: Real>(x: T, y: T, pw: Option<T>) -> T {
+    match pw {
+        Some(p) => (p * y + T::one() - y) * sigmoid_scalar(x) - p * y,
+        None => sigmoid_scalar(x) - y,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::softmax::{sigmoid_scalar, softmax_row};
+    use crate::reference::softmax::softmax_row;
 
     /// The probabilities of `x`, as the backward receives them.
     fn probs(x: &[f64]) -> Vec<f64> {
@@ -167,21 +218,41 @@ mod tests {
         assert!(inf[0].is_nan());
     }
 
+    /// The gradient of one element through [`logits_grad_chunk`], unweighed, summed.
+    fn logits_grad<T: Real>(x: T, y: T, pw: Option<T>) -> T {
+        let mut out = [T::zero()];
+        let p = pw.map(|p| [p]);
+        logits_grad_chunk(
+            (&[x], &[y]),
+            p.as_ref().map(|p| &p[..]),
+            None,
+            1.0,
+            &mut out,
+        );
+        out[0]
+    }
+
     #[test]
     fn logits_grad_keeps_sigma_minus_one() {
         // x = 30, y = 1: σ(30) - 1 is 0 in float32 and -2^-52·… in float64; -σ(-30) is 9.4e-14.
         let exact = -(-30.0f64).exp() / (1.0 + (-30.0f64).exp());
-        let g = logits_grad(30.0f64, 1.0, None, sigmoid_scalar);
+        let g = logits_grad(30.0f64, 1.0, None);
         assert!((g - exact).abs() <= exact.abs() * 4e-16, "{g} vs {exact}");
-        assert_eq!(
-            logits_grad(30.0f32, 1.0, None, sigmoid_scalar) as f32,
-            exact as f32
-        );
+        assert_eq!(logits_grad(30.0f32, 1.0, None), exact as f32);
         // pos_weight scales the positive part only: y = 1, pw = 3 at x = 0 is -3/2.
-        assert_eq!(logits_grad(0.0f64, 1.0, Some(3.0), sigmoid_scalar), -1.5);
-        assert_eq!(logits_grad(0.0f64, 0.0, Some(3.0), sigmoid_scalar), 0.5);
+        assert_eq!(logits_grad(0.0f64, 1.0, Some(3.0)), -1.5);
+        assert_eq!(logits_grad(0.0f64, 0.0, Some(3.0)), 0.5);
         // Non-finite arguments keep PyTorch's formula: pw = inf at y = 1 is inf - inf = NaN.
-        assert!(logits_grad(0.0f64, 1.0, Some(f64::INFINITY), sigmoid_scalar).is_nan());
-        assert_eq!(logits_grad(f64::INFINITY, 0.25, None, sigmoid_scalar), 0.75);
+        assert!(logits_grad(0.0f64, 1.0, Some(f64::INFINITY)).is_nan());
+        assert_eq!(logits_grad(f64::INFINITY, 0.25, None), 0.75);
+        // A chunk longer than a block, weighed and divided: w·(σ(x) - y)/n, element by element.
+        let x: Vec<f64> = (0..1200).map(|i| (i as f64 - 600.0) / 50.0).collect();
+        let (y, w) = (vec![0.25; 1200], vec![2.0; 1200]);
+        let mut out = vec![0.0; 1200];
+        logits_grad_chunk((&x, &y), None, Some(&w), 4.0, &mut out);
+        for (o, x) in out.iter().zip(&x) {
+            let want = logits_grad(*x, 0.25, None) * 2.0 / 4.0;
+            assert_eq!(*o, want);
+        }
     }
 }

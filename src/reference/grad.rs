@@ -11,7 +11,7 @@
 use ndarray::{ArrayD, Axis};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
-use super::cancel::{log_softmax_backward_row, logits_grad};
+use super::cancel::{log_softmax_backward_row, logits_grad_chunk};
 use super::cross_entropy::{
     CrossEntropyOptions, Target, check_rank, index_setup, log_probs, prob_setup, smoothed_target,
 };
@@ -336,16 +336,17 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     let (x, y) = (flat(input.view()), flat(target.view()));
     let (pos_weight, weight) = (pos_weight.map(flat), weight.map(flat));
-    let mean = (opts.reduction == Reduction::Mean).then(|| x.len() as f64);
-    // Element-wise, chunks in parallel; weighed and divided in f64 (PyTorch's order) and
-    // rounded once, so a float32 gradient is the f64 one rounded.
+    let n = match opts.reduction {
+        Reduction::Mean => x.len() as f64,
+        Reduction::None | Reduction::Sum => 1.0,
+    };
+    // Chunks in parallel; weighed and divided in f64 (PyTorch's order) and rounded once.
     let grad = collect_chunked(x.len(), |lo, out| {
-        for (i, g) in (lo..).zip(out.iter_mut()) {
-            let p = pos_weight.as_ref().map(|p| p[i]);
-            let v = logits_grad(x[i], y[i], p, sigmoid_scalar);
-            let v = weight.as_ref().map_or(v, |w| v * w[i].to_f64());
-            *g = T::from_f64(mean.map_or(v, |n| v / n));
-        }
+        let range = lo..lo + out.len();
+        let (x, y) = (&x[range.clone()], &y[range.clone()]);
+        let p = pos_weight.as_ref().map(|p| &p[range.clone()]);
+        let w = weight.as_ref().map(|w| &w[range]);
+        logits_grad_chunk((x, y), p, w, n, out);
     });
     Ok(array_from(input.shape(), grad))
 }

@@ -35,6 +35,10 @@ pub trait Real:
     fn log1p_exp(self) -> Self;
     /// `out[i] = log1p_exp(arg(i))` for every `i`, as [`Real::exp_of`] does it.
     fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self);
+    /// `out[i] = exp(x[i])` in f64, for formulas evaluated in f64 from this dtype: the C
+    /// library's `exp`; in float32 the float64 value behind [`Real::exp_of`] (a few float64 ulps
+    /// from exact), as a vector loop.
+    fn exp_wide_of(out: &mut [f64], x: &[Self]);
 }
 
 impl Real for f32 {
@@ -55,6 +59,15 @@ impl Real for f32 {
     fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
         out.iter_mut().enumerate().for_each(|(i, o)| *o = arg(i));
         super::exp::log1p_exp_f32_in_place(out)
+    }
+    fn exp_wide_of(out: &mut [f64], x: &[Self]) {
+        out.iter_mut()
+            .zip(x)
+            .for_each(|(o, &x)| *o = super::exp::exp_wide(x));
+        // `exp_wide` clamps its argument to ±150 (enough for a float32 result); past that,
+        // which an f64 formula may still scale back into range, the C library's.
+        let beyond = out.iter_mut().zip(x).filter(|(_, x)| x.abs() > 150.0);
+        beyond.for_each(|(o, &x)| *o = f64::from(x).exp());
     }
 }
 
@@ -78,6 +91,9 @@ impl Real for f64 {
         out.iter_mut()
             .enumerate()
             .for_each(|(i, o)| *o = arg(i).log1p_exp())
+    }
+    fn exp_wide_of(out: &mut [f64], x: &[Self]) {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp());
     }
 }
 
