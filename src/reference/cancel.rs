@@ -96,7 +96,7 @@ fn dominant_value<T: Real>(
 
 /// BCE-with-logits' gradient on one chunk of elements, `out = w·∂l/∂x / n` (`w` 1 without a
 /// weight, `n` 1 unless 'mean'), in f64 in PyTorch's order and rounded once; see
-/// [`logits_grad`]. The exponentials are made first, a block at a time, so that the rest is a
+/// [`from_sigmoid`]. The exponentials are made first, a block at a time, so that the rest is a
 /// loop without calls or branches, which the compiler vectorises.
 pub(super) fn logits_grad_chunk<T: Real>(
     (x, y): (&[T], &[T]),

@@ -312,7 +312,7 @@ pub fn binary_cross_entropy_grad<T: Real>(
 
 /// `weight·((pos_weight·y + 1 - y)·σ(x) - pos_weight·y)`, divided by `numel` for 'mean';
 /// `σ(x) - y` without either weight, each evaluated without its cancellation (see
-/// `cancel::logits_grad`). Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
+/// `cancel::from_sigmoid`). Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
 /// may be NaN.
 ///
 /// Without weights, `(σ(x) - y)/N` for the mean:
