@@ -41,14 +41,14 @@ def values(text):
 
 
 def frac(s, dtype):
-    """The value a snapshot's decimal stands for, exactly: a float32 is written as its shortest
-    round-trip decimal, which is not its value, so it is read back as the float32 it names."""
+    """The value a snapshot's decimal stands for, exactly: a float is written as its shortest
+    round-trip decimal, which is not its value, so it is read back as the float it names."""
     s = s.strip()
     if s in ("nan", "NaN", "inf", "-inf"):
         return None
     if dtype == "float32":
         return Fraction(struct.unpack("f", struct.pack("f", float(s)))[0])
-    return Fraction(s)
+    return Fraction(float(s))
 
 
 def main():
