@@ -99,6 +99,55 @@ fn dominant_value<T: Real>(
 /// [`from_sigmoid`]. The exponentials are made first, a block at a time, so that the rest is a
 /// loop without calls or branches, which the compiler vectorises.
 pub(super) fn logits_grad_chunk<T: Real>(
+    xy: (&[T], &[T]),
+    pw: Option<&[T]>,
+    w: Option<&[T]>,
+    n: f64,
+    out: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has just been found to support AVX-512F.
+            return unsafe { logits_grad_avx512(xy, pw, w, n, out) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has just been found to support AVX2.
+            return unsafe { logits_grad_avx2(xy, pw, w, n, out) };
+        }
+    }
+    logits_grad_loops(xy, pw, w, n, out)
+}
+
+/// [`logits_grad_loops`] compiled with AVX-512 (the bits are the same: no fused operations).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn logits_grad_avx512<T: Real>(
+    xy: (&[T], &[T]),
+    pw: Option<&[T]>,
+    w: Option<&[T]>,
+    n: f64,
+    out: &mut [T],
+) {
+    logits_grad_loops(xy, pw, w, n, out)
+}
+
+/// [`logits_grad_loops`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn logits_grad_avx2<T: Real>(
+    xy: (&[T], &[T]),
+    pw: Option<&[T]>,
+    w: Option<&[T]>,
+    n: f64,
+    out: &mut [T],
+) {
+    logits_grad_loops(xy, pw, w, n, out)
+}
+
+/// The loops of [`logits_grad_chunk`], inlined into each of its instruction-set versions.
+#[inline(always)]
+fn logits_grad_loops<T: Real>(
     (x, y): (&[T], &[T]),
     pw: Option<&[T]>,
     w: Option<&[T]>,
@@ -130,6 +179,10 @@ pub(super) fn logits_grad_chunk<T: Real>(
         }
     }
     // A non-finite argument: PyTorch's formula in `T`, whose NaNs and infinities it keeps.
+    let finite = |s: &[T]| s.iter().fold(true, |ok, v| ok & v.is_finite()); // no early exit
+    if finite(x) && finite(y) && pw.is_none_or(finite) {
+        return;
+    }
     for j in 0..out.len() {
         let p = pw.map(|p| p[j]);
         if !(x[j].is_finite() && y[j].is_finite() && p.is_none_or(|p| p.is_finite())) {

@@ -60,6 +60,7 @@ impl Real for f32 {
         out.iter_mut().enumerate().for_each(|(i, o)| *o = arg(i));
         super::exp::log1p_exp_f32_in_place(out)
     }
+    #[inline(always)]
     fn exp_wide_of(out: &mut [f64], x: &[Self]) {
         out.iter_mut()
             .zip(x)
@@ -92,6 +93,7 @@ impl Real for f64 {
             .enumerate()
             .for_each(|(i, o)| *o = arg(i).log1p_exp())
     }
+    #[inline(always)]
     fn exp_wide_of(out: &mut [f64], x: &[Self]) {
         out.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp());
     }
