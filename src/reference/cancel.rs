@@ -17,12 +17,14 @@
 
 use super::real::Real;
 use super::reduce::sum_by;
-use super::softmax::sigmoid_scalar;
+use super::softmax::{row_max, sigmoid_scalar};
 
 /// The class whose probability exceeds 1/2, if there is one (there is at most one).
 fn dominant<T: Real>(p: &[T]) -> Option<usize> {
+    // The vectorised maximum first: most rows have no such class, and a search that stops at
+    // the first one compares one element at a time.
     let half = T::from_f64(0.5);
-    p.iter().position(|&v| v > half)
+    (row_max(p) > half).then(|| p.iter().position(|&v| v > half))?
 }
 
 /// How much a subtraction may magnify its operands' errors (four bits) before it counts as
@@ -39,37 +41,31 @@ fn magnification(a: f64, b: f64) -> f64 {
     (a.abs() + b.abs()) / (a - b).abs()
 }
 
-/// log_softmax's backward on one row of logits `x`, `out_c = g_c - p_c·Σ g`, given the
-/// probabilities in `out` and `Σ g`; `one_hot` says `g` is zero but at one class and `total`
-/// is that class's `g` (so `Σ_{c≠d} g_c = total - g_d` exactly).
+/// The dominant class's value of log_softmax's backward on one row of logits `x`, where
+/// PyTorch's `out_c = g_c - p_c·Σ g` cancels, as `(d, value)`; given the probabilities in `out`
+/// and `Σ g`, `one_hot` saying `g` is zero but at one class and `total` is that class's `g`
+/// (so `Σ_{c≠d} g_c = total - g_d` exactly). The caller computes every other value itself.
 ///
 /// At the dominant class `d`, where PyTorch's value is finite and cancels, it is
 /// `g_d·(1 - p_d) - p_d·Σ_{c≠d} g_c = (g_d·s - Σ_{c≠d} g_c) / (1 + s)` with
 /// `s = Σ_{c≠d} exp(x_c - x_d)` (`1 - p_d` is the sum of the other probabilities, `s/(1 + s)`),
 /// if that subtraction does not cancel itself (a one-hot or nearly one-hot `g`).
-pub(super) fn log_softmax_backward_row<T: Real>(
+pub(super) fn dominant_fix<T: Real>(
     x: &[T],
-    g: impl Fn(usize) -> T + Sync,
+    g: &(impl Fn(usize) -> T + Sync),
     total: T,
     one_hot: bool,
-    out: &mut [T],
-) {
-    let rearranged = dominant(out).and_then(|d| {
-        let (g_d, p_d) = (g(d), out[d]);
-        let plain = g_d - p_d * total;
-        let m_plain = magnification(g_d.to_f64(), (p_d * total).to_f64());
-        if !(plain.is_finite() && m_plain > CANCELS) {
-            return None;
-        }
-        let (value, m) = dominant_value(x, d, &g, total, one_hot);
-        (m <= CLEAN).then_some((d, value))
-    });
-    for (c, o) in out.iter_mut().enumerate() {
-        *o = g(c) - *o * total;
+    out: &[T],
+) -> Option<(usize, T)> {
+    let d = dominant(out)?;
+    let (g_d, p_d) = (g(d), out[d]);
+    let plain = g_d - p_d * total;
+    let m_plain = magnification(g_d.to_f64(), (p_d * total).to_f64());
+    if !(plain.is_finite() && m_plain > CANCELS) {
+        return None;
     }
-    if let Some((d, value)) = rearranged {
-        out[d] = value;
-    }
+    let (value, m) = dominant_value(x, d, g, total, one_hot);
+    (m <= CLEAN).then_some((d, value))
 }
 
 /// `(g_d·s - Σ_{c≠d} g_c) / (1 + s)` in f64, `s = Σ_{c≠d} exp(x_c - x_d)`, rounded once, and
@@ -234,6 +230,23 @@ mod tests {
         let mut out = vec![0.0; x.len()];
         softmax_row(x, &mut out);
         out
+    }
+
+    /// log_softmax's backward as `grad.rs` makes it, with the dominant class's fix.
+    fn log_softmax_backward_row(
+        x: &[f64],
+        g: impl Fn(usize) -> f64 + Sync,
+        total: f64,
+        one_hot: bool,
+        out: &mut [f64],
+    ) {
+        let fix = dominant_fix(x, &g, total, one_hot, out);
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = g(c) - *o * total;
+        }
+        if let Some((d, value)) = fix {
+            out[d] = value;
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use ndarray::{ArrayD, Axis};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
-use super::cancel::{log_softmax_backward_row, logits_grad_chunk};
+use super::cancel::{dominant_fix, logits_grad_chunk};
 use super::cross_entropy::{
     CrossEntropyOptions, Target, check_rank, index_setup, log_probs, prob_setup, smoothed_target,
 };
@@ -155,8 +155,18 @@ fn log_softmax_backward<T: Real>(
 ) {
     let one_hot = total.is_some();
     let total = total.unwrap_or_else(|| sum_by(out.len(), &g));
-    T::exp_of(out, log_probs(row));
-    log_softmax_backward_row(row, g, total, one_hot, out);
+    let (log_norm, lp) = log_probs(row);
+    T::exp_of(out, lp);
+    // A class above 1/2 makes `log_norm = -log p_max` less than ln 2: only then is there one.
+    let maybe_dominant = log_norm < T::from_f64(std::f64::consts::LN_2);
+    let fix = maybe_dominant.then(|| dominant_fix(row, &g, total, one_hot, out));
+    let fix = fix.flatten();
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = g(c) - *o * total;
+    }
+    if let Some((d, value)) = fix {
+        out[d] = value;
+    }
 }
 
 /// `Σ g` when `g` is zero but at the target: the pairwise sum adds the zeros exactly and starts
