@@ -17,7 +17,9 @@ measured (e.g. an older commit's binary, with --binary). Inputs, drawn from a fi
   random     logits U(-4, 4), 512 × 1000, random targets: cross_entropy 'mean'
 
 Prints, per input and op, the largest error in ulps (an ulp of the exact value in float32).
-Needs mpmath (in the PyTorch virtualenv).
+Needs mpmath (in the PyTorch virtualenv). `--part gradients` measures gradients instead, in
+float32 and float64 (`scripts/accuracy_grad.py` holds that part and its inputs); `--part all`,
+the default, does both.
 """
 import argparse
 import json
@@ -27,6 +29,8 @@ import mpmath as mp
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+import accuracy_grad
 
 mp.mp.dps = 50
 
@@ -41,17 +45,18 @@ def ulps(got, exact):
     return float(abs(got - exact) / ulp)
 
 
-def reference(binary, op, inputs, attrs):
+def reference(binary, op, inputs, attrs, grad=False):
+    """The reference's output (or, with `grad`, its gradient of the output's sum) through `eval`."""
     def tensor(a):
-        dtype = "int64" if a.dtype == np.int64 else "float32"
+        dtype = {np.int64: "int64", np.float32: "float32", np.float64: "float64"}[a.dtype.type]
         return {"dtype": dtype, "shape": list(a.shape), "data": a.flatten().tolist()}
 
-    request = {"protocol": 1, "id": "acc", "op": op, "grad": False, "attrs": attrs,
+    request = {"protocol": 1, "id": "acc", "op": op, "grad": grad, "attrs": attrs,
                "inputs": {k: tensor(v) for k, v in inputs.items()}}
     out = subprocess.run([binary, "eval"], input=json.dumps(request) + "\n",
                          capture_output=True, text=True, check=True).stdout
     reply = json.loads(out)
-    return np.array(reply["output"]["data"], dtype=np.float64)
+    return np.array(reply["grad_input" if grad else "output"]["data"], dtype=np.float64)
 
 
 def lse_row(row):
@@ -85,7 +90,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", default="target/release/cross-entropy-spec")
     p.add_argument("--label", default="reference")
+    p.add_argument("--part", choices=("values", "gradients", "all"), default="all")
     args = p.parse_args()
+    if args.part in ("gradients", "all"):
+        accuracy_grad.main(args.binary, args.label, reference)
+    if args.part == "gradients":
+        return
     rng = np.random.default_rng(15)
     rows = []
 

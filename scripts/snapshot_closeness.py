@@ -12,6 +12,7 @@ farther from its exact value, or a changed value has no exact value to compare w
 import json
 import pathlib
 import re
+import struct
 import sys
 from fractions import Fraction
 
@@ -39,11 +40,15 @@ def values(text):
     return out
 
 
-def frac(s):
+def frac(s, dtype):
+    """The value a snapshot's decimal stands for, exactly: a float is written as its shortest
+    round-trip decimal, which is not its value, so it is read back as the float it names."""
     s = s.strip()
     if s in ("nan", "NaN", "inf", "-inf"):
         return None
-    return Fraction(s)
+    if dtype == "float32":
+        return Fraction(struct.unpack("f", struct.pack("f", float(s)))[0])
+    return Fraction(float(s))
 
 
 def main():
@@ -64,12 +69,12 @@ def main():
                 if o == n:
                     continue
                 where = f"{case}@{dtype} {part}[{i}]: {o} -> {n}"
-                if want is None or frac(o) is None or frac(n) is None:
+                if want is None or frac(o, dtype) is None or frac(n, dtype) is None:
                     counts["no exact"] += 1
                     bad.append(where + " (no exact value)")
                     continue
                 e = Fraction(want[i])
-                do, dn = abs(frac(o) - e), abs(frac(n) - e)
+                do, dn = abs(frac(o, dtype) - e), abs(frac(n, dtype) - e)
                 kind = "closer" if dn < do else "as close" if dn == do else "farther"
                 counts[kind] += 1
                 if kind != "closer" or VERBOSE:

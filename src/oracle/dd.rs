@@ -627,6 +627,17 @@ impl crate::reference::Real for Dd {
         let eps = Dd::new(eps);
         (Dd::new(1.0) - eps, eps / Dd::new(classes as f64))
     }
+    /// Already the widest: the rearranged formulas are evaluated in double-double.
+    type Wide = Dd;
+    fn to_wide(self) -> Dd {
+        self
+    }
+    fn from_wide(w: Dd) -> Dd {
+        w
+    }
+    fn exp_wide_of(out: &mut [Dd], x: &[Dd]) {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp_dd());
+    }
 }
 
 #[cfg(test)]

@@ -117,10 +117,11 @@ fn smoothing_shape_quirks<T>(
     ))
 }
 
-/// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row, as a function of `c`.
-pub(crate) fn log_probs<T: Real>(row: &[T]) -> impl Fn(usize) -> T + Sync + '_ {
+/// `log p_c = (x_c - m) - log Σ exp(x - m)` for every class of one row, as a function of `c`,
+/// and the row's `log Σ exp(x - m)` (`-log p_max`).
+pub(crate) fn log_probs<T: Real>(row: &[T]) -> (T, impl Fn(usize) -> T + Sync + '_) {
     let (m, log_norm) = shift_and_log_norm(row);
-    move |c| (row[c] - m) - log_norm
+    (log_norm, move |c| (row[c] - m) - log_norm)
 }
 
 /// `terms[j] = log p_(lo + j)` of `row`, given its `(m, log_norm)`: one chunk for

@@ -62,7 +62,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
 
 /// `exp(x)` in float64, to a few float64 ulps (exact at 0), for a float32 `x`.
 #[inline(always)]
-fn exp_wide(x: f32) -> f64 {
+pub(crate) fn exp_wide(x: f32) -> f64 {
     // Beyond ±150 the float32 result is 0 or +inf either way; clamping keeps 2^k a float64
     // (and `clamp` passes a NaN through).
     let x = f64::from(x).clamp(-150.0, 150.0);

@@ -11,6 +11,7 @@
 use ndarray::{ArrayD, Axis};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
+use super::cancel::{dominant_fix, logits_grad_chunk};
 use super::cross_entropy::{
     CrossEntropyOptions, Target, check_rank, index_setup, log_probs, prob_setup, smoothed_target,
 };
@@ -143,19 +144,28 @@ pub fn nll_loss_grad<T: Real>(
     Ok(grad)
 }
 
-/// log_softmax's backward on one row: `∂/∂x = g - exp(lp)·Σ g`, given `g_c = ∂L/∂lp_c` as a
-/// function of `c` (no per-row vector), the row's log-probabilities, and `Σ g` if the caller
-/// knows it without summing (see [`one_hot_total`]).
+/// log_softmax's backward on one row of logits: `∂/∂x = g - exp(lp)·Σ g`, given
+/// `g_c = ∂L/∂lp_c` as a function of `c` (no per-row vector) and `Σ g` if the caller knows it
+/// without summing (see [`one_hot_total`]); rearranged where it cancels (`cancel`).
 fn log_softmax_backward<T: Real>(
-    lp: impl Fn(usize) -> T,
+    row: &[T],
     g: impl Fn(usize) -> T + Sync,
     total: Option<T>,
     out: &mut [T],
 ) {
+    let one_hot = total.is_some();
     let total = total.unwrap_or_else(|| sum_by(out.len(), &g));
+    let (log_norm, lp) = log_probs(row);
     T::exp_of(out, lp);
+    // A class above 1/2 makes `log_norm = -log p_max` less than ln 2: only then is there one.
+    let maybe_dominant = log_norm < T::from_f64(std::f64::consts::LN_2);
+    let fix = maybe_dominant.then(|| dominant_fix(row, &g, total, one_hot, out));
+    let fix = fix.flatten();
     for (c, o) in out.iter_mut().enumerate() {
         *o = g(c) - *o * total;
+    }
+    if let Some((d, value)) = fix {
+        out[d] = value;
     }
 }
 
@@ -233,7 +243,7 @@ fn index_grad<T: Real>(
             None => Some(one_hot_total(t.map(&g))),
             Some(_) => None,
         };
-        log_softmax_backward(log_probs(row), g, total, out);
+        log_softmax_backward(row, g, total, out);
     })
 }
 
@@ -250,17 +260,12 @@ fn prob_grad<T: Real>(
     let g = -per_loss(opts.reduction, T::one(), from_count::<T>(x.count));
     x.fill(input.shape(), |r, row, out| {
         let q = q.row(r);
-        log_softmax_backward(
-            log_probs(row),
-            |c| g * weight_of(w, c) * smoothed(q[c]),
-            None,
-            out,
-        );
+        log_softmax_backward(row, |c| g * weight_of(w, c) * smoothed(q[c]), None, out);
     })
 }
 
-/// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail that
-/// PyTorch's two binary backward kernels share, on the gradient's row-major values.
+/// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail of
+/// PyTorch's BCE backward kernel, on the gradient's row-major values, in `T`.
 fn weighted_and_reduced<T: Real>(
     shape: &[usize],
     mut grad: Vec<T>,
@@ -317,7 +322,8 @@ pub fn binary_cross_entropy_grad<T: Real>(
 }
 
 /// `weight·((pos_weight·y + 1 - y)·σ(x) - pos_weight·y)`, divided by `numel` for 'mean';
-/// `σ(x) - y` without either weight. Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
+/// `σ(x) - y` without either weight, each evaluated without its cancellation (see
+/// `cancel::from_sigmoid`). Finite at `x = ±inf` (`σ = 1` or `0`) where the loss
 /// may be NaN.
 ///
 /// Without weights, `(σ(x) - y)/N` for the mean:
@@ -340,28 +346,20 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     let (x, y) = (flat(input.view()), flat(target.view()));
-    let pos_weight = pos_weight.map(flat);
-    // Element-wise, a chunk at a time and chunks in parallel, over slices of one length.
+    let (pos_weight, weight) = (pos_weight.map(flat), weight.map(flat));
+    let n = match opts.reduction {
+        Reduction::Mean => x.len() as f64,
+        Reduction::None | Reduction::Sum => 1.0,
+    };
+    // Chunks in parallel; weighed and divided in f64 (PyTorch's order) and rounded once.
     let grad = collect_chunked(x.len(), |lo, out| {
         let range = lo..lo + out.len();
         let (x, y) = (&x[range.clone()], &y[range.clone()]);
-        match pos_weight.as_ref().map(|p| &p[range]) {
-            Some(p) => out.iter_mut().enumerate().for_each(|(j, g)| {
-                let py = p[j] * y[j];
-                *g = (py + T::one() - y[j]) * sigmoid_scalar(x[j]) - py;
-            }),
-            None => out
-                .iter_mut()
-                .enumerate()
-                .for_each(|(j, g)| *g = sigmoid_scalar(x[j]) - y[j]),
-        }
+        let p = pos_weight.as_ref().map(|p| &p[range.clone()]);
+        let w = weight.as_ref().map(|w| &w[range]);
+        logits_grad_chunk((x, y), p, w, n, out);
     });
-    Ok(weighted_and_reduced(
-        input.shape(),
-        grad,
-        weight,
-        opts.reduction,
-    ))
+    Ok(array_from(input.shape(), grad))
 }
 
 #[cfg(test)]

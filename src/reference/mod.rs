@@ -9,6 +9,7 @@
 //!   latter not through `binary_cross_entropy ∘ sigmoid`).
 //! - [`mod@grad`] — the closed-form gradient of each function's summed output with respect
 //!   to `input`, as PyTorch's autograd computes it.
+//! - `cancel` — the gradients rearranged where PyTorch's formula cancels.
 //! - [`mod@reduce`] — the `reduction` option and the pairwise sum every reduction uses.
 //! - [`mod@real`] — the `f32`/`f64` abstraction.
 //!
@@ -21,6 +22,7 @@
 //! its 'mean' denominators (without computing the forward's losses it does not need).
 
 pub mod binary;
+mod cancel;
 pub mod cross_entropy;
 mod exp;
 pub mod grad;

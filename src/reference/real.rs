@@ -43,6 +43,18 @@ pub trait Real:
             Self::from_f64(eps / classes as f64),
         )
     }
+    /// The type a formula that must not cancel is evaluated in before it is rounded once to
+    /// `Self` (`src/reference/cancel.rs`): f64 for f32 and f64, and a wider type (the oracle's)
+    /// itself, so that the oracle keeps its own precision there too.
+    type Wide: Real;
+    /// Exact widening to [`Real::Wide`].
+    fn to_wide(self) -> Self::Wide;
+    /// Round-to-nearest from [`Real::Wide`].
+    fn from_wide(w: Self::Wide) -> Self;
+    /// `out[i] = exp(x[i])` in [`Real::Wide`]: the C library's `exp` in float64; in float32
+    /// the float64 value behind [`Real::exp_of`] (a few float64 ulps from exact), as a vector
+    /// loop.
+    fn exp_wide_of(out: &mut [Self::Wide], x: &[Self]);
 }
 
 impl Real for f32 {
@@ -63,6 +75,25 @@ impl Real for f32 {
     fn log1p_exp_of(out: &mut [Self], arg: impl Fn(usize) -> Self) {
         out.iter_mut().enumerate().for_each(|(i, o)| *o = arg(i));
         super::exp::log1p_exp_f32_in_place(out)
+    }
+    type Wide = f64;
+    #[inline(always)]
+    fn to_wide(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline(always)]
+    fn from_wide(w: f64) -> f32 {
+        w as f32
+    }
+    #[inline(always)]
+    fn exp_wide_of(out: &mut [f64], x: &[Self]) {
+        out.iter_mut()
+            .zip(x)
+            .for_each(|(o, &x)| *o = super::exp::exp_wide(x));
+        // `exp_wide` clamps its argument to ±150 (enough for a float32 result); past that,
+        // which an f64 formula may still scale back into range, the C library's.
+        let beyond = out.iter_mut().zip(x).filter(|(_, x)| x.abs() > 150.0);
+        beyond.for_each(|(o, &x)| *o = f64::from(x).exp());
     }
 }
 
@@ -86,6 +117,19 @@ impl Real for f64 {
         out.iter_mut()
             .enumerate()
             .for_each(|(i, o)| *o = arg(i).log1p_exp())
+    }
+    type Wide = f64;
+    #[inline(always)]
+    fn to_wide(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn from_wide(w: f64) -> f64 {
+        w
+    }
+    #[inline(always)]
+    fn exp_wide_of(out: &mut [f64], x: &[Self]) {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp());
     }
 }
 

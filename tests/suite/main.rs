@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod conformance;
+mod differentiability;
 mod formulations;
 mod gradients;
 mod identities;
