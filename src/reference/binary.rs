@@ -65,7 +65,9 @@ fn bce_logits_element<T: Real>(x: T, y: T, pos_weight: Option<T>, softplus: T) -
     let positive = pos_weight.map_or(y, |pw| pw * y);
     let non_negative_terms = (one - y) * softplus + positive * (softplus - x);
     let log_sigmoid = log_sigmoid_with(x, softplus);
-    let lw = pos_weight.map_or(one, |pw| (pw - one) * y + one);
+    // `1 + (pw - 1)·y` as `(1 - y) + pw·y`: `1 - y` is exact for y in [1/2, 2] (Sterbenz), so
+    // a target near 1 with a small pos_weight does not cancel (PyTorch's order loses ~1/pw ulps).
+    let lw = pos_weight.map_or(one, |pw| (one - y) + pw * y);
     let difference = (one - y) * x - log_sigmoid * lw;
     let in_unit = (y >= T::zero()) & (y <= one);
     let split =

@@ -204,7 +204,9 @@ fn from_sigmoid<W: Real>(x: W, y: W, pw: Option<W>, e: W) -> W {
     let (zero, one) = (W::zero(), W::one());
     let s = if x >= zero { one } else { e } / (one + e); // σ(x), as `sigmoid_scalar`
     let (k, py) = match pw {
-        Some(p) => (p * y + one - y, p * y),
+        // `1 + (pw - 1)·y` as `(1 - y) + pw·y`: `1 - y` is exact for y in [1/2, 2] (Sterbenz), so
+        // a target near 1 with a small pos_weight does not cancel here.
+        Some(p) => ((one - y) + p * y, p * y),
         None => (one, y),
     };
     let plain = s * k - py;
