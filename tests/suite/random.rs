@@ -2,7 +2,6 @@
 //! shrunk call printed as a case block that the spec model parses, and the reference passes
 //! (up to the known gaps of today's allowance, below).
 
-use cross_entropy_spec::conformance::compare::Mismatch;
 use cross_entropy_spec::conformance::random::rng::Rng;
 use cross_entropy_spec::conformance::random::{
     ALL_OPS, Finding, Options, Outcome, Surface, draw, run_random, shrink,
@@ -170,24 +169,15 @@ fn a_wrong_error_kind_is_found_and_shrunk_to_an_error_case() {
     ));
 }
 
-/// Today's allowance (`scale::roundoff`) has no absolute floor and no `|max|` terms, so the
-/// reference itself fails it where a result underflows or a gradient's intermediate sum is far
-/// larger than the result (issue 20, part 1, rewrites the model; then this test must demand
-/// zero failures). What it must never do is fail structurally: a NaN, an infinity, a shape or
-/// an error kind that differs from the oracle's.
+/// The error model is sound on every input (spec/12-exact-values.md): the reference, judged
+/// against the oracle on random calls of every op, fails none of them.
 #[test]
-fn the_reference_fails_only_where_the_allowance_has_no_floor() {
+fn the_reference_passes_every_random_call() {
     let o = run(&ALL_OPS, 400, &mut Reference);
-    for v in o.report.runs.iter().filter(|v| v.status != Status::Passed) {
-        let outside = match &v.judgement {
-            Judgement::Mismatch { comparison, .. } => {
-                comparison.shape_mismatch.is_none()
-                    && comparison.worst.and_then(|w| w.mismatch) == Some(Mismatch::OutsideTolerance)
-            }
-            _ => false,
-        };
-        assert!(outside, "{:?}", v.judgement);
-    }
-    let c = o.report.counts();
-    assert!(c.passed >= 9 * (c.failed + c.passed) / 10, "{c:?}");
+    let failed: Vec<_> = (o.report.runs.iter())
+        .filter(|v| v.status != Status::Passed)
+        .map(|v| format!("{} {:?}", v.run.request_id(), v.judgement))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(o.report.counts().passed > 700);
 }
