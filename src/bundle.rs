@@ -12,7 +12,7 @@ const SPEC_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/spec.json"));
 /// the embedded text was damaged.
 pub fn spec() -> Result<&'static Spec, &'static str> {
     static SPEC: OnceLock<Result<Spec, String>> = OnceLock::new();
-    match SPEC.get_or_init(|| serde_json::from_str(SPEC_JSON).map_err(|e| e.to_string())) {
+    match SPEC.get_or_init(|| Spec::from_json(SPEC_JSON)) {
         Ok(spec) => Ok(spec),
         Err(e) => Err(e),
     }

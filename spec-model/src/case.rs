@@ -152,6 +152,13 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// A spec serialised as JSON (the form the crate embeds), read back. Deserialised here so
+    /// that the code doing it is this crate's, which the test build optimises: every spawned
+    /// test binary reads the embedded spec.
+    pub fn from_json(text: &str) -> Result<Spec, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
     pub fn case(&self, id: &str) -> Option<&Case> {
         self.cases.iter().find(|c| c.id == id)
     }
