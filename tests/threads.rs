@@ -86,11 +86,10 @@ fn row_results_are_bit_identical_for_any_thread_count() {
 }
 
 /// 600k elements: the element-wise sums of 'mean' and 'sum' are long enough (2^18 terms) that
-/// their halves run on other threads too. About 15 s in a debug build, well under a second
-/// optimised, so it is ignored by the debug run and run in release by `.ci/run`
-/// (`cargo test --release --test threads -- --ignored`).
+/// their halves run on other threads too. About 3 s in the test build, so it is ignored by the
+/// plain test run and run by `.ci/run` (`cargo test --test threads -- --ignored`).
 #[test]
-#[ignore = "600k elements per op: run in release (.ci/run)"]
+#[ignore = "600k elements per op: run by .ci/run"]
 fn long_sums_are_bit_identical_for_any_thread_count() {
     check::<f32>([600, 1000], |g, n| g.rand_f32(n).unwrap());
     check::<f64>([600, 1000], |g, n| g.rand_f64(n).unwrap());

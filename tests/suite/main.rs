@@ -1,7 +1,6 @@
 //! Every integration test but the generated spec suite, in one binary: one link and one run
 //! instead of a dozen, one module per concern. `cargo test --test suite cli` runs one concern.
-//! (The spec suite is its own binary, `tests/spec_cases`, so that an edited case fails first;
-//! `tests/threads.rs` is its own so that CI can build it alone in release for its long test.)
+//! (The spec suite is its own binary, `tests/spec_cases`, so that an edited case fails first.)
 
 mod cli;
 mod common;

@@ -465,8 +465,8 @@ fn big_request_line(n: usize) -> String {
 /// `eval`'s memory for a request line: the line, plus 8 bytes per element read in its dtype
 /// as it is read (bounded while reading), plus the output and its reply line: README's bound of
 /// twice the line plus 64 bytes per element. Before, the line was held as a tree of JSON
-/// values first (80 bytes per element and more). Ignored in the debug run (it parses 8 MB);
-/// CI runs it in release.
+/// values first (80 bytes per element and more). Ignored in the plain test run (it parses
+/// 8 MB); CI runs it (`cargo test --test suite -- --ignored`).
 #[test]
 #[ignore]
 fn eval_reads_a_large_request_line_within_its_bound() {
@@ -489,7 +489,7 @@ fn eval_reads_a_large_request_line_within_its_bound() {
 /// failing run keeps only the shape and first values of what it judged, so that four failing
 /// runs answered with 4 000 000 elements each (8 MB lines) cost what one costs. README's bound:
 /// twice the longest reply line plus 64 bytes per element of it, for the whole run. Ignored in
-/// the debug run; CI runs it in release.
+/// the plain test run; CI runs it (`cargo test --test suite -- --ignored`).
 #[test]
 #[ignore]
 fn the_runner_reads_large_replies_within_its_bound() {
@@ -546,8 +546,8 @@ fn the_reply_line_limit_is_shared_by_the_workers() {
 /// The give-up never turns a correct answer into an error: the reference, made to abort wherever
 /// it would answer an error, passes every run that expects values and errors on every one that
 /// expects an error, with one job or two. (Issue 26 found 404 passed / 626 errored, and 770 / 260
-/// with `--jobs 2`.) Ignored in the debug run (1030 runs, each starting `eval`); CI runs it in
-/// release.
+/// with `--jobs 2`.) Ignored in the plain test run (every run starts `eval`); CI runs it
+/// (`cargo test --test suite -- --ignored`).
 #[test]
 #[ignore]
 fn a_correct_implementation_that_aborts_on_bad_input_is_never_given_up() {
@@ -567,12 +567,15 @@ fn a_correct_implementation_that_aborts_on_bad_input_is_never_given_up() {
         })
         .map(|c| c.dtypes.len())
         .sum();
+    let runs: usize = (spec.cases.iter())
+        .map(|c| c.dtypes.len() * cross_entropy_spec::conformance::parts(c).len())
+        .sum();
     for jobs in ["1", "2"] {
         let output = run(&["check", "--jobs", jobs, "--impl", &command]);
         let out = text(&output.stdout);
         let counts = format!(
             "{} passed, 0 failed, {errors} errored, 0 skipped",
-            1030 - errors
+            runs - errors
         );
         assert!(out.contains(&counts), "--jobs {jobs}: {counts}: {out}");
         assert!(!out.contains("not started again"), "--jobs {jobs}");
