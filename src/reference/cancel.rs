@@ -221,10 +221,11 @@ fn from_sigmoid<W: Real>(x: W, y: W, pw: Option<W>, e: W) -> W {
     }
 }
 
-/// PyTorch's formula in `T`, for non-finite arguments.
+/// PyTorch's formula in `T`, for non-finite arguments (its `1 + (pw - 1)·y` as `(1 - y) + pw·y`,
+/// as everywhere).
 fn logits_grad_in_t<T: Real>(x: T, y: T, pw: Option<T>) -> T {
     match pw {
-        Some(p) => (p * y + T::one() - y) * sigmoid_scalar(x) - p * y,
+        Some(p) => ((T::one() - y) + p * y) * sigmoid_scalar(x) - p * y,
         None => sigmoid_scalar(x) - y,
     }
 }
