@@ -41,11 +41,23 @@ fn run_part(
             let expected = expected_for(spec, case, dtype, part, &request)?;
             Ok((request, expected))
         });
+    judge_prepared(run, source, prepared, implementation)
+}
+
+/// Asks `implementation` a prepared request and judges the reply against what it expects; a
+/// request that could not be prepared is an unjudgeable run. One place for the fixed suite and
+/// the random mode alike.
+pub(super) fn judge_prepared(
+    run: Run,
+    source: Option<String>,
+    prepared: Result<(Request, Expected), String>,
+    implementation: &mut dyn Implementation,
+) -> Verdict {
     match prepared {
         Err(why) => Verdict::new(run, source, Judgement::Unjudgeable(why), None),
         Ok((request, expected)) => {
             let reply = implementation.evaluate(&request);
-            let judgement = judge(&expected, dtype, &request, &reply);
+            let judgement = judge(&expected, run.dtype, &request, &reply);
             // The reply is reduced to what the report shows as soon as it is judged.
             let evidence = Evidence::new(request, expected, &reply);
             drop(reply);

@@ -17,8 +17,9 @@ use super::Implementation;
 use super::protocol::Request;
 use super::report::Report;
 use super::run::{Claim, Expected, Part, Run, Source};
+use super::runner::judge_prepared;
 use super::scale;
-use super::verdict::{Evidence, Judgement, Status, Verdict, judge};
+use super::verdict::{Judgement, Status, Verdict};
 use crate::oracle;
 use crate::spec::{Location, Spec};
 pub use draw::{ALL_OPS, Drawn, Surface};
@@ -125,18 +126,12 @@ pub fn run_drawn(
     let request_id = run.request_id();
     let prepared = drawn
         .request(request_id, part == Part::Gradient)
-        .and_then(|request| Ok((expected(spec, &request, part)?, request)));
+        .and_then(|request| {
+            let expected = expected(spec, &request, part)?;
+            Ok((request, expected))
+        });
     let source = Some("drawn by check --random; exact value from the crate's oracle".into());
-    match prepared {
-        Err(why) => Verdict::new(run, source, Judgement::Unjudgeable(why), None),
-        Ok((expected, request)) => {
-            let reply = implementation.evaluate(&request);
-            let judgement = judge(&expected, drawn.dtype, &request, &reply);
-            let evidence = Evidence::new(request, expected, &reply);
-            drop(reply);
-            Verdict::new(run, source, judgement, Some(evidence))
-        }
-    }
+    judge_prepared(run, source, prepared, implementation)
 }
 
 fn reference_passes(spec: &Spec, drawn: &Drawn, id: &str, part: Part) -> bool {
