@@ -3,17 +3,11 @@
 //! including malformed ones, and bad arguments give an error and exit status 2, not a panic.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cross-entropy-spec"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
+use crate::common::{bin, run, spec_copy};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -213,22 +207,6 @@ fn eval_answers_each_line_and_survives_malformed_ones() {
     assert_eq!(replies[2]["error"]["kind"], "unsupported_protocol");
     assert_eq!(replies[3]["error"]["kind"], "target_out_of_bounds");
     assert_eq!(replies[3]["id"], "c");
-}
-
-/// A copy of the runner's fixture spec in a fresh temporary directory.
-fn spec_copy(name: &str) -> std::path::PathBuf {
-    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runner-spec");
-    let to = std::env::temp_dir().join(format!("ces-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&to);
-    std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
-    for file in [
-        "01-runner.md",
-        "recorded/pytorch-gradients.json",
-        "recorded/exact.json",
-    ] {
-        std::fs::copy(from.join(file), to.join(file)).expect("copied");
-    }
-    to
 }
 
 /// `check --spec DIR` judges gradients by DIR's own recorded data: with it emptied or removed,

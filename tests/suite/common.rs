@@ -1,5 +1,6 @@
-//! What the random-input tests share: the spec's `identity` tolerance, comparisons under it, and
-//! random shapes of class problems. (Each concern uses a part of it.)
+//! What the suite's modules share: the spec's `identity` tolerance, comparisons under it, random
+//! shapes of class problems, and the command line with a copy of the runner's fixture spec.
+//! (Each concern uses a part of it.)
 #![allow(dead_code)]
 
 use approx::relative_eq;
@@ -51,4 +52,31 @@ pub fn class_shape(rng: &mut StdRng) -> Vec<usize> {
             rng.random_range(1..4),
         ],
     }
+}
+
+/// The command line under test.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cross-entropy-spec"))
+}
+
+/// The command line run with `args`, to completion.
+pub fn run(args: &[&str]) -> std::process::Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+/// A copy of the runner's fixture spec in a fresh temporary directory (`name` tells the tests
+/// of one process apart).
+pub fn spec_copy(name: &str) -> std::path::PathBuf {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runner-spec");
+    let to = std::env::temp_dir().join(format!("ces-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
+    for file in [
+        "01-runner.md",
+        "recorded/pytorch-gradients.json",
+        "recorded/exact.json",
+    ] {
+        std::fs::copy(from.join(file), to.join(file)).expect("copied");
+    }
+    to
 }

@@ -3,36 +3,14 @@
 //! written whole or not at all, a closed stdout still gets the files written), and a signal ends
 //! the run like Ctrl-C.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cross-entropy-spec"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
+use crate::common::{bin, run, spec_copy};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh copy of the runner's fixture spec.
-fn spec_copy(name: &str) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runner-spec");
-    let to = std::env::temp_dir().join(format!("ces-rel-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&to);
-    std::fs::create_dir_all(to.join("recorded")).expect("a temporary directory");
-    for file in [
-        "01-runner.md",
-        "recorded/pytorch-gradients.json",
-        "recorded/exact.json",
-    ] {
-        std::fs::copy(from.join(file), to.join(file)).expect("copied");
-    }
-    to
 }
 
 fn s(path: &Path) -> &str {
