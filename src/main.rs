@@ -295,13 +295,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         None => run_suite_until(&spec, filter, &mut Reference, &interrupt::interrupted),
         Some(command) => {
             let make = || -> Box<dyn Implementation + Send> {
-                // The reply-line limit is shared: N workers read at most 1 GiB of lines at once.
-                Box::new(
-                    Subprocess::new(command, timeout)
-                        .with_max_line(MAX_REPLY_LINE / jobs)
-                        .with_startup(startup)
-                        .interrupted_by(&interrupt::INTERRUPTED),
-                )
+                Box::new(child(command, timeout, startup, jobs))
             };
             let mut report =
                 run_suite_parallel(&spec, filter, &make, jobs, &interrupt::interrupted);
@@ -369,6 +363,15 @@ fn say(text: &str) -> Result<(), String> {
     }
 }
 
+/// The implementation's process, one of `jobs` workers: the reply-line limit is shared, so N
+/// workers read at most 1 GiB of lines at once; stopped by Ctrl-C, SIGTERM or SIGHUP.
+fn child(command: &str, timeout: Duration, startup: Duration, jobs: usize) -> Subprocess {
+    Subprocess::new(command, timeout)
+        .with_max_line(MAX_REPLY_LINE / jobs)
+        .with_startup(startup)
+        .interrupted_by(&interrupt::INTERRUPTED)
+}
+
 /// `check --random`: draws calls, judges them against the oracle, prints the shrunk failures.
 fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
     let ignored = [
@@ -389,11 +392,7 @@ fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
     let started = std::time::Instant::now();
     let mut implementation: Box<dyn Implementation> = match &args.implementation {
         None => Box::new(Reference),
-        Some(command) => Box::new(
-            Subprocess::new(command, timeout)
-                .with_startup(startup)
-                .interrupted_by(&interrupt::INTERRUPTED),
-        ),
+        Some(command) => Box::new(child(command, timeout, startup, 1)),
     };
     let mut outcome = run_random(
         spec,
