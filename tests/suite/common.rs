@@ -80,3 +80,14 @@ pub fn spec_copy(name: &str) -> std::path::PathBuf {
     }
     to
 }
+
+/// Whether a process still runs: it exists and is not a zombie waiting to be reaped.
+pub fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}

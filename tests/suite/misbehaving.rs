@@ -13,6 +13,8 @@ use cross_entropy_spec::spec::{Spec, read_dir};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op, Role};
 
+use crate::common::alive;
+
 fn spec() -> Spec {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/runner-spec");
     read_dir(std::path::Path::new(dir), "tests/data/runner-spec")
@@ -40,17 +42,6 @@ fn request(n: usize) -> Request {
         tensors: Tensors::from([(Role::Input, input)]),
         attrs: Default::default(),
         grad: false,
-    }
-}
-
-/// Whether a process still runs: it exists and is not a zombie waiting to be reaped.
-fn alive(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-        Ok(stat) => stat
-            .rsplit(") ")
-            .next()
-            .is_some_and(|rest| !rest.starts_with('Z')),
-        Err(_) => false,
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{bin, run, spec_copy};
+use crate::common::{alive, bin, run, spec_copy};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -167,17 +167,6 @@ fn check_written(json: &Path, draft: &Path) {
     assert!(draft_text.contains("[[divergence]]"), "{draft_text}");
     std::fs::remove_file(json).expect("removed");
     std::fs::remove_file(draft).expect("removed");
-}
-
-/// Whether a process still runs: it exists and is not a zombie.
-fn alive(pid: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
-        Ok(stat) => stat
-            .rsplit(") ")
-            .next()
-            .is_some_and(|rest| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
 }
 
 /// SIGTERM and SIGHUP end a run as Ctrl-C does: the runs completed so far are reported and
