@@ -38,7 +38,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from protocol import Unsupported, elements, encode, serve
+from protocol import Unsupported, elements, encode, serve, upstream_of
 
 try:  # only the training build has it
     from onnxruntime.capi._pybind_state import GradientGraphBuilder
@@ -173,6 +173,9 @@ def call(request):
         raise Unsupported(f"ONNX has no operator for {op}")
     if want_grad and GradientGraphBuilder is None:
         raise Unsupported("onnxruntime inference sessions have no autodiff")
+    if want_grad and upstream_of(request, "ONNX Runtime") is not None:
+        raise Unsupported("the gradient graph is built for ReduceSum(output): only an upstream "
+                          "gradient of ones")
     if "pos_weight" in inputs:
         raise Unsupported("ONNX has no pos_weight")
     x = inputs["input"]

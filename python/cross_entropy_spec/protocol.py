@@ -53,6 +53,15 @@ def encode(a, framework):
             "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
 
 
+def upstream_of(request, framework):
+    """A gradient request's upstream gradient (a wire tensor, or None for all ones), for an
+    adapter that differentiates only `input`: any other `wrt` is Unsupported."""
+    wrt = request.get("wrt", "input")
+    if wrt != "input":
+        raise Unsupported(f"this {framework} adapter differentiates only `input`, not `{wrt}`")
+    return request.get("upstream")
+
+
 def answer(line, call, describe, errors=(Exception,)):
     """The reply to one request line; exceptions of the types `errors` become error replies."""
     try:

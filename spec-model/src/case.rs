@@ -101,6 +101,9 @@ pub struct Case {
     pub seed: Option<u64>,
     pub dtypes: Vec<Dtype>,
     pub check: Check,
+    /// The argument the gradient run differentiates; `None` is `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrt: Option<Role>,
     pub agrees_with: Vec<String>,
     pub differs_from: Vec<String>,
     pub source: Option<String>,

@@ -4,10 +4,10 @@
 use serde::Serialize;
 
 use super::materialize::materialize;
-use super::protocol::Request;
+use super::protocol::{Request, Vjp};
 use super::scale::{exact_in_dtype, roundoff};
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
-use crate::vocab::{Dtype, ErrorKind};
+use crate::vocab::{Dtype, ErrorKind, Role};
 
 /// What a run checks: the value of the call, or the gradient of its sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -140,6 +140,13 @@ pub fn request_for(case: &Case, dtype: Dtype, part: Part) -> Result<Request, Str
         tensors: materialize(case, dtype)?,
         attrs: case.attrs.clone(),
         grad: part == Part::Gradient,
+        vjp: Vjp {
+            wrt: case
+                .wrt
+                .filter(|_| part == Part::Gradient)
+                .unwrap_or(Role::Input),
+            upstream: None,
+        },
     })
 }
 
@@ -319,6 +326,7 @@ pub fn request_digest(request: &Request) -> String {
     let call = Request {
         id: String::new(),
         grad: false,
+        vjp: Default::default(),
         ..request.clone()
     };
     let hash = (call.to_json().bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

@@ -28,6 +28,7 @@ const CASE_KEYS: &[&str] = &[
     "expect_grad",
     "grad_tol",
     "expect_grad_error",
+    "wrt",
     "select",
     "expect_error",
     "message",
@@ -83,6 +84,7 @@ pub(super) fn parse_case(
     let dtypes = r.dtypes();
     r.dtype_reaches_a_tensor(&tensors, &dtypes);
     let check = r.check();
+    let wrt = op.and_then(|op| r.wrt(op));
     let agrees_with = r.strings("agrees_with");
     let differs_from = r.strings("differs_from");
     let source = r.string("source");
@@ -99,6 +101,7 @@ pub(super) fn parse_case(
             seed,
             dtypes,
             check,
+            wrt,
             agrees_with,
             differs_from,
             source,
@@ -438,6 +441,22 @@ impl Reader<'_> {
                 Some(Some(Box::new(GradCheck::Value { expect, tol })))
             }
         }
+    }
+
+    /// `wrt`, the argument the gradient run differentiates (`input` when absent): one `op` takes,
+    /// and, until the exact values hold products with respect to other arguments, only with
+    /// `expect_grad_error` (a refusal).
+    fn wrt(&mut self, op: Op) -> Option<Role> {
+        let name = self.string("wrt")?;
+        let Some(role) = Role::parse(&name).filter(|r| op.tensor_args().contains(r)) else {
+            self.fail("wrt", format!("`{op}` has no tensor argument `{name}`"));
+            return None;
+        };
+        if role != Role::Input && !self.has("expect_grad_error") {
+            let m = "a gradient with respect to another argument than `input` is stated as a refusal (`expect_grad_error`)";
+            self.fail("wrt", m);
+        }
+        Some(role)
     }
 
     /// `select`: `Some(None)` when absent.

@@ -196,6 +196,7 @@ mod tests {
                 ..Attrs::default()
             },
             grad: false,
+            vjp: Default::default(),
         }
     }
 
@@ -210,6 +211,7 @@ mod tests {
             tensors: Tensors::from([(Role::Input, input)]),
             attrs: Attrs::default(),
             grad: false,
+            vjp: Default::default(),
         };
         let eta = underflow_spacing(Dtype::Float32);
         let allowed = roundoff(&r, Part::Value).unwrap();
