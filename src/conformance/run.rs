@@ -7,6 +7,7 @@ use super::materialize::materialize;
 use super::protocol::{Request, Vjp};
 use super::scale::{exact_in_dtype, roundoff};
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
+use crate::tensor::Tensor;
 use crate::vocab::{Dtype, ErrorKind, Role};
 
 /// What a run checks: the value of the call, or the gradient of its sum.
@@ -134,18 +135,22 @@ pub fn find_run<'a>(spec: &'a Spec, request_id: &str) -> Result<(&'a Case, Dtype
 
 /// The request a run sends.
 pub fn request_for(case: &Case, dtype: Dtype, part: Part) -> Result<Request, String> {
+    let tensors = materialize(case, dtype)?;
+    let gradient = part == Part::Gradient;
+    // The upstream gradient in the output's dtype (the run's, unless the op promotes).
+    let out_dtype = crate::eval::result_dtype(case.op, &tensors);
+    let upstream = (case.upstream.as_ref().filter(|_| gradient))
+        .map(|u| Tensor::from_f64(out_dtype, &u.shape, &u.data))
+        .transpose()?;
     Ok(Request {
         id: Run::new(case, dtype, part).request_id(),
         op: case.op,
-        tensors: materialize(case, dtype)?,
+        tensors,
         attrs: case.attrs.clone(),
-        grad: part == Part::Gradient,
+        grad: gradient,
         vjp: Vjp {
-            wrt: case
-                .wrt
-                .filter(|_| part == Part::Gradient)
-                .unwrap_or(Role::Input),
-            upstream: None,
+            wrt: case.wrt.filter(|_| gradient).unwrap_or(Role::Input),
+            upstream,
         },
     })
 }

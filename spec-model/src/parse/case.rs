@@ -29,6 +29,7 @@ const CASE_KEYS: &[&str] = &[
     "grad_tol",
     "expect_grad_error",
     "wrt",
+    "upstream",
     "select",
     "expect_error",
     "message",
@@ -85,6 +86,7 @@ pub(super) fn parse_case(
     r.dtype_reaches_a_tensor(&tensors, &dtypes);
     let check = r.check();
     let wrt = op.and_then(|op| r.wrt(op));
+    let upstream = r.upstream();
     let agrees_with = r.strings("agrees_with");
     let differs_from = r.strings("differs_from");
     let source = r.string("source");
@@ -102,6 +104,7 @@ pub(super) fn parse_case(
             dtypes,
             check,
             wrt,
+            upstream,
             agrees_with,
             differs_from,
             source,
@@ -457,6 +460,19 @@ impl Reader<'_> {
             self.fail("wrt", m);
         }
         Some(role)
+    }
+
+    /// `upstream`, the upstream gradient of the gradient run (all ones when absent): written out,
+    /// of the output's shape, and only with the product it gives stated (`expect_grad`), since
+    /// PyTorch's recorded gradients are those of the sum.
+    fn upstream(&mut self) -> Option<Literal> {
+        if self.has("upstream") && !self.has("expect_grad") {
+            self.fail(
+                "upstream",
+                "a case with `upstream` states its product (`expect_grad`)",
+            );
+        }
+        self.literal("upstream")
     }
 
     /// `select`: `Some(None)` when absent.

@@ -10,7 +10,92 @@ use super::values::{class_lanes, class_weight, class_weights, targets};
 use crate::reference::{Reduction, class_dim};
 use crate::vocab::{Op, Role};
 
+/// The scale of each element of a gradient run's result: of the gradient of the sum, or, with an
+/// upstream gradient `u`, of the vector–Jacobian product. A loss element depends on its own row
+/// alone, so every term of its row's gradient scales with that row's `|u_n|`, and the product
+/// by `u_n` rounds once more (`2|g|`); softmax and log_softmax mix a lane's `u` (`with_upstream`).
 pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
+    let Some(u) = call.upstream() else {
+        return sum_scales(call);
+    };
+    if matches!(call.op, Op::Softmax | Op::LogSoftmax) {
+        return with_upstream(call, &u);
+    }
+    let g = call.product()?;
+    let factor = row_upstream(call, &u)?;
+    let ones = sum_scales(call)?;
+    let scales = (ones.iter().zip(&factor).zip(&g)).map(|((m, f), g)| m * f + 2.0 * g.abs());
+    Ok(scales.collect())
+}
+
+/// `|u|` of the output element each input element's gradient belongs to: the element itself
+/// (sigmoid, the binary losses), its row's (a class loss with `"none"`), or the one upstream of
+/// a reduced loss.
+fn row_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
+    let x = call.input();
+    let shape = ndarray::IxDyn(x.shape());
+    let rows = match (call.op, u.ndim()) {
+        (Op::CrossEntropy | Op::NllLoss, n) if n > 0 => {
+            u.clone().insert_axis(Axis(class_dim(x.ndim().max(1))))
+        }
+        _ => u.clone(),
+    };
+    let spread = rows.broadcast(shape).ok_or_else(|| {
+        format!(
+            "an upstream of shape {:?} does not fit an input of shape {:?}",
+            u.shape(),
+            x.shape()
+        )
+    })?;
+    Ok(spread.iter().map(|v| v.abs()).collect())
+}
+
+/// softmax's product `s_j (u_j − Σ_k u_k s_k)`: each `s`'s rounding times `2 max|u|`, and the
+/// rounding of the sum `Σ_k |u_k| (p_scale_k + L·s_k)`, times `s_j`; log_softmax's
+/// `u_j − s_j Σ_k u_k`: `|u_j|`, `|Σ u|` times `log p_j`'s scale as in the sum's case, and the
+/// sum's own rounding, `L·Σ|u|`, times `s_j`.
+fn with_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
+    let x = call.input();
+    if x.shape() != u.shape() {
+        return Err(format!(
+            "an upstream of shape {:?} for an input of shape {:?}",
+            u.shape(),
+            x.shape()
+        ));
+    }
+    let (x, u) = match x.ndim() {
+        0 => (x.insert_axis(Axis(0)), u.clone().insert_axis(Axis(0))),
+        _ => (x, u.clone()),
+    };
+    let dim = call.attrs.dim.unwrap_or(0);
+    let d = usize::try_from(dim.rem_euclid(x.ndim() as i64)).map_err(|e| e.to_string())?;
+    let mut out = ArrayD::<f64>::zeros(x.raw_dim());
+    let lanes = (x.lanes(Axis(d)).into_iter())
+        .zip(u.lanes(Axis(d)))
+        .zip(out.lanes_mut(Axis(d)));
+    for ((lane, u), mut o) in lanes {
+        let Some(lane) = Lane::of(lane) else { continue };
+        let abs: f64 = u.iter().map(|v| v.abs()).sum();
+        let total: f64 = u.sum();
+        let max = u.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let sum_rounding: f64 = (0..lane.c)
+            .map(|k| u[k].abs() * (lane.p_scale(k) + lane.l * lane.p(k)))
+            .sum();
+        for (j, slot) in o.iter_mut().enumerate() {
+            *slot = match call.op {
+                Op::Softmax => 2.0 * max * lane.p_scale(j) + lane.p(j) * (sum_rounding + 2.0 * max),
+                _ => {
+                    let p = lane.p(j);
+                    u[j].abs() + p * (total.abs() * (lane.log_p_scale(j) + 2.0) + lane.l * abs)
+                }
+            };
+        }
+    }
+    Ok(out.iter().copied().collect())
+}
+
+/// The scale of the gradient of the sum (an upstream of ones).
+fn sum_scales(call: &Call) -> Result<Vec<f64>, String> {
     let g = call.gradient()?;
     let scales = match call.op {
         Op::Softmax | Op::LogSoftmax => along_dim(call)?,
