@@ -766,6 +766,58 @@ def op_bcewl(inp, target, weight, pos_weight, attrs, u=None):
     return out, (inp.shape, grad)
 
 
+def other_argument(op, t, attrs, wrt, u):
+    """The product with respect to `target` or `weight` (chapter 10, Vector-Jacobian products):
+    BCE's target -u w logit(x), unclamped as PyTorch's backward is; BCE-with-logits' target
+    u w (log sigmoid(-x) - p log sigmoid(x)) (-u w x without pos_weight); probability
+    cross-entropy's target -(1 - eps) u_n w_c lp_nc and weight -sum_n u_n q'_nc lp_nc; each
+    over the mean's count (elements, or rows)."""
+    inp, target = t["input"], t["target"]
+    reduction = reduction_of(attrs)
+    if op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") and wrt == "target":
+        w = broadcast_to(t.get("weight"), target.shape)
+        pw = broadcast_to(t.get("pos_weight"), target.shape)
+        grad = []
+        for k, x in enumerate(inp.data):
+            if op == "binary_cross_entropy":
+                log1m = NINF if x == 1 else (Fraction(0) if x == 0 else mpmath.log1p(-M(x)))
+                logx = NINF if x == 0 else (Fraction(0) if x == 1 else mpmath.log(M(x)))
+                g = sub(log1m, logx)
+            elif pw is None:
+                g = neg(x)
+            else:
+                g = sub(log_sigmoid(neg(x)), mul(pw[k], log_sigmoid(x)))
+            if w is not None:
+                g = mul(g, w[k])
+            if reduction == "mean":
+                g = div(g, Fraction(inp.numel))
+            grad.append(mul(g, up_at(u, k)))
+        return target.shape, grad
+    if op == "cross_entropy" and target.dtype != "int64" and wrt in ("target", "weight"):
+        eps = smoothing(attrs)
+        class_dim = 1 if len(inp.shape) >= 2 else 0
+        classes = inp.shape[class_dim]
+        weight = t.get("weight")
+        w = weight.data if weight is not None else [Fraction(1)] * classes
+        rows = lanes(inp.shape, class_dim)
+        keep = Fraction(1) if eps is None else 1 - eps
+        scale = Fraction(1, len(rows)) if reduction == "mean" and inp.numel else Fraction(1)
+        grad_target = [Fraction(0)] * inp.numel
+        per_class = [[] for _ in range(classes)]
+        for n, idx in enumerate(rows):
+            lp = Row([inp.data[i] for i in idx]).log_softmax()
+            un = mul(scale, up_at(u, n))
+            for c, i in enumerate(idx):
+                grad_target[i] = neg(mul(mul(mul(un, keep), w[c]), lp[c]))
+                q = target.data[i] if eps is None else add(mul(target.data[i], keep),
+                                                           eps / classes)
+                per_class[c].append(neg(mul(mul(un, q), lp[c])))
+        if wrt == "target":
+            return inp.shape, grad_target
+        return weight.shape, [hsum(terms) for terms in per_class]
+    raise ValueError(f"{op} is not differentiated with respect to {wrt}")
+
+
 PROMOTING = {"binary_cross_entropy_with_logits": ("input", "target"),
              "cross_entropy_prob": ("input", "target", "weight")}
 
@@ -791,9 +843,8 @@ def evaluate(request):
     inp = t["input"]
     # The export's `vjp`: the gradient run's upstream gradient (all ones when absent).
     vjp = request.get("vjp") or {}
-    if vjp.get("wrt", "input") != "input":
-        raise ValueError("exact products with respect to another argument than input")
     u = read_tensor(vjp["upstream"]) if vjp.get("upstream") else None
+    wrt = vjp.get("wrt", "input")
     if op in ("softmax", "log_softmax"):
         result = op_softmax(inp, attrs, log=(op == "log_softmax"), u=u)
     elif op == "sigmoid":
@@ -811,6 +862,8 @@ def evaluate(request):
     else:
         raise ValueError(f"unknown op {op}")
     (os_, ov), (gs, gv) = result
+    if wrt != "input":
+        gs, gv = other_argument(op, t, attrs, wrt, u)
     return (os_, [M(v) for v in ov]), (gs, [M(v) for v in gv])
 
 
@@ -983,8 +1036,9 @@ def main():
             "output": tensor_json(dtype, oshape, ovals, ref_out["data"] if ref_out else None),
         }
         # Every value case has a gradient run, recorded or stated or not yet.
-        ref_g = grep.get("grad_input")
-        gd = req["inputs"]["input"]["dtype"]
+        wrt = (c.get("vjp") or {}).get("wrt", "input")
+        ref_g = grep.get("grad_" + wrt)
+        gd = req["inputs"][wrt]["dtype"]
         entry["grad_input"] = tensor_json(gd, gshape, gvals, ref_g["data"] if ref_g else None)
         values[cid] = entry
 

@@ -228,7 +228,7 @@ pub fn expected_for(
 }
 
 /// The claims' shapes must agree, or the fault is the spec's, not the implementation's: every
-/// tensor holds as many values as its shape says; a gradient has the input's shape; the exact
+/// tensor holds as many values as its shape says; a gradient has its `wrt` argument's shape; the exact
 /// value has the stated value's shape (or holds the stated element).
 fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<(), String> {
     for c in claims {
@@ -245,9 +245,10 @@ fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<()
     let [stated, exact] = claims else {
         return Ok(());
     };
-    let input = request.tensors.get(&crate::vocab::Role::Input);
+    // A gradient has the shape of the argument it differentiates.
+    let wrt = request.tensors.get(&request.vjp.wrt);
     let expected_shape = match (part, &stated.select) {
-        (Part::Gradient, _) => input.map(|t| t.shape().to_vec()),
+        (Part::Gradient, _) => wrt.map(|t| t.shape().to_vec()),
         (Part::Value, None) => Some(stated.want.shape.clone()),
         (Part::Value, Some(index)) => {
             return match super::compare::flat_index(&exact.want.shape, index) {

@@ -446,19 +446,13 @@ impl Reader<'_> {
         }
     }
 
-    /// `wrt`, the argument the gradient run differentiates (`input` when absent): one `op` takes,
-    /// and, until the exact values hold products with respect to other arguments, only with
-    /// `expect_grad_error` (a refusal).
+    /// `wrt`, the argument the gradient run differentiates (`input` when absent): one `op` takes.
     fn wrt(&mut self, op: Op) -> Option<Role> {
         let name = self.string("wrt")?;
         let Some(role) = Role::parse(&name).filter(|r| op.tensor_args().contains(r)) else {
             self.fail("wrt", format!("`{op}` has no tensor argument `{name}`"));
             return None;
         };
-        if role != Role::Input && !self.has("expect_grad_error") {
-            let m = "a gradient with respect to another argument than `input` is stated as a refusal (`expect_grad_error`)";
-            self.fail("wrt", m);
-        }
         Some(role)
     }
 

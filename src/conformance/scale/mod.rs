@@ -77,11 +77,11 @@ pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
     }
 }
 
-/// The input's dtype, the gradient's.
+/// The dtype of the argument the gradient run differentiates (`input`, unless it names another).
 fn input_dtype(request: &Request) -> Dtype {
     request
         .tensors
-        .get(&Role::Input)
+        .get(&request.vjp.wrt)
         .map_or(Dtype::Float32, Tensor::dtype)
 }
 
