@@ -179,8 +179,9 @@ fn the_gradient_mutant_fails_a_gradient_run_by_ten_times_its_tolerance() {
     assert!(caught_by_ten_times(mutant.name, &found));
 }
 
-/// The vector–Jacobian product mutants: the values are right, and the gradient of a sum is too,
-/// so only the gradient runs of the cases that state an upstream can catch them.
+/// The vector–Jacobian product mutants: the values are right, and the gradient of a sum with
+/// respect to `input` is too, so only the gradient runs of the cases that state an upstream or
+/// another argument (`wrt`) can catch them.
 #[test]
 fn every_vjp_mutant_fails_a_gradient_run_by_ten_times_its_tolerance() {
     let missed: Vec<&str> = vjp::vjp_mutants()

@@ -1,12 +1,15 @@
 //! Vector–Jacobian product mutants: a backward with one plausible bug in how it uses its upstream
-//! gradient. The gradient of a sum (an upstream of ones) cannot see either, so only the cases of
-//! chapter 10 that state an upstream can catch them.
+//! gradient, or in a product with respect to another argument than `input`. The gradient of a
+//! sum with respect to `input` (an upstream of ones) cannot see any of them, so only the cases of
+//! chapter 10 that state an upstream or a `wrt` can catch them.
 
 use super::Mutant;
 use cross_entropy_spec::conformance::Implementation;
 use cross_entropy_spec::conformance::protocol::{Reply, Request, Vjp};
 use cross_entropy_spec::eval::Reference;
+use cross_entropy_spec::reference::Reduction;
 use cross_entropy_spec::tensor::Tensor;
+use cross_entropy_spec::vocab::{Op, Role};
 
 /// The reference's answer to `request` with its upstream replaced by `upstream`.
 fn with_upstream(request: &Request, upstream: Option<Tensor>) -> Reply {
@@ -46,6 +49,40 @@ fn upstream_transposed(request: &Request) -> Option<Reply> {
     Some(with_upstream(request, Some(t)))
 }
 
+/// The reference's reply to `request` with its gradient's every element times `factor`.
+fn scaled(request: &Request, factor: f64) -> Option<Reply> {
+    let Reply::Output {
+        output,
+        grad_input: Some(g),
+    } = Reference.evaluate(request)
+    else {
+        return None;
+    };
+    let data: Vec<f64> = g.to_f64_vec().iter().map(|v| v * factor).collect();
+    let grad_input = Some(Tensor::from_f64(g.dtype(), g.shape(), &data).ok()?);
+    Some(Reply::Output { output, grad_input })
+}
+
+/// (l) A target gradient with its sign flipped (`+w·logit(x)` for BCE, `+(1-ε)·w·lp` for
+/// probability targets): the derivative of the loss read as that of its negative.
+fn target_sign_flipped(request: &Request) -> Option<Reply> {
+    (request.grad && request.vjp.wrt == Role::Target).then_some(())?;
+    scaled(request, -1.0)
+}
+
+/// (m) The weight gradient of probability-target cross-entropy with `"mean"` that forgets the
+/// normalisation: the sum over rows, not their mean (the value is right).
+fn weight_gradient_unnormalised(request: &Request) -> Option<Reply> {
+    let reduction = request.attrs.reduction.as_deref().unwrap_or("mean");
+    let mean = matches!(reduction.parse(), Ok(Reduction::Mean));
+    (request.grad && request.op == Op::CrossEntropy && request.vjp.wrt == Role::Weight && mean)
+        .then_some(())?;
+    let input = request.tensors.get(&Role::Input)?;
+    let classes = *input.shape().get(usize::from(input.shape().len() >= 2))?;
+    let rows = input.shape().iter().product::<usize>() / classes.max(1);
+    scaled(request, rows as f64)
+}
+
 pub fn vjp_mutants() -> Vec<Mutant> {
     vec![
         Mutant {
@@ -55,6 +92,14 @@ pub fn vjp_mutants() -> Vec<Mutant> {
         Mutant {
             name: "(k) a backward that reads its upstream transposed",
             bug: upstream_transposed,
+        },
+        Mutant {
+            name: "(l) a target gradient with its sign flipped",
+            bug: target_sign_flipped,
+        },
+        Mutant {
+            name: "(m) a probability-target weight gradient that forgets the mean's normalisation",
+            bug: weight_gradient_unnormalised,
         },
     ]
 }
