@@ -496,6 +496,14 @@ class Row:
 
 # ---------------------------------------------------------------------------- ops
 
+def up_at(u, n):
+    """The upstream gradient of output element n: 1 without one (the gradient of the sum),
+    the one element of a reduced loss's upstream, or element n of an unreduced one."""
+    if u is None:
+        return Fraction(1)
+    return u.data[0] if len(u.data) == 1 else u.data[n]
+
+
 def reduction_of(attrs):
     """The reduction asked for, with PyTorch's deprecated "elementwise_mean" read as "mean"."""
     reduction = attrs.get("reduction", "mean")
@@ -511,15 +519,20 @@ def reduce_elementwise(losses, reduction, shape):
     return [], [div(s, Fraction(len(losses)))]
 
 
-def op_softmax(inp, attrs, log):
+def op_softmax(inp, attrs, log, u=None):
     dim = normalize_dim(attrs["dim"], len(inp.shape))
     out = [None] * inp.numel
     grad = [None] * inp.numel
     for idx in lanes(inp.shape, dim):
         row = Row([inp.data[i] for i in idx])
+        ups = [up_at(u, i) for i in idx]
         if log:
             vals = row.log_softmax()
-            g = row.backward([Fraction(1)] * row.n)  # 1 - C softmax_j
+            g = row.backward(ups)  # u_j - softmax_j sum(u); 1 - C softmax_j for ones
+        elif u is not None:
+            vals = row.softmax()
+            total = hsum(mul(a, b) for a, b in zip(ups, vals))
+            g = [mul(s_, sub(a, total)) for a, s_ in zip(ups, vals)]  # s (u - sum u s)
         else:
             vals = row.softmax()
             # s_j (1 - sum s) = 0 exactly; NaN where the slice's softmax is NaN
@@ -529,9 +542,10 @@ def op_softmax(inp, attrs, log):
     return (inp.shape, out), (inp.shape, grad)
 
 
-def op_sigmoid(inp):
+def op_sigmoid(inp, u=None):
     out = [sigmoid(x) for x in inp.data]
-    grad = [NAN if isnan(x) else mul(sigmoid(x), sigmoid(neg(x))) for x in inp.data]
+    grad = [NAN if isnan(x) else mul(mul(sigmoid(x), sigmoid(neg(x))), up_at(u, i))
+            for i, x in enumerate(inp.data)]
     return (inp.shape, out), (inp.shape, grad)
 
 
@@ -541,7 +555,7 @@ def index_layout(inp, target):
     return class_dim, inp.shape[class_dim], out_shape
 
 
-def op_nll(inp, target, weight, attrs):
+def op_nll(inp, target, weight, attrs, u=None):
     reduction = reduction_of(attrs)
     ignore = attrs.get("ignore_index", -100)
     class_dim, classes, out_shape = index_layout(inp, target)
@@ -566,9 +580,9 @@ def op_nll(inp, target, weight, attrs):
     else:
         out = ([], [div(hsum(losses), d)])
     # grad = -(grad_output / total_weight) for 'mean'; then weight[t] * grad at the target
-    g = neg(div(Fraction(1), d)) if reduction == "mean" else Fraction(-1)
     grad = [Fraction(0)] * inp.numel
-    for idx, t in zip(rows, targets):
+    for n, (idx, t) in enumerate(zip(rows, targets)):
+        g = neg(div(up_at(u, n), d)) if reduction == "mean" else neg(up_at(u, n))
         if t is not None:
             grad[idx[t]] = mul(w[t], g)
     return out, (inp.shape, grad)
@@ -584,7 +598,7 @@ def smoothing(attrs):
     return eps if exact(eps) and eps > 0 else None
 
 
-def op_ce_index(inp, target, weight, attrs):
+def op_ce_index(inp, target, weight, attrs, u=None):
     """nll_loss(log_softmax(x)) and, with smoothing eps > 0, PyTorch's
     (1 - eps) * nll + smooth * (eps / C), smooth_n = -sum_c w_c lp_nc (0 where ignored), both
     'mean's divided by D = sum of the valid targets' weights."""
@@ -634,18 +648,18 @@ def op_ce_index(inp, target, weight, attrs):
     if eps is not None:
         g_s = neg(div(spread, d)) if reduction == "mean" else neg(spread)
     grad = [Fraction(0)] * inp.numel
-    for idx, t, row in zip(rows, targets, row_objs):
+    for n, (idx, t, row) in enumerate(zip(rows, targets, row_objs)):
         g = [Fraction(0)] * classes
         if t is not None:
             if eps is not None:
-                g = [mul(g_s, w[c]) for c in range(classes)]
-            g[t] = add(g[t], mul(w[t], g_nll))
+                g = [mul(mul(g_s, up_at(u, n)), w[c]) for c in range(classes)]
+            g[t] = add(g[t], mul(w[t], mul(g_nll, up_at(u, n))))
         for i, v in zip(idx, row.backward(g)):
             grad[i] = v
     return out, (inp.shape, grad)
 
 
-def op_ce_prob(inp, target, weight, attrs):
+def op_ce_prob(inp, target, weight, attrs, u=None):
     """l_n = -sum_c lp_nc q'_nc w_c with q' = q (1 - eps) + eps / C; 'mean' divides by the
     number of rows (NaN when the input is empty)."""
     reduction = reduction_of(attrs)
@@ -677,17 +691,18 @@ def op_ce_prob(inp, target, weight, attrs):
         out = ([], [NAN])
     else:
         out = ([], [div(neg(hsum(row_sums)), Fraction(len(rows)))])
-    u = Fraction(1, len(rows)) if reduction == "mean" and inp.numel else Fraction(1)
+    scale = Fraction(1, len(rows)) if reduction == "mean" and inp.numel else Fraction(1)
     grad = [Fraction(0)] * inp.numel
-    for idx, q, row in zip(rows, qs, row_objs):
-        g = [neg(mul(mul(u, q[c]), w[c] if w is not None else Fraction(1)))
+    for n, (idx, q, row) in enumerate(zip(rows, qs, row_objs)):
+        un = mul(scale, up_at(u, n))
+        g = [neg(mul(mul(un, q[c]), w[c] if w is not None else Fraction(1)))
              for c in range(classes)]
         for i, v in zip(idx, row.backward(g)):
             grad[i] = v
     return out, (inp.shape, grad)
 
 
-def op_bce(inp, target, weight, attrs):
+def op_bce(inp, target, weight, attrs, u=None):
     """l = w [(y - 1) max(log1p(-x), -100) - y max(log x, -100)];
     dl/dx = w (x - y) / max((1 - x) x, EPS), divided by numel for 'mean'."""
     reduction = reduction_of(attrs)
@@ -707,11 +722,11 @@ def op_bce(inp, target, weight, attrs):
             g = mul(g, w[k])
         if reduction == "mean":
             g = div(g, Fraction(inp.numel))
-        grad.append(g)
+        grad.append(mul(g, up_at(u, k)))
     return out, (inp.shape, grad)
 
 
-def op_bcewl(inp, target, weight, pos_weight, attrs):
+def op_bcewl(inp, target, weight, pos_weight, attrs, u=None):
     """l = w [(1 - y) x - lw log_sigmoid(x)], lw = (p - 1) y + 1 (PyTorch's form, whose
     specials are recorded), evaluated where finite as the sum of non-negative terms
     (1 - y) x + lw softplus(-x) for x >= 0, -p y x + lw softplus(x) for x < 0.
@@ -747,8 +762,60 @@ def op_bcewl(inp, target, weight, pos_weight, attrs):
             g = mul(g, w[k])
         if reduction == "mean":
             g = div(g, Fraction(inp.numel))
-        grad.append(g)
+        grad.append(mul(g, up_at(u, k)))
     return out, (inp.shape, grad)
+
+
+def other_argument(op, t, attrs, wrt, u):
+    """The product with respect to `target` or `weight` (chapter 10, Vector-Jacobian products):
+    BCE's target -u w logit(x), unclamped as PyTorch's backward is; BCE-with-logits' target
+    u w (log sigmoid(-x) - p log sigmoid(x)) (-u w x without pos_weight); probability
+    cross-entropy's target -(1 - eps) u_n w_c lp_nc and weight -sum_n u_n q'_nc lp_nc; each
+    over the mean's count (elements, or rows)."""
+    inp, target = t["input"], t["target"]
+    reduction = reduction_of(attrs)
+    if op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") and wrt == "target":
+        w = broadcast_to(t.get("weight"), target.shape)
+        pw = broadcast_to(t.get("pos_weight"), target.shape)
+        grad = []
+        for k, x in enumerate(inp.data):
+            if op == "binary_cross_entropy":
+                log1m = NINF if x == 1 else (Fraction(0) if x == 0 else mpmath.log1p(-M(x)))
+                logx = NINF if x == 0 else (Fraction(0) if x == 1 else mpmath.log(M(x)))
+                g = sub(log1m, logx)
+            elif pw is None:
+                g = neg(x)
+            else:
+                g = sub(log_sigmoid(neg(x)), mul(pw[k], log_sigmoid(x)))
+            if w is not None:
+                g = mul(g, w[k])
+            if reduction == "mean":
+                g = div(g, Fraction(inp.numel))
+            grad.append(mul(g, up_at(u, k)))
+        return target.shape, grad
+    if op == "cross_entropy" and target.dtype != "int64" and wrt in ("target", "weight"):
+        eps = smoothing(attrs)
+        class_dim = 1 if len(inp.shape) >= 2 else 0
+        classes = inp.shape[class_dim]
+        weight = t.get("weight")
+        w = weight.data if weight is not None else [Fraction(1)] * classes
+        rows = lanes(inp.shape, class_dim)
+        keep = Fraction(1) if eps is None else 1 - eps
+        scale = Fraction(1, len(rows)) if reduction == "mean" and inp.numel else Fraction(1)
+        grad_target = [Fraction(0)] * inp.numel
+        per_class = [[] for _ in range(classes)]
+        for n, idx in enumerate(rows):
+            lp = Row([inp.data[i] for i in idx]).log_softmax()
+            un = mul(scale, up_at(u, n))
+            for c, i in enumerate(idx):
+                grad_target[i] = neg(mul(mul(mul(un, keep), w[c]), lp[c]))
+                q = target.data[i] if eps is None else add(mul(target.data[i], keep),
+                                                           eps / classes)
+                per_class[c].append(neg(mul(mul(un, q), lp[c])))
+        if wrt == "target":
+            return inp.shape, grad_target
+        return weight.shape, [hsum(terms) for terms in per_class]
+    raise ValueError(f"{op} is not differentiated with respect to {wrt}")
 
 
 PROMOTING = {"binary_cross_entropy_with_logits": ("input", "target"),
@@ -774,23 +841,29 @@ def evaluate(request):
     attrs = request.get("attrs", {})
     t = {k: read_tensor(v) for k, v in request["inputs"].items()}
     inp = t["input"]
+    # The export's `vjp`: the gradient run's upstream gradient (all ones when absent).
+    vjp = request.get("vjp") or {}
+    u = read_tensor(vjp["upstream"]) if vjp.get("upstream") else None
+    wrt = vjp.get("wrt", "input")
     if op in ("softmax", "log_softmax"):
-        result = op_softmax(inp, attrs, log=(op == "log_softmax"))
+        result = op_softmax(inp, attrs, log=(op == "log_softmax"), u=u)
     elif op == "sigmoid":
-        result = op_sigmoid(inp)
+        result = op_sigmoid(inp, u)
     elif op == "nll_loss":
-        result = op_nll(inp, t["target"], t.get("weight"), attrs)
+        result = op_nll(inp, t["target"], t.get("weight"), attrs, u)
     elif op == "cross_entropy" and t["target"].dtype == "int64":
-        result = op_ce_index(inp, t["target"], t.get("weight"), attrs)
+        result = op_ce_index(inp, t["target"], t.get("weight"), attrs, u)
     elif op == "cross_entropy":
-        result = op_ce_prob(inp, t["target"], t.get("weight"), attrs)
+        result = op_ce_prob(inp, t["target"], t.get("weight"), attrs, u)
     elif op == "binary_cross_entropy":
-        result = op_bce(inp, t["target"], t.get("weight"), attrs)
+        result = op_bce(inp, t["target"], t.get("weight"), attrs, u)
     elif op == "binary_cross_entropy_with_logits":
-        result = op_bcewl(inp, t["target"], t.get("weight"), t.get("pos_weight"), attrs)
+        result = op_bcewl(inp, t["target"], t.get("weight"), t.get("pos_weight"), attrs, u)
     else:
         raise ValueError(f"unknown op {op}")
     (os_, ov), (gs, gv) = result
+    if wrt != "input":
+        gs, gv = other_argument(op, t, attrs, wrt, u)
     return (os_, [M(v) for v in ov]), (gs, [M(v) for v in gv])
 
 
@@ -867,11 +940,14 @@ def tensor_json(dtype, shape, values, ref_data):
 
 
 def run_reference(cmd, requests):
-    """Replies of the reference, by id, to the value and gradient requests."""
+    """Replies of the reference, by id, to the value and gradient requests (each a request and
+    the export's `vjp`, or None)."""
     lines = []
-    for r in requests:
+    for r, vjp in requests:
         lines.append(json.dumps(r))
         g = dict(r, grad=True, id=r["id"] + "#grad")
+        if vjp:  # the gradient run's own `wrt` and `upstream`
+            g.update({k: v for k, v in vjp.items() if v is not None})
         lines.append(json.dumps(g))
     proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
                           check=True)
@@ -932,14 +1008,15 @@ def main():
         elif args.bin:
             ref_cmd = [args.bin, "eval"]
     if ref_cmd:
-        replies = run_reference(ref_cmd, [c["request"] for c, _ in cases])
+        replies = run_reference(ref_cmd, [(c["request"], c.get("vjp")) for c, _ in cases])
 
     mp.dps = args.dps
     values = {}
     for c, exact_line in cases:
         cid = c["id"]
         req = c["request"]
-        (oshape, ovals), (gshape, gvals) = evaluate_checked(exact_line["request"], args.dps, cid)
+        request = dict(exact_line["request"], vjp=exact_line.get("vjp"))
+        (oshape, ovals), (gshape, gvals) = evaluate_checked(request, args.dps, cid)
         dtype = output_dtype(req)
         rep = replies.get(req["id"], {})
         grep = replies.get(req["id"] + "#grad", {})
@@ -959,8 +1036,9 @@ def main():
             "output": tensor_json(dtype, oshape, ovals, ref_out["data"] if ref_out else None),
         }
         # Every value case has a gradient run, recorded or stated or not yet.
-        ref_g = grep.get("grad_input")
-        gd = req["inputs"]["input"]["dtype"]
+        wrt = (c.get("vjp") or {}).get("wrt", "input")
+        ref_g = grep.get("grad_" + wrt)
+        gd = req["inputs"][wrt]["dtype"]
         entry["grad_input"] = tensor_json(gd, gshape, gvals, ref_g["data"] if ref_g else None)
         values[cid] = entry
 

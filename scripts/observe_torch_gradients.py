@@ -1,7 +1,9 @@
 """Records PyTorch's gradient for every value case of the spec, from the suite's own export: for
-each case that expects a value (not an error), in each dtype it runs in, the gradient of the sum
-of the output with respect to `input` (`out.sum().backward()`), through the same protocol adapter
-the conformance run uses. Usage, from the repository root:
+each case that expects a value (not an error), in each dtype it runs in, the gradient its
+gradient run asks for: of the sum of the output with respect to `input` (`out.sum().backward()`),
+or, for a case with an upstream gradient or another argument (the export's `vjp`), the
+vector-Jacobian product `torch.autograd.grad(out, wrt, grad_outputs=upstream)`; through the same protocol adapter the
+conformance run uses. Usage, from the repository root:
 
     cargo run --release -- cases --json \\
         | .venv-torch/bin/python scripts/observe_torch_gradients.py > spec/recorded/pytorch-gradients.json
@@ -34,6 +36,7 @@ def main():
         if "expect" not in case:
             continue
         request = dict(case["request"], grad=True)
+        request.update({k: v for k, v in (case.get("vjp") or {}).items() if v is not None})
         if "expect_grad_error" in case:
             # The case states that PyTorch's backward raises: check that it still does.
             reply = adapter.answer(json.dumps(request))
@@ -41,9 +44,10 @@ def main():
                 sys.exit(f"{case['id']}: PyTorch's backward no longer raises as stated: {json.dumps(reply)[:300]}")
             continue
         reply = adapter.answer(json.dumps(request))
-        if "grad_input" not in reply:
+        key = "grad_" + request.get("wrt", "input")  # the product's reply key names its argument
+        if key not in reply:
             sys.exit(f"{case['id']}: PyTorch gave no gradient: {json.dumps(reply)[:300]}")
-        gradients[case["id"]] = reply["grad_input"]
+        gradients[case["id"]] = reply[key]
     entries = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
                          for k, v in sorted(gradients.items()))
     print("{")

@@ -36,7 +36,7 @@ import optax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from protocol import SPECIAL, Unsupported, elements, encode, serve  # noqa: E402
+from protocol import SPECIAL, Unsupported, elements, encode, serve, vjp_of  # noqa: E402
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
@@ -177,7 +177,18 @@ def call(request):
     out = f(x)
     reply = {"output": from_array(out)}
     if request.get("grad", False):
-        reply["grad_input"] = from_array(jax.grad(lambda x: jnp.sum(f(x)))(x))
+        # The vector-Jacobian product with respect to `wrt`: jax.vjp's pullback of the upstream
+        # gradient (all ones, the gradient of the sum, when the request gives none), through the
+        # call rebuilt as a function of that argument.
+        wrt, upstream = vjp_of(request, "JAX")
+        u = jnp.ones_like(out) if upstream is None else to_array(upstream).astype(out.dtype)
+        if wrt == "input":
+            fw = f
+        else:
+            def fw(v):
+                return function(op, dict(inputs, **{wrt: v}), attrs)(x)
+        _, pullback = jax.vjp(fw, inputs[wrt])
+        reply[f"grad_{wrt}"] = from_array(pullback(u)[0])
     return reply
 
 

@@ -24,8 +24,9 @@ graph's dimensions are symbolic, so one session serves every shape of that signa
 Gradients: an ONNX Runtime inference build has no autodiff, so gradient requests are answered
 `unsupported`. When the installed onnxruntime is the training build (onnxruntime-training), the
 adapter asks its GradientGraphBuilder for the gradient graph of Cast(ReduceSum(output), float32)
-with respect to `input` and runs that instead; what it cannot differentiate is answered
-`unsupported` with the builder's reason (see README.md).
+with respect to `input` (of Cast(ReduceSum(output * upstream), float32) when the request gives an
+upstream gradient: the vector-Jacobian product) and runs that instead; what it cannot
+differentiate is answered `unsupported` with the builder's reason (see README.md).
 """
 
 import os
@@ -38,7 +39,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from protocol import Unsupported, elements, encode, serve
+from protocol import Unsupported, elements, encode, serve, vjp_of
 
 try:  # only the training build has it
     from onnxruntime.capi._pybind_state import GradientGraphBuilder
@@ -93,23 +94,30 @@ def value_info(name, array):
     return helper.make_tensor_value_info(name, ONNX_TYPES[str(array.dtype)], [None] * array.ndim)
 
 
-def build_model(op, arrays, attrs, grad):
+def build_model(op, arrays, attrs, grad, upstream=None):
     """A one-node model: `op` applied to the graph inputs `arrays` (in order), output `output`;
-    for a gradient, also `total` = ReduceSum(output), the sum whose gradient the protocol asks."""
+    for a gradient, also `total` = ReduceSum(output), the sum whose gradient the protocol asks,
+    or, with an `upstream` array, ReduceSum(output * upstream) with `upstream` a graph input: the
+    sum whose gradient is the vector-Jacobian product."""
     outputs = ["output"]
     if op == "SoftmaxCrossEntropyLoss":
         outputs.append("log_prob")  # optional in inference; the gradient builder needs it
     nodes = [helper.make_node(op, list(arrays), outputs, **attrs)]
     out_type = ONNX_TYPES.get(str(arrays["input"].dtype), TensorProto.FLOAT)
     graph_outputs = [helper.make_tensor_value_info("output", out_type, None)]
+    graph_inputs = [value_info(n, a) for n, a in arrays.items()]
     if grad:
+        summed = "output"
+        if upstream is not None:
+            nodes.append(helper.make_node("Mul", ["output", "upstream"], ["product"]))
+            graph_inputs.append(value_info("upstream", upstream))
+            summed = "product"
         # onnxruntime-training seeds the loss gradient in float32: the sum is cast to float32
         # (Cast's gradient casts the seed of 1 back to the input's dtype)
-        nodes.append(helper.make_node("ReduceSum", ["output"], ["sum"], keepdims=0))
+        nodes.append(helper.make_node("ReduceSum", [summed], ["sum"], keepdims=0))
         nodes.append(helper.make_node("Cast", ["sum"], ["total"], to=TensorProto.FLOAT))
         graph_outputs.append(helper.make_tensor_value_info("total", TensorProto.FLOAT, []))
-    graph = helper.make_graph(nodes, "case", [value_info(n, a) for n, a in arrays.items()],
-                              graph_outputs)
+    graph = helper.make_graph(nodes, "case", graph_inputs, graph_outputs)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                              ir_version=IR_VERSION, producer_name="cross-entropy-spec adapter")
 
@@ -138,10 +146,12 @@ def why_not(message):
     return " ".join(message.split())[-200:]
 
 
-def session(op, arrays, attrs, grad):
-    """The cached session for this signature; with grad, the session of its gradient graph."""
+def session(op, arrays, attrs, grad, upstream=None):
+    """The cached session for this signature; with grad, the session of its gradient graph (of
+    the output's sum, or with an upstream array, of its product with the output)."""
     key = (op, tuple((n, str(a.dtype), a.ndim) for n, a in arrays.items()),
-           tuple(sorted(attrs.items())), grad)
+           tuple(sorted(attrs.items())), grad,
+           None if upstream is None else (str(upstream.dtype), upstream.ndim))
     if key in SESSIONS:
         return SESSIONS[key]
     if not grad:
@@ -152,7 +162,7 @@ def session(op, arrays, attrs, grad):
     if key in GRADIENT_UNSUPPORTED:
         raise Unsupported(GRADIENT_UNSUPPORTED[key])
     try:
-        model = build_model(op, arrays, attrs, True)
+        model = build_model(op, arrays, attrs, True, upstream)
         builder = GradientGraphBuilder(model.SerializeToString(), {"total"}, {"input"}, "total")
         builder.build()
         SESSIONS[key] = new_session(onnx.load_from_string(builder.get_model()))
@@ -173,6 +183,11 @@ def call(request):
         raise Unsupported(f"ONNX has no operator for {op}")
     if want_grad and GradientGraphBuilder is None:
         raise Unsupported("onnxruntime inference sessions have no autodiff")
+    upstream = None
+    if want_grad:
+        wrt, upstream = vjp_of(request, "ONNX Runtime")
+        if wrt != "input":
+            raise Unsupported(f"the gradient graph is built with respect to `input`, not `{wrt}`")
     if "pos_weight" in inputs:
         raise Unsupported("ONNX has no pos_weight")
     x = inputs["input"]
@@ -211,7 +226,13 @@ def call(request):
         out = out.reshape(())
     reply = {"output": from_array(out)}
     if want_grad:
-        grad = session(OPERATORS[op], arrays, node_attrs, True).run(["input_grad"], arrays)[0]
+        feeds, u = dict(arrays), None
+        if upstream is not None:
+            # in the graph's output shape: an unbatched input's is the batch of one's
+            u = to_array(upstream).astype(out.dtype).reshape(
+                session(OPERATORS[op], arrays, node_attrs, False).run(["output"], arrays)[0].shape)
+            feeds["upstream"] = u
+        grad = session(OPERATORS[op], arrays, node_attrs, True, u).run(["input_grad"], feeds)[0]
         reply["grad_input"] = from_array(grad.reshape(inputs["input"].shape) if unbatched else grad)
     return reply
 

@@ -22,6 +22,10 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int
 # PyTorch's error messages (2.x, CPU), mapped to the protocol's closed list of error kinds.
 # The first pattern that matches wins, so the specific ones come first.
 ERROR_KINDS = [
+    # Autograd's refusals: an integer tensor cannot require gradients; nll_loss, the binary
+    # losses' weights and pos_weight are refused by the forward's autograd wrapper.
+    (r"is not differentiable with respect to argument|"
+     r"only Tensors of floating point dtype can require gradients", "not_differentiable"),
     (r"Target -?\d+ is out of bounds", "target_out_of_bounds"),
     (r"Dimension out of range", "dim_out_of_range"),
     (r"label_smoothing must be between", "invalid_label_smoothing"),
@@ -71,8 +75,9 @@ def call(request):
         attrs["label_smoothing"] = SPECIAL[attrs["label_smoothing"]]
     x = inputs["input"]
     want_grad = request.get("grad", False)
+    wrt = request.get("wrt", "input")
     if want_grad:
-        x.requires_grad_(True)
+        inputs[wrt].requires_grad_(True)
     options = {k: v for k, v in attrs.items()}
     for name in ("weight", "pos_weight"):
         if name in inputs:
@@ -87,8 +92,13 @@ def call(request):
         return {"unsupported": f"op {op}"}
     reply = {"output": from_tensor(out)}
     if want_grad:
-        out.sum().backward()
-        reply["grad_input"] = from_tensor(x.grad if x.grad is not None else torch.zeros_like(x))
+        # The vector-Jacobian product: torch.autograd.grad with the upstream gradient (all ones,
+        # the gradient of out.sum(), when the request gives none).
+        arg = inputs[wrt]
+        upstream = to_tensor(request["upstream"]) if "upstream" in request else torch.ones_like(out)
+        (grad,) = torch.autograd.grad(out, arg, grad_outputs=upstream.to(out.dtype),
+                                      allow_unused=True)
+        reply["grad_" + wrt] = from_tensor(grad if grad is not None else torch.zeros_like(arg))
     return reply
 
 

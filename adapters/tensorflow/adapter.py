@@ -50,7 +50,7 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from protocol import SPECIAL, Unsupported, elements, encode, serve  # noqa: E402
+from protocol import SPECIAL, Unsupported, elements, encode, serve, vjp_of  # noqa: E402
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 # PyTorch's reduction names as Keras's; "elementwise_mean" is PyTorch's deprecated name of "mean".
@@ -189,16 +189,21 @@ def call(request):
     if isinstance(attrs.get("label_smoothing"), str):
         attrs["label_smoothing"] = SPECIAL[attrs["label_smoothing"]]
     x = inputs["input"]
-    f = function(op, inputs, attrs)
     if not request.get("grad", False):
-        return {"output": from_tensor(f(x))}
+        return {"output": from_tensor(function(op, inputs, attrs)(x))}
+    wrt, upstream = vjp_of(request, "TensorFlow")
+    arg = inputs[wrt]
     with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = f(x)
-        total = tf.reduce_sum(out)
-    grad = tape.gradient(total, x)
+        tape.watch(arg)
+        # built on the tape: what the call derives from `wrt` (a target's labels) is recorded
+        out = function(op, inputs, attrs)(x)
+    # The vector-Jacobian product with respect to `wrt`: the tape's gradient with the upstream
+    # gradient as output_gradients (all ones, the gradient of the sum, when the request gives
+    # none); an argument the output does not depend on has a gradient of zeros.
+    u = tf.ones_like(out) if upstream is None else tf.cast(to_tensor(upstream), out.dtype)
+    grad = tape.gradient(out, arg, output_gradients=u)
     return {"output": from_tensor(out),
-            "grad_input": from_tensor(grad if grad is not None else tf.zeros_like(x))}
+            f"grad_{wrt}": from_tensor(grad if grad is not None else tf.zeros_like(arg))}
 
 
 def describe(request, e):

@@ -9,7 +9,8 @@
 //! `nn::loss::CrossEntropyLoss` (class indices, with weights, label smoothing and `pad_tokens`
 //! as ignore_index), `tensor::loss::cross_entropy_with_logits` (probability targets), and
 //! `nn::loss::BinaryCrossEntropyLoss` (`logits = false` for BCE, `true` for BCE-with-logits).
-//! Gradients come from burn's autodiff of the sum of the output.
+//! Gradients come from burn's autodiff of the sum of the output, or of the output times the
+//! request's upstream gradient (a vector–Jacobian product, with respect to `input` only).
 //!
 //! Layout: burn's losses and the adapter's activation calls take rank-2 tensors with the classes
 //! (or the softmax dim) **last**: softmax's `dim` is transposed to the end and back; PyTorch's
@@ -86,21 +87,37 @@ fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>, Reply> {
         .map_err(|e| Reply::Broken(format!("burn's output could not be read: {e:?}")))
 }
 
-/// Runs `f` on the input matrix; with `grad`, also the gradient of the output's sum.
+/// Runs `f` on the input matrix; with `grad`, also the gradient of the output's sum, or of the
+/// output times the request's upstream gradient, laid out as `f`'s output by `layout` (a burn
+/// `mul`, so the autodiff pulls the upstream back).
 fn run<const D: usize>(
     x: &Dense,
     r: &Request,
     dtype: Dtype,
+    layout: impl Fn(&Dense) -> Dense,
     f: impl Fn(Tensor<2>) -> Tensor<D>,
 ) -> Result<(Vec<f64>, Option<Vec<f64>>), Reply> {
     let dev = device(r.grad);
     let input = matrix(x, dtype, &dev);
-    if !r.grad {
+    let Some(upstream) = request::pullback(r)? else {
         return Ok((values(f(input))?, None));
-    }
+    };
     let input = input.require_grad();
     let out = f(input.clone());
-    let grads = out.clone().sum().backward();
+    let total = match upstream.map(|u| layout(&u)) {
+        None => out.clone().sum(),
+        Some(u) => {
+            let data = match dtype {
+                Dtype::Float32 => {
+                    TensorData::new(u.data.iter().map(|&v| v as f32).collect(), out.shape())
+                }
+                _ => TensorData::new(u.data, out.shape()),
+            };
+            let u = Tensor::<D>::from_data(data, (&dev, burn_dtype(dtype)));
+            (out.clone() * u).sum()
+        }
+    };
+    let grads = total.backward();
     let grad = input
         .grad(&grads)
         .ok_or_else(|| Reply::Broken("burn's autodiff gave no gradient for the input".into()))?;
@@ -113,7 +130,7 @@ fn answer(r: &Request) -> Result<Reply, Reply> {
     match r.op {
         Op::Softmax | Op::LogSoftmax => softmax(r, &input, dtype),
         Op::Sigmoid => {
-            let (out, grad) = run(&input, r, dtype, activation::sigmoid)?;
+            let (out, grad) = run(&input, r, dtype, Dense::clone, activation::sigmoid)?;
             let like = |data| input.like(data);
             Ok(reply(like(out), grad.map(like), dtype))
         }
@@ -148,13 +165,19 @@ fn softmax(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Reply> {
     };
     let moved = input.axis_to_last(axis);
     let log = r.op == Op::LogSoftmax;
-    let (out, grad) = run(&moved, r, dtype, |x| {
-        if log {
-            activation::log_softmax(x, 1)
-        } else {
-            activation::softmax(x, 1)
-        }
-    })?;
+    let (out, grad) = run(
+        &moved,
+        r,
+        dtype,
+        |u| u.axis_to_last(axis),
+        |x| {
+            if log {
+                activation::log_softmax(x, 1)
+            } else {
+                activation::softmax(x, 1)
+            }
+        },
+    )?;
     let back = |data| moved.like(data).last_to_axis(axis);
     Ok(reply(back(out), grad.map(back), dtype))
 }
@@ -226,7 +249,7 @@ fn cross_entropy(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Repl
         .with_pad_tokens(pad);
     let dev = device(r.grad);
     let n = targets.len();
-    let (out, grad) = run(&x, r, dtype, |x| {
+    let (out, grad) = run(&x, r, dtype, Dense::clone, |x| {
         let targets = Tensor::<1, Int>::from_data(TensorData::new(targets.clone(), [n]), &dev);
         reduced(config.init(&dev).forward(x, targets), reduce)
     })?;
@@ -262,7 +285,7 @@ fn probability_targets(
     let y = Dense::of(target).classes_last();
     let reduce = mean_or_sum(r, x.rows().0, false)?;
     let dev = device(r.grad);
-    let (out, grad) = run(x, r, dtype, |logits| {
+    let (out, grad) = run(x, r, dtype, Dense::clone, |logits| {
         let y = matrix(&y, dtype, &dev);
         reduced(loss::cross_entropy_with_logits(logits, y), reduce)
     })?;
@@ -335,7 +358,7 @@ fn binary(r: &Request, input: &Dense, dtype: Dtype) -> Result<Reply, Reply> {
         .with_weights(weights)
         .with_logits(r.op == Op::BinaryCrossEntropyWithLogits);
     let dev = device(r.grad);
-    let (out, grad) = run(input, r, dtype, |x| {
+    let (out, grad) = run(input, r, dtype, Dense::clone, |x| {
         let y = Tensor::<2, Int>::from_data(TensorData::new(labels.clone(), [rows, last]), &dev);
         reduced(config.init(&dev).forward(x, y), reduce)
     })?;

@@ -3,7 +3,8 @@
 //! What is called: `candle_nn::ops::{softmax, log_softmax, sigmoid}` (any dim, f32 and f64),
 //! `candle_nn::loss::{cross_entropy, nll}` (class indices, mean over the batch) and
 //! `candle_nn::loss::binary_cross_entropy_with_logit` (mean). Gradients come from candle's own
-//! backprop (`Var` + `backward`) of the sum of the output.
+//! backprop (`Var` + `backward`) of the sum of the output, or of the output times the request's
+//! upstream gradient (a vector–Jacobian product, with respect to `input` only).
 //!
 //! Layout: candle's losses take `[N, C]` inputs and `[N]` targets. A K-dim input `(N, C, d..)` is
 //! permuted with candle's `permute` to `(N, d.., C)` and reshaped to `(N·d.., C)` (the target to
@@ -109,7 +110,7 @@ fn to_dense(t: &C) -> candle_core::Result<Dense> {
 }
 
 /// Calls `f` on the request's input; with `grad`, through a `Var` and candle's backprop of the
-/// sum of the output.
+/// sum of the output, or of the output times the request's upstream gradient (a candle `mul`).
 fn call(
     r: &Request,
     dtype: Dtype,
@@ -118,14 +119,22 @@ fn call(
     let Some(input) = tensor(r, Role::Input) else {
         return Err(Reply::Unsupported("a request without `input`".into()));
     };
+    let pullback = request::pullback(r)?;
     let run = || -> candle_core::Result<Reply> {
         let x = to_candle(input)?;
-        if !r.grad {
+        let Some(upstream) = &pullback else {
             return Ok(to_dense(&f(&x)?)?.into_tensor(dtype));
-        }
+        };
         let var = Var::from_tensor(&x)?;
         let out = f(var.as_tensor())?;
-        let grads = out.sum_all()?.backward()?;
+        let total = match upstream {
+            None => out.sum_all()?,
+            Some(u) => {
+                let u = C::from_vec(u.data.clone(), u.shape.as_slice(), &Device::Cpu)?;
+                out.mul(&u.to_dtype(out.dtype())?)?.sum_all()?
+            }
+        };
+        let grads = total.backward()?;
         let Some(g) = grads.get(var.as_tensor()) else {
             return Ok(Reply::Broken(
                 "candle's backprop gave no gradient for the input".into(),

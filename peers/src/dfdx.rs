@@ -3,7 +3,8 @@
 //! What is called: `softmax::<Axis<1>>`, `log_softmax::<Axis<1>>`, `sigmoid`,
 //! `losses::cross_entropy_with_logits_loss` (probability targets, mean over rows) and
 //! `losses::binary_cross_entropy_with_logits_loss` (mean), in f32 and f64. Gradients come from
-//! dfdx's tapes (`leaky_trace`, `backward`) of the sum of the output.
+//! dfdx's tapes (`leaky_trace`, `backward`) of the sum of the output, or of the output times the
+//! request's upstream gradient (a vector–Jacobian product, with respect to `input` only).
 //!
 //! Layout: dfdx takes the reduced axis as a type parameter and its losses put the classes on the
 //! **last** axis, so every input is presented as a matrix `(rows, C)`: for softmax the adapter
@@ -80,7 +81,8 @@ where
             };
             let moved = input.axis_to_last(axis);
             let log = r.op == Op::LogSoftmax;
-            let (values, grad) = rows_op::<E>(&moved, r.grad, |x| {
+            let pullback = request::pullback(r)?.map(|u| u.map(|u| u.axis_to_last(axis)));
+            let (values, grad) = rows_op::<E>(&moved, pullback, |x| {
                 if log {
                     x.log_softmax::<Axis<1>>()
                 } else {
@@ -91,7 +93,7 @@ where
             Ok(reply(back(values), grad.map(back), dtype))
         }
         Op::Sigmoid => {
-            let (values, grad) = rows_op::<E>(&input, r.grad, |x| x.sigmoid());
+            let (values, grad) = rows_op::<E>(&input, request::pullback(r)?, |x| x.sigmoid());
             let like = |data| input.like(data);
             Ok(reply(like(values), grad.map(like), dtype))
         }
@@ -122,10 +124,12 @@ fn to_f64<E: dfdx::dtypes::Dtype>(v: Vec<E>) -> Vec<f64> {
         .collect()
 }
 
-/// An elementwise or row-wise op on `(rows, C)`: its values, and the gradient of their sum.
+/// An elementwise or row-wise op on `(rows, C)`: its values, and with `grad` the gradient of
+/// their sum, or of their product with the upstream gradient `grad` holds (laid out as `x`; a
+/// dfdx `*` on the tape, so the tape pulls it back).
 fn rows_op<E: dfdx::dtypes::Dtype>(
     x: &Dense,
-    grad: bool,
+    grad: Option<Option<Dense>>,
     f: impl Fn(Traced<Rows, E>) -> Traced<Rows, E>,
 ) -> (Vec<f64>, Option<Vec<f64>>)
 where
@@ -134,19 +138,24 @@ where
     let x = matrix::<E>(x);
     let out = f(x.leaky_trace());
     let values = to_f64(out.retaped::<NoneTape>().as_vec());
-    let grad = grad.then(|| {
-        let total: Traced<Rank0, E> = out.sum();
+    let grad = grad.map(|upstream| {
+        let total: Traced<Rank0, E> = match upstream {
+            None => out.sum(),
+            Some(u) => (out * matrix::<E>(&u)).sum(),
+        };
         to_f64(total.backward().get(&x).as_vec())
     });
     (values, grad)
 }
 
-/// A loss of `(rows, C)` against `target`: its value and the gradient with respect to the input.
+/// A loss of `(rows, C)` against `target`: its value and, with `grad`, the gradient with
+/// respect to the input of the loss times the upstream gradient `grad` holds (one number; `None`
+/// is 1, the loss itself), the product a dfdx scalar multiply on the tape.
 fn loss_op<E: dfdx::dtypes::Dtype>(
     x: &Dense,
     target: &Dense,
     reduce: Reduce,
-    grad: bool,
+    grad: Option<Option<Dense>>,
     f: impl Fn(Traced<Rows, E>, Tensor<Rows, E, Cpu>) -> Traced<Rank0, E>,
 ) -> (f64, Option<Vec<f64>>)
 where
@@ -163,7 +172,13 @@ where
         .array()
         .to_f64()
         .unwrap_or(f64::NAN);
-    let grad = grad.then(|| to_f64(loss.backward().get(&xm).as_vec()));
+    let grad = grad.map(|upstream| {
+        let loss = match &upstream {
+            None => loss,
+            Some(u) => loss * E::from_f64(request::scalar_upstream(Some(u))).unwrap_or_default(),
+        };
+        to_f64(loss.backward().get(&xm).as_vec())
+    });
     (value, grad)
 }
 
@@ -237,7 +252,7 @@ where
         }
     };
     let reduce = mean_or_sum(r, rows, false)?;
-    let (value, grad) = loss_op::<E>(&x, &probs, reduce, r.grad, |x, y| {
+    let (value, grad) = loss_op::<E>(&x, &probs, reduce, request::pullback(r)?, |x, y| {
         cross_entropy_with_logits_loss(x, y)
     });
     let grad = grad.map(|data| x.classes_back(data, input.rank()).data);
@@ -269,7 +284,7 @@ where
         None => return Err(Reply::Unsupported("a loss without `target`".into())),
     };
     let reduce = mean_or_sum(r, input.data.len(), false)?;
-    let (value, grad) = loss_op::<E>(input, &target, reduce, r.grad, |x, y| {
+    let (value, grad) = loss_op::<E>(input, &target, reduce, request::pullback(r)?, |x, y| {
         binary_cross_entropy_with_logits_loss(x, y)
     });
     Ok(scalar_reply(value, grad, input, dtype))

@@ -131,6 +131,29 @@ pub fn float_dtype(r: &Request) -> Result<Dtype, Reply> {
     }
 }
 
+/// What a request asks of the peer's autodiff: `None` for a value request; for a gradient
+/// request, its upstream gradient (`Some(None)`: all ones, the gradient of the output's sum),
+/// which the peer pulls back as the gradient of `Σ output · upstream` through its own ops. A
+/// product with respect to another argument than `input` is unsupported: the adapters hand the
+/// peers' losses their target and weights as constants.
+pub fn pullback(r: &Request) -> Result<Option<Option<Dense>>, Reply> {
+    if !r.grad {
+        return Ok(None);
+    }
+    if r.vjp.wrt != Role::Input {
+        return Err(Reply::Unsupported(format!(
+            "a gradient with respect to `{}`: the adapter differentiates `input` only",
+            r.vjp.wrt
+        )));
+    }
+    Ok(Some(r.vjp.upstream.as_ref().map(Dense::of)))
+}
+
+/// The one value of a reduced loss's upstream gradient (1 when all ones).
+pub fn scalar_upstream(u: Option<&Dense>) -> f64 {
+    u.and_then(|u| u.data.first().copied()).unwrap_or(1.0)
+}
+
 pub fn tensor(r: &Request, role: Role) -> Option<&Tensor> {
     r.tensors.get(&role)
 }

@@ -53,6 +53,39 @@ def encode(a, framework):
             "data": [number(v, a.dtype.type) for v in a.reshape(-1)]}
 
 
+# The arguments a reply can carry a gradient for: `grad_input`, `grad_target`, `grad_weight`.
+GRADIENT_KEYS = ("input", "target", "weight")
+
+
+class NotDifferentiable(Exception):
+    """The argument a gradient request names cannot be differentiated (an integer tensor): the
+    protocol's `not_differentiable`, as PyTorch refuses it."""
+
+
+def vjp_of(request, framework):
+    """A gradient request's product, for an adapter that differentiates any floating argument:
+    the argument's name (`wrt`, `input` when absent) and the upstream gradient (a wire tensor, or
+    None for all ones). An integer argument (class indices) is NotDifferentiable."""
+    wrt = request.get("wrt", "input")
+    if wrt not in GRADIENT_KEYS:
+        raise Unsupported(f"the protocol has no reply key for a gradient with respect to `{wrt}` "
+                          f"(PyTorch refuses it), so {framework}'s cannot be sent")
+    tensor = request.get("inputs", {}).get(wrt)
+    if tensor is not None and not tensor.get("dtype", "").startswith("float"):
+        raise NotDifferentiable(f"{framework} differentiates floating arguments only; `{wrt}` is "
+                                f"{tensor.get('dtype')}")
+    return wrt, request.get("upstream")
+
+
+def upstream_of(request, framework):
+    """A gradient request's upstream gradient (a wire tensor, or None for all ones), for an
+    adapter that differentiates only `input`: any other `wrt` is Unsupported."""
+    wrt = request.get("wrt", "input")
+    if wrt != "input":
+        raise Unsupported(f"this {framework} adapter differentiates only `input`, not `{wrt}`")
+    return request.get("upstream")
+
+
 def answer(line, call, describe, errors=(Exception,)):
     """The reply to one request line; exceptions of the types `errors` become error replies."""
     try:
@@ -67,6 +100,8 @@ def answer(line, call, describe, errors=(Exception,)):
         reply = call(request)
     except Unsupported as e:
         reply = {"unsupported": str(e)}
+    except NotDifferentiable as e:
+        reply = {"error": {"kind": "not_differentiable", "message": str(e)}}
     except (KeyError, AttributeError) as e:
         if not issubclass(KeyError, errors):
             raise

@@ -101,6 +101,12 @@ pub struct Case {
     pub seed: Option<u64>,
     pub dtypes: Vec<Dtype>,
     pub check: Check,
+    /// The argument the gradient run differentiates; `None` is `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrt: Option<Role>,
+    /// The upstream gradient of the gradient run; `None` is all ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Literal>,
     pub agrees_with: Vec<String>,
     pub differs_from: Vec<String>,
     pub source: Option<String>,

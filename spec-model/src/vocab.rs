@@ -201,6 +201,9 @@ pub enum ErrorKind {
     /// the suite's limit of 2^24: the reference refuses what it could not compute in bounded
     /// time and memory.
     TooLarge,
+    /// A gradient with respect to an argument PyTorch does not differentiate (its "not
+    /// differentiable with respect to argument"; which ones: `spec/recorded/pytorch-differentiability.json`).
+    NotDifferentiable,
     /// Protocol: a request line that is not a well-formed request.
     MalformedRequest,
     /// Protocol: a request for a protocol version the implementation does not speak.
@@ -223,6 +226,7 @@ impl ErrorKind {
         ErrorKind::DtypeMismatch,
         ErrorKind::MissingArgument,
         ErrorKind::TooLarge,
+        ErrorKind::NotDifferentiable,
         ErrorKind::MalformedRequest,
         ErrorKind::UnsupportedProtocol,
     ];
@@ -243,6 +247,7 @@ impl ErrorKind {
             ErrorKind::DtypeMismatch => "dtype_mismatch",
             ErrorKind::MissingArgument => "missing_argument",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::NotDifferentiable => "not_differentiable",
             ErrorKind::MalformedRequest => "malformed_request",
             ErrorKind::UnsupportedProtocol => "unsupported_protocol",
         }

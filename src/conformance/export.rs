@@ -7,7 +7,7 @@ use super::run::{Claim, Expected, Part, Source, expected_for, request_digest, re
 use crate::conformance::protocol::{PROTOCOL_VERSION, tensor_json};
 use crate::spec::{Case, Check, GradCheck, Spec};
 use crate::tensor::Tensor;
-use crate::vocab::Dtype;
+use crate::vocab::{Dtype, Role};
 
 /// One exported case run: `{"id", "case", "dtype", "spec", "request", "expect" | "expect_error"}`,
 /// and `"expect_grad"` (the gradient of the output's sum, with its tolerance) for a value case.
@@ -46,6 +46,14 @@ pub fn case_json(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Value, String
         }
     }
     out["digest"] = Value::from(request_digest(&request));
+    // What the gradient run differentiates, when it is not the sum with respect to `input`.
+    let vjp = request_for(case, dtype, Part::Gradient)?.vjp;
+    if vjp.wrt != Role::Input || vjp.upstream.is_some() {
+        let upstream = (vjp.upstream.as_ref())
+            .map(|u| serde_json::from_str::<Value>(&tensor_json(u)).map_err(|e| e.to_string()))
+            .transpose()?;
+        out["vjp"] = json!({ "wrt": vjp.wrt.as_str(), "upstream": upstream });
+    }
     if let Check::Value { grad, .. } = &case.check {
         match grad.as_deref() {
             Some(GradCheck::Error { kind }) => {

@@ -28,8 +28,35 @@ pub struct Request {
     pub op: Op,
     pub tensors: Tensors,
     pub attrs: Attrs,
-    /// Whether the gradient of the sum of the output with respect to `input` is wanted.
+    /// Whether a gradient is wanted: the vector–Jacobian product that `vjp` describes.
     pub grad: bool,
+    /// What a gradient request differentiates, and the upstream gradient it pulls back.
+    pub vjp: Vjp,
+}
+
+/// A gradient request's vector–Jacobian product: `Σ upstream ⊙ output` differentiated with
+/// respect to `wrt`. The default (`input`, all ones) is the gradient of the output's sum, what
+/// a request without either key has always meant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vjp {
+    /// The argument differentiated: `input`, `target` or `weight`.
+    pub wrt: Role,
+    /// The upstream gradient, of the output's shape and in the run's dtype; `None` is all ones.
+    pub upstream: Option<Tensor>,
+}
+
+impl Default for Vjp {
+    fn default() -> Vjp {
+        Vjp {
+            wrt: Role::Input,
+            upstream: None,
+        }
+    }
+}
+
+/// The reply key of the gradient with respect to `wrt`: `grad_input`, `grad_target`, ...
+pub fn grad_key(wrt: Role) -> String {
+    format!("grad_{wrt}")
 }
 
 /// An implementation's answer.
@@ -41,6 +68,8 @@ pub struct Request {
 pub enum Reply {
     Output {
         output: Tensor,
+        /// The gradient the request asked for, with respect to its `vjp.wrt` (named
+        /// `grad_<wrt>` on the wire; `grad_input` for every request that names no `wrt`).
         grad_input: Option<Tensor>,
     },
     /// The call was rejected, as PyTorch rejects invalid input.
@@ -175,6 +204,10 @@ struct WireRequest<T> {
     attrs: Attrs,
     #[serde(default)]
     grad: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrt: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upstream: Option<T>,
 }
 
 /// What is read of a line before the whole of it: its id, its protocol version and, in a
@@ -206,6 +239,8 @@ impl Request {
                 .collect(),
             attrs: self.attrs.clone(),
             grad: self.grad,
+            wrt: Some(self.vjp.wrt).filter(|&r| r != Role::Input),
+            upstream: self.vjp.upstream.as_ref().map(WireTensor::from),
         };
         serde_json::to_string(&wire).expect("a wire request always serialises")
     }
@@ -266,14 +301,43 @@ impl Request {
         {
             return Err(format!("`{op}` takes no attr `{name}`"));
         }
+        let vjp = read_vjp(op, &tensors, wire.grad, wire.wrt, wire.upstream)?;
         Ok(Request {
             id: wire.id,
             op,
             tensors,
             attrs: wire.attrs,
             grad: wire.grad,
+            vjp,
         })
     }
+}
+
+/// A gradient request's `wrt` and `upstream`: only with `"grad": true`, `wrt` one of the
+/// tensors the request gives, `upstream` floating. Whether PyTorch differentiates `wrt` is the
+/// implementation's answer (`not_differentiable`), not a malformed request.
+fn read_vjp(
+    op: Op,
+    tensors: &Tensors,
+    grad: bool,
+    wrt: Option<Role>,
+    upstream: Option<RawTensor>,
+) -> Result<Vjp, String> {
+    if !grad && (wrt.is_some() || upstream.is_some()) {
+        return Err("`wrt` and `upstream` belong to a gradient request (`\"grad\": true`)".into());
+    }
+    let wrt = wrt.unwrap_or(Role::Input);
+    if !tensors.contains_key(&wrt) {
+        return Err(format!(
+            "`wrt` names `{wrt}`, which the request does not give `{op}`"
+        ));
+    }
+    let upstream = (upstream.map(RawTensor::into_tensor).transpose())
+        .map_err(|m| format!("`upstream`: {m}"))?;
+    if upstream.as_ref().is_some_and(|u| !u.dtype().is_float()) {
+        return Err("`upstream` must be a floating tensor".into());
+    }
+    Ok(Vjp { wrt, upstream })
 }
 
 /// A reply on the wire: exactly one of `output` (with `grad_input` when asked), `error`,
@@ -286,6 +350,10 @@ struct WireReply<T> {
     output: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     grad_input: Option<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grad_target: Option<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grad_weight: Option<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<WireError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,20 +369,29 @@ struct WireError {
 }
 
 impl Reply {
-    /// The reply to request `id` as one line of JSON. A [`Reply::Broken`] exists only in
-    /// process; it has no wire form.
+    /// The reply to request `id` as one line of JSON, its gradient (if any) as `grad_input`.
+    /// A [`Reply::Broken`] exists only in process; it has no wire form.
     pub fn to_json(&self, id: &str) -> Option<String> {
+        self.to_json_wrt(id, Role::Input)
+    }
+
+    /// The reply to request `id`, whose gradient is with respect to `wrt` (`grad_<wrt>`).
+    pub fn to_json_wrt(&self, id: &str, wrt: Role) -> Option<String> {
         let mut wire = WireReply::<WireTensor> {
             id: id.to_string(),
             output: None,
             grad_input: None,
+            grad_target: None,
+            grad_weight: None,
             error: None,
             unsupported: None,
         };
         match self {
             Reply::Output { output, grad_input } => {
                 wire.output = Some(output.into());
-                wire.grad_input = grad_input.as_ref().map(WireTensor::from);
+                if let Some(grad) = grad_input {
+                    *wire.grad_slot(wrt)? = Some(grad.into());
+                }
             }
             Reply::Error { kind, message } => {
                 wire.error = Some(WireError {
@@ -328,13 +405,33 @@ impl Reply {
         Some(serde_json::to_string(&wire).expect("a wire reply always serialises"))
     }
 
-    /// Reads a reply line to the request `id`; anything unreadable is a broken reply.
+    /// Reads a reply line to the request `id` (its gradient, if any, as `grad_input`);
+    /// anything unreadable is a broken reply.
     pub fn from_json(line: &str, id: &str) -> Reply {
-        parse_reply(line, id).unwrap_or_else(Reply::Broken)
+        Reply::from_json_wrt(line, id, Role::Input)
+    }
+
+    /// Reads a reply line to the request `id` whose gradient is with respect to `wrt`: a
+    /// gradient under another key than `grad_<wrt>` is unreadable.
+    pub fn from_json_wrt(line: &str, id: &str, wrt: Role) -> Reply {
+        parse_reply(line, id, wrt).unwrap_or_else(Reply::Broken)
     }
 }
 
-fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
+impl<T> WireReply<T> {
+    /// The field of the gradient with respect to `wrt`; `None` for one with no wire key
+    /// (`pos_weight`, which PyTorch never differentiates).
+    fn grad_slot(&mut self, wrt: Role) -> Option<&mut Option<T>> {
+        match wrt {
+            Role::Input => Some(&mut self.grad_input),
+            Role::Target => Some(&mut self.grad_target),
+            Role::Weight => Some(&mut self.grad_weight),
+            Role::PosWeight => None,
+        }
+    }
+}
+
+fn parse_reply(line: &str, id: &str, wrt: Role) -> Result<Reply, String> {
     let shown: String = line.chars().take(200).collect();
     let head: Head =
         serde_json::from_str(line).map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
@@ -350,8 +447,18 @@ fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
             ));
         }
     }
-    let wire = serde_json::from_str::<WireReply<RawTensor>>(line)
+    let mut wire = serde_json::from_str::<WireReply<RawTensor>>(line)
         .map_err(|e| format!("unreadable reply ({e}): {shown}"))?;
+    // The gradient asked for moves to `grad_input`; any other gradient key is unreadable.
+    let asked = wire.grad_slot(wrt).and_then(Option::take);
+    let others = [&wire.grad_input, &wire.grad_target, &wire.grad_weight];
+    if others.iter().any(|g| g.is_some()) {
+        let key = grad_key(wrt);
+        return Err(format!(
+            "a gradient with respect to `{wrt}` is answered as `{key}`, and no other: {shown}"
+        ));
+    }
+    wire.grad_input = asked;
     match wire {
         WireReply {
             output: Some(output),
@@ -383,7 +490,7 @@ fn parse_reply(line: &str, id: &str) -> Result<Reply, String> {
             ..
         } => Ok(Reply::Unsupported(why)),
         _ => Err(format!(
-            "a reply has exactly one of `output`, `error`, `unsupported` (and `grad_input` only with `output`): {shown}"
+            "a reply has exactly one of `output`, `error`, `unsupported` (and `grad_<wrt>` only with `output`): {shown}"
         )),
     }
 }
@@ -406,12 +513,57 @@ mod tests {
                 ..Attrs::default()
             },
             grad: false,
+            vjp: Vjp::default(),
         };
         let line = req.to_json();
         assert!(line.contains("\"data\":[0.1,\"nan\"]"), "{line}");
         assert!(line.contains("\"label_smoothing\":\"inf\""), "{line}");
         let back = Request::from_json(&line).unwrap();
         assert_eq!(back.to_json(), line);
+    }
+
+    #[test]
+    fn a_vjp_request_round_trips_and_its_gradient_key_is_grad_wrt() {
+        let line = concat!(
+            r#"{"protocol":1,"id":"v","op":"binary_cross_entropy","inputs":{"#,
+            r#""input":{"dtype":"float64","shape":[1],"data":[0.5]},"#,
+            r#""target":{"dtype":"float64","shape":[1],"data":[1.0]}},"attrs":{},"#,
+            r#""grad":true,"wrt":"target","upstream":{"dtype":"float64","shape":[],"data":[-2.0]}}"#
+        );
+        let req = Request::from_json(line).unwrap();
+        assert_eq!(req.vjp.wrt, Role::Target);
+        assert_eq!(req.vjp.upstream.as_ref().unwrap().to_f64_vec(), [-2.0]);
+        assert_eq!(req.to_json(), line);
+        // The defaults are not written: an all-ones request reads as it always has.
+        let plain = Request {
+            vjp: Vjp::default(),
+            ..req.clone()
+        };
+        assert!(!plain.to_json().contains("wrt") && !plain.to_json().contains("upstream"));
+        let g = Tensor::from_f64(Dtype::Float64, &[1], &[1.5]).unwrap();
+        let reply = Reply::Output {
+            output: g.clone(),
+            grad_input: Some(g),
+        };
+        let text = reply.to_json_wrt("v", Role::Target).unwrap();
+        assert!(
+            text.contains("\"grad_target\"") && !text.contains("grad_input"),
+            "{text}"
+        );
+        assert_eq!(Reply::from_json_wrt(&text, "v", Role::Target), reply);
+        // Under another key than the one asked for, the gradient is unreadable.
+        assert!(matches!(Reply::from_json(&text, "v"), Reply::Broken(_)));
+        for bad in [
+            line.replace(r#""grad":true"#, r#""grad":false"#),
+            line.replace(r#""wrt":"target""#, r#""wrt":"pos_weight""#),
+            line.replace(r#""data":[-2.0]"#, r#""data":[1.5]"#).replace(
+                r#""upstream":{"dtype":"float64""#,
+                r#""upstream":{"dtype":"int64""#,
+            ),
+        ] {
+            let e = Request::from_json(&bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::MalformedRequest, "{bad}");
+        }
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::materialize::materialize;
-use super::protocol::Request;
+use super::protocol::{Request, Vjp};
 use super::scale::{exact_in_dtype, roundoff};
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
-use crate::vocab::{Dtype, ErrorKind};
+use crate::tensor::Tensor;
+use crate::vocab::{Dtype, ErrorKind, Role};
 
 /// What a run checks: the value of the call, or the gradient of its sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,12 +135,23 @@ pub fn find_run<'a>(spec: &'a Spec, request_id: &str) -> Result<(&'a Case, Dtype
 
 /// The request a run sends.
 pub fn request_for(case: &Case, dtype: Dtype, part: Part) -> Result<Request, String> {
+    let tensors = materialize(case, dtype)?;
+    let gradient = part == Part::Gradient;
+    // The upstream gradient in the output's dtype (the run's, unless the op promotes).
+    let out_dtype = crate::eval::result_dtype(case.op, &tensors);
+    let upstream = (case.upstream.as_ref().filter(|_| gradient))
+        .map(|u| Tensor::from_f64(out_dtype, &u.shape, &u.data))
+        .transpose()?;
     Ok(Request {
         id: Run::new(case, dtype, part).request_id(),
         op: case.op,
-        tensors: materialize(case, dtype)?,
+        tensors,
         attrs: case.attrs.clone(),
-        grad: part == Part::Gradient,
+        grad: gradient,
+        vjp: Vjp {
+            wrt: case.wrt.filter(|_| gradient).unwrap_or(Role::Input),
+            upstream,
+        },
     })
 }
 
@@ -216,7 +228,7 @@ pub fn expected_for(
 }
 
 /// The claims' shapes must agree, or the fault is the spec's, not the implementation's: every
-/// tensor holds as many values as its shape says; a gradient has the input's shape; the exact
+/// tensor holds as many values as its shape says; a gradient has its `wrt` argument's shape; the exact
 /// value has the stated value's shape (or holds the stated element).
 fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<(), String> {
     for c in claims {
@@ -233,9 +245,10 @@ fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<()
     let [stated, exact] = claims else {
         return Ok(());
     };
-    let input = request.tensors.get(&crate::vocab::Role::Input);
+    // A gradient has the shape of the argument it differentiates.
+    let wrt = request.tensors.get(&request.vjp.wrt);
     let expected_shape = match (part, &stated.select) {
-        (Part::Gradient, _) => input.map(|t| t.shape().to_vec()),
+        (Part::Gradient, _) => wrt.map(|t| t.shape().to_vec()),
         (Part::Value, None) => Some(stated.want.shape.clone()),
         (Part::Value, Some(index)) => {
             return match super::compare::flat_index(&exact.want.shape, index) {
@@ -319,6 +332,7 @@ pub fn request_digest(request: &Request) -> String {
     let call = Request {
         id: String::new(),
         grad: false,
+        vjp: Default::default(),
         ..request.clone()
     };
     let hash = (call.to_json().bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Write};
 use super::Implementation;
 use super::lines::{Line, read_line, skip_line};
 use super::protocol::{BadRequest, Reply, Request};
-use crate::vocab::ErrorKind;
+use crate::vocab::{ErrorKind, Role};
 
 /// The longest request line read: a tensor of the suite's largest size, 2^24 float64 values,
 /// is about 420 MB of JSON.
@@ -49,25 +49,34 @@ pub fn serve(
     max_line: usize,
 ) -> io::Result<()> {
     while let Some(line) = read_line(input, max_line)? {
-        let (id, reply) = match line {
+        let (id, wrt, reply) = match line {
             // A blank line (JSON's whitespace only) is no request; any other line is answered.
             Line::Text(text) if text.trim_matches([' ', '\t', '\r']).is_empty() => continue,
             Line::Text(text) => match Request::from_json(&text) {
-                Ok(request) => (request.id.clone(), implementation.evaluate(&request)),
-                Err(bad) => (bad.id.clone().unwrap_or_default(), Reply::from(bad)),
+                Ok(request) => (
+                    request.id.clone(),
+                    request.vjp.wrt,
+                    implementation.evaluate(&request),
+                ),
+                Err(bad) => (
+                    bad.id.clone().unwrap_or_default(),
+                    Role::Input,
+                    Reply::from(bad),
+                ),
             },
             Line::TooLong(_) => {
                 skip_line(input)?;
                 let m = format!("a request line longer than the {max_line} bytes read");
-                (String::new(), malformed(m))
+                (String::new(), Role::Input, malformed(m))
             }
             Line::NotUtf8 => (
                 String::new(),
+                Role::Input,
                 malformed("the request line is not UTF-8".into()),
             ),
         };
         // An implementation that breaks in process has no wire answer but an error.
-        let text = reply.to_json(&id).unwrap_or_else(|| {
+        let text = reply.to_json_wrt(&id, wrt).unwrap_or_else(|| {
             let why = match &reply {
                 Reply::Broken(why) => why.clone(),
                 _ => String::new(),

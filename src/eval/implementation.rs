@@ -15,10 +15,13 @@ impl Implementation for Reference {
 
     fn evaluate(&mut self, request: &Request) -> Reply {
         let (op, tensors, attrs) = (request.op, &request.tensors, &request.attrs);
-        let answer = super::evaluate(op, tensors, attrs).and_then(|output| {
-            let grad_input = (request.grad)
-                .then(|| super::gradient(op, tensors, attrs))
-                .transpose()?;
+        // The gradient first: its refusal (`not_differentiable`) comes before the op's checks,
+        // which it runs too.
+        let grad_input = (request.grad)
+            .then(|| super::vjp(op, tensors, attrs, &request.vjp))
+            .transpose();
+        let answer = grad_input.and_then(|grad_input| {
+            let output = super::evaluate(op, tensors, attrs)?;
             Ok(Reply::Output { output, grad_input })
         });
         answer.unwrap_or_else(Reply::from)

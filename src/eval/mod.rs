@@ -5,6 +5,7 @@
 //! [`Implementation`](crate::conformance::Implementation).
 
 mod args;
+mod differentiable;
 mod implementation;
 mod ops;
 
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 
 pub use implementation::Reference;
 
+use crate::conformance::protocol::Vjp;
 use crate::error::{ErrorKind, LossError};
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
@@ -21,11 +23,11 @@ use args::Args;
 /// The tensors of one call, by role.
 pub type Tensors = BTreeMap<Role, Tensor>;
 
-/// What a call computes: the output, or the gradient of its sum with respect to `input`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+/// What a call computes: the output, or a vector–Jacobian product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Mode<'a> {
     Value,
-    Gradient,
+    Gradient(&'a Vjp),
 }
 
 /// Evaluates `op` on `tensors` with `attrs`, as PyTorch's functional API would.
@@ -63,21 +65,44 @@ pub fn evaluate(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, Loss
 /// `out.sum().backward()`), in the input's dtype; the same arguments are rejected as by
 /// [`evaluate`].
 pub fn gradient(op: Op, tensors: &Tensors, attrs: &Attrs) -> Result<Tensor, LossError> {
-    dispatch(op, tensors, attrs, Mode::Gradient)
+    dispatch(op, tensors, attrs, Mode::Gradient(&Vjp::default()))
+}
+
+/// The vector–Jacobian product `vjp` asks for (`torch.autograd.grad(out, wrt,
+/// grad_outputs=upstream)`), in the dtype of the argument it differentiates. An argument PyTorch
+/// does not differentiate is refused first (`not_differentiable`): PyTorch refuses it before
+/// the op's kernel runs, at `requires_grad_()` or in the forward's autograd wrapper.
+pub fn vjp(op: Op, tensors: &Tensors, attrs: &Attrs, vjp: &Vjp) -> Result<Tensor, LossError> {
+    dispatch(op, tensors, attrs, Mode::Gradient(vjp))
 }
 
 fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tensor, LossError> {
-    let input = float_input(op, tensors)?;
+    if let Mode::Gradient(v) = mode {
+        differentiable::check(op, probabilities(op, tensors), v.wrt)?;
+    }
+    float_input(op, tensors)?;
     let args = Args::new(op, tensors, attrs)?;
     let result = match result_dtype(op, tensors) {
         Dtype::Float64 => Tensor::from_real(call::<f64>(op, &args, mode)?),
         _ => Tensor::from_real(call::<f32>(op, &args, mode)?),
     };
-    // A gradient has the dtype of what it is the gradient with respect to.
-    Ok(match mode {
-        Mode::Gradient => result.cast(input.dtype()),
-        Mode::Value => result,
-    })
+    Ok(result.cast(gradient_dtype(tensors, mode).unwrap_or(result.dtype())))
+}
+
+/// A gradient has the dtype of what it is the gradient with respect to; a value has none.
+fn gradient_dtype(tensors: &Tensors, mode: Mode) -> Option<Dtype> {
+    match mode {
+        Mode::Gradient(v) => tensors.get(&v.wrt).map(Tensor::dtype),
+        Mode::Value => None,
+    }
+}
+
+/// Whether a `cross_entropy` call has class probabilities: a floating target of the input's
+/// shape (PyTorch decides by shape; an integer one is refused later, as a dtype).
+fn probabilities(op: Op, tensors: &Tensors) -> bool {
+    let (input, target) = (tensors.get(&Role::Input), tensors.get(&Role::Target));
+    op == Op::CrossEntropy
+        && (input.zip(target)).is_some_and(|(x, t)| x.shape() == t.shape() && t.dtype().is_float())
 }
 
 /// The reference evaluated in `T` whatever the tensors' dtypes (their values are read exactly):
@@ -88,12 +113,12 @@ pub(crate) fn evaluate_in<T: crate::reference::Real>(
     attrs: &Attrs,
     mode: Mode,
 ) -> Result<(Dtype, ndarray::ArrayD<T>), LossError> {
-    let input = float_input(op, tensors)?;
+    if let Mode::Gradient(v) = mode {
+        differentiable::check(op, probabilities(op, tensors), v.wrt)?;
+    }
+    float_input(op, tensors)?;
     let result = call::<T>(op, &Args::new(op, tensors, attrs)?, mode)?;
-    let dtype = match mode {
-        Mode::Gradient => input.dtype(),
-        Mode::Value => result_dtype(op, tensors),
-    };
+    let dtype = gradient_dtype(tensors, mode).unwrap_or_else(|| result_dtype(op, tensors));
     Ok((dtype, result))
 }
 
@@ -142,7 +167,7 @@ fn call<T: crate::reference::Real>(
 ) -> Result<ndarray::ArrayD<T>, LossError> {
     match op {
         Op::Softmax | Op::LogSoftmax => ops::softmax::<T>(op, args, mode),
-        Op::Sigmoid => Ok(ops::sigmoid::<T>(args, mode)),
+        Op::Sigmoid => ops::sigmoid::<T>(args, mode),
         Op::CrossEntropy => ops::cross_entropy::<T>(args, mode),
         Op::NllLoss => ops::nll_loss::<T>(args, mode),
         Op::BinaryCrossEntropy => ops::binary_cross_entropy::<T>(args, mode),

@@ -7,13 +7,30 @@ use ndarray::ArrayD;
 
 use super::Mode;
 use super::args::{Args, class_indices, torch_scalar};
+use crate::conformance::protocol::Vjp;
 use crate::error::{ErrorKind, LossError};
+use crate::reference::vjp::{self as vjps, Upstream};
 use crate::reference::{
     self, BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Real, Target, grad,
 };
 use crate::vocab::{Op, Role};
 
 type Output<T> = Result<ArrayD<T>, LossError>;
+
+/// The upstream gradient of a request, in the compute dtype `T`.
+fn upstream<T: Real>(vjp: &Vjp) -> Upstream<T> {
+    (vjp.upstream.as_ref()).map_or_else(Upstream::ones, |u| Upstream::new(&u.float_array::<T>()))
+}
+
+/// A product the reference does not compute. `eval` refuses first every argument the recorded
+/// table says PyTorch does not differentiate, and a test holds the reference to every other one,
+/// so this is only reached if the two disagree.
+fn unhandled(op: Op, wrt: Role) -> LossError {
+    LossError::new(
+        ErrorKind::NotDifferentiable,
+        format!("the reference has no vector–Jacobian product of `{op}` with respect to `{wrt}`"),
+    )
+}
 
 pub(crate) fn softmax<T: Real>(op: Op, args: &Args<'_>, mode: Mode) -> Output<T> {
     let dim = args
@@ -29,17 +46,19 @@ pub(crate) fn softmax<T: Real>(op: Op, args: &Args<'_>, mode: Mode) -> Output<T>
     let input = args.input::<T>();
     match (op == Op::Softmax, mode) {
         (true, Mode::Value) => reference::softmax(&input, dim),
-        (true, Mode::Gradient) => grad::softmax_grad(&input, dim),
         (false, Mode::Value) => reference::log_softmax(&input, dim),
-        (false, Mode::Gradient) => grad::log_softmax_grad(&input, dim),
+        (_, Mode::Gradient(v)) if v.wrt != Role::Input => Err(unhandled(op, v.wrt)),
+        (true, Mode::Gradient(v)) => grad::softmax_vjp(&input, dim, &upstream(v)),
+        (false, Mode::Gradient(v)) => grad::log_softmax_vjp(&input, dim, &upstream(v)),
     }
 }
 
-pub(crate) fn sigmoid<T: Real>(args: &Args<'_>, mode: Mode) -> ArrayD<T> {
+pub(crate) fn sigmoid<T: Real>(args: &Args<'_>, mode: Mode) -> Output<T> {
     let input = args.input::<T>();
     match mode {
-        Mode::Value => reference::sigmoid(&input),
-        Mode::Gradient => grad::sigmoid_grad(&input),
+        Mode::Value => Ok(reference::sigmoid(&input)),
+        Mode::Gradient(v) if v.wrt != Role::Input => Err(unhandled(Op::Sigmoid, v.wrt)),
+        Mode::Gradient(v) => grad::sigmoid_vjp(&input, &upstream(v)),
     }
 }
 
@@ -56,9 +75,18 @@ pub(crate) fn cross_entropy<T: Real>(args: &Args<'_>, mode: Mode) -> Output<T> {
         reduction: args.reduction,
         label_smoothing: args.attrs.label_smoothing.unwrap_or(0.0),
     };
-    let run = |target: Target<'_, T>| match mode {
-        Mode::Value => reference::cross_entropy(&input, target, &opts),
-        Mode::Gradient => grad::cross_entropy_grad(&input, target, &opts),
+    let run = |target: Target<'_, T>| match (mode, target) {
+        (Mode::Value, target) => reference::cross_entropy(&input, target, &opts),
+        (Mode::Gradient(v), target) if v.wrt == Role::Input => {
+            grad::cross_entropy_vjp(&input, target, &opts, &upstream(v))
+        }
+        (Mode::Gradient(v), Target::Probabilities(q)) if v.wrt == Role::Target => {
+            vjps::cross_entropy_target_vjp(&input, q, &opts, &upstream(v))
+        }
+        (Mode::Gradient(v), Target::Probabilities(q)) if v.wrt == Role::Weight => {
+            vjps::cross_entropy_weight_vjp(&input, q, &opts, &upstream(v))
+        }
+        (Mode::Gradient(v), _) => Err(unhandled(Op::CrossEntropy, v.wrt)),
     };
     if probabilities {
         return run(Target::Probabilities(&target.float_array::<T>()));
@@ -82,7 +110,8 @@ pub(crate) fn nll_loss<T: Real>(args: &Args<'_>, mode: Mode) -> Output<T> {
     })?;
     match mode {
         Mode::Value => reference::nll_loss(&input, &indices, &opts),
-        Mode::Gradient => grad::nll_loss_grad(&input, &indices, &opts),
+        Mode::Gradient(v) if v.wrt != Role::Input => Err(unhandled(Op::NllLoss, v.wrt)),
+        Mode::Gradient(v) => grad::nll_loss_vjp(&input, &indices, &opts, &upstream(v)),
     }
 }
 
@@ -107,7 +136,13 @@ pub(crate) fn binary_cross_entropy<T: Real>(args: &Args<'_>, mode: Mode) -> Outp
     };
     match mode {
         Mode::Value => reference::binary_cross_entropy(&input, &target, &opts),
-        Mode::Gradient => grad::binary_cross_entropy_grad(&input, &target, &opts),
+        Mode::Gradient(v) => match v.wrt {
+            Role::Input => grad::binary_cross_entropy_vjp(&input, &target, &opts, &upstream(v)),
+            Role::Target => {
+                vjps::binary_cross_entropy_target_vjp(&input, &target, &opts, &upstream(v))
+            }
+            wrt => Err(unhandled(Op::BinaryCrossEntropy, wrt)),
+        },
     }
 }
 
@@ -131,8 +166,15 @@ pub(crate) fn binary_cross_entropy_with_logits<T: Real>(args: &Args<'_>, mode: M
         pos_weight: pos_weight.as_ref(),
         reduction: args.reduction,
     };
+    let (x, y) = (&input, &target);
     match mode {
-        Mode::Value => reference::binary_cross_entropy_with_logits(&input, &target, &opts),
-        Mode::Gradient => grad::binary_cross_entropy_with_logits_grad(&input, &target, &opts),
+        Mode::Value => reference::binary_cross_entropy_with_logits(x, y, &opts),
+        Mode::Gradient(v) => match v.wrt {
+            Role::Input => grad::binary_cross_entropy_with_logits_vjp(x, y, &opts, &upstream(v)),
+            Role::Target => {
+                vjps::binary_cross_entropy_with_logits_target_vjp(x, y, &opts, &upstream(v))
+            }
+            wrt => Err(unhandled(Op::BinaryCrossEntropyWithLogits, wrt)),
+        },
     }
 }

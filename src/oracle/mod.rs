@@ -29,10 +29,10 @@ use crate::spec::Literal;
 use crate::vocab::Dtype;
 
 /// The exact result of `request`'s call in double-double: its output, or with `request.grad`
-/// the gradient of the output's sum, with the dtype the result has and its shape.
+/// the vector–Jacobian product it asks for, with the dtype the result has and its shape.
 pub fn exact_wide(request: &Request) -> Result<(Dtype, Vec<usize>, Vec<Dd>), LossError> {
     let mode = match request.grad {
-        true => Mode::Gradient,
+        true => Mode::Gradient(&request.vjp),
         false => Mode::Value,
     };
     let (dtype, values) =

@@ -1,5 +1,7 @@
-//! Closed-form gradients of the sum of each function's output with respect to `input`: what
-//! PyTorch's `out.sum().backward()` leaves in `input.grad` (an upstream gradient of ones).
+//! Closed-form vector–Jacobian products of each function with respect to `input`: what
+//! `torch.autograd.grad(out, input, grad_outputs=u)` returns for an upstream gradient `u`
+//! ([`Upstream`]). Each `*_grad` is its `*_vjp` with all ones, PyTorch's
+//! `out.sum().backward()`.
 //!
 //! Each function takes the forward's arguments, runs the forward's own validation and terms
 //! (so it fails exactly where the forward fails), and evaluates the gradient in the order
@@ -19,7 +21,8 @@ use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
 use super::reduce::{Reduction, array_from, sum, sum_by};
 use super::rows::{Rows, collect_chunked, flat};
-use super::softmax::{along, shift_and_log_norm, sigmoid_scalar, softmax_row};
+use super::softmax::{shift_and_log_norm, sigmoid_scalar, softmax_row};
+use super::vjp::{Upstream, along_with, loss_shape, per_loss};
 use crate::error::{ErrorKind, LossError};
 use rayon::prelude::*;
 
@@ -39,11 +42,24 @@ const BCE_EPSILON: f32 = 1e-12;
 /// assert!(g.iter().all(|v| v.abs() < 1e-16));
 /// ```
 pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    softmax_vjp(x, dim, &Upstream::ones())
+}
+
+/// `s ⊙ (u - Σ u⊙s)` along `dim`: softmax's vector–Jacobian product.
+pub fn softmax_vjp<T: Real>(
+    x: &ArrayD<T>,
+    dim: isize,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     // Row by row, the softmax made in `out` and used there: no softmax tensor is kept.
-    along(x, dim, |row, out| {
+    along_with(x, dim, up, |row, u, out| {
         softmax_row(row, out);
-        let total = sum(out); // Σ g⊙s with g = 1
-        out.iter_mut().for_each(|s| *s = *s * (T::one() - total));
+        let total = match u {
+            None => sum(out), // Σ u⊙s with u = 1
+            Some(u) => sum_by(out.len(), &|i| u[i] * out[i]),
+        };
+        let u_at = |i: usize| u.map_or(T::one(), |u| u[i]);
+        (out.iter_mut().enumerate()).for_each(|(i, s)| *s = *s * (u_at(i) - total));
     })
 }
 
@@ -61,12 +77,22 @@ pub fn softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, Los
 /// assert!(g.iter().zip(&s).all(|(g, s)| (g - (1.0 - 3.0 * s)).abs() < 1e-15));
 /// ```
 pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    log_softmax_vjp(x, dim, &Upstream::ones())
+}
+
+/// `u - exp(lp)·Σ u` along `dim`: log_softmax's vector–Jacobian product.
+pub fn log_softmax_vjp<T: Real>(
+    x: &ArrayD<T>,
+    dim: isize,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     // Row by row, from the forward's shift and log-norm: no log_softmax tensor is kept.
-    along(x, dim, |row, out| {
+    along_with(x, dim, up, |row, u, out| {
         let (m, log_norm) = shift_and_log_norm(row);
-        let total = from_count::<T>(row.len()); // Σ g with g = 1
+        let total = u.map_or_else(|| from_count::<T>(row.len()), sum); // Σ u
         T::exp_of(out, |i| (row[i] - m) - log_norm);
-        out.iter_mut().for_each(|o| *o = T::one() - *o * total);
+        let u_at = |i: usize| u.map_or(T::one(), |u| u[i]);
+        (out.iter_mut().enumerate()).for_each(|(i, o)| *o = u_at(i) - *o * total);
     })
 }
 
@@ -90,13 +116,14 @@ pub fn sigmoid_grad<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
     })
 }
 
-/// The upstream gradient of one loss element: `g/D` for 'mean' (D the loss's own
-/// denominator), `g` for 'sum' and 'none' (whose elements are summed with weight 1).
-fn per_loss<T: Real>(reduction: Reduction, g: T, denominator: T) -> T {
-    match reduction {
-        Reduction::Mean => g / denominator,
-        Reduction::None | Reduction::Sum => g,
-    }
+/// `u ⊙ (1 - σ)·σ`: sigmoid's vector–Jacobian product.
+pub fn sigmoid_vjp<T: Real>(x: &ArrayD<T>, up: &Upstream<T>) -> Result<ArrayD<T>, LossError> {
+    up.check(x.shape())?;
+    let grad = sigmoid_grad(x);
+    Ok(match up.array() {
+        None => grad,
+        Some(u) => grad * u,
+    })
 }
 
 /// PyTorch's NLL backward (also cross-entropy's, with index targets) rejects the `(1,)` target
@@ -130,18 +157,36 @@ pub fn nll_loss_grad<T: Real>(
     target: &ArrayD<i64>,
     opts: &NllOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    nll_loss_vjp(input, target, opts, &Upstream::ones())
+}
+
+/// `-w[t_n]·u_n/D` at `[n, t_n]`: nll_loss's vector–Jacobian product.
+pub fn nll_loss_vjp<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<i64>,
+    opts: &NllOptions<'_, T>,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     let terms = nll_terms(input, target, opts)?;
     check_unbatched_target(input.shape(), target.shape())?;
-    let g = -per_loss(opts.reduction, T::one(), terms.total_weight);
+    up.check(&loss_shape(opts.reduction, index_loss_shape(input, target)))?;
     let w = terms.weight.as_deref();
     let mut grad = ArrayD::zeros(input.raw_dim());
     let rows = grad.lanes_mut(Axis(terms.layout.class_dim)).into_iter();
-    for (mut row, &t) in rows.zip(&terms.targets) {
+    for (r, (mut row, &t)) in rows.zip(&terms.targets).enumerate() {
         if let Some((c, slot)) = t.and_then(|c| Some((c, row.get_mut(c)?))) {
-            *slot = weight_of(w, c) * g;
+            *slot = weight_of(w, c) * -per_loss(opts.reduction, up.at(r), terms.total_weight);
         }
     }
     Ok(grad)
+}
+
+/// The 'none' output of an index-target loss: the target's shape, `()` for a `(C)` input.
+fn index_loss_shape<'a>(input: &ArrayD<impl Sized>, target: &'a ArrayD<i64>) -> &'a [usize] {
+    match input.ndim() {
+        1 => &[],
+        _ => target.shape(),
+    }
 }
 
 /// log_softmax's backward on one row of logits: `∂/∂x = g - exp(lp)·Σ g`, given
@@ -204,10 +249,21 @@ pub fn cross_entropy_grad<T: Real>(
     target: Target<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    cross_entropy_vjp(input, target, opts, &Upstream::ones())
+}
+
+/// cross_entropy's vector–Jacobian product with respect to `input`: each row's `∂l_n/∂x`
+/// as in [`cross_entropy_grad`], times `u_n`.
+pub fn cross_entropy_vjp<T: Real>(
+    input: &ArrayD<T>,
+    target: Target<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     check_rank(input)?;
     match target {
-        Target::Indices(t) => index_grad(input, t, opts),
-        Target::Probabilities(q) => prob_grad(input, q, opts),
+        Target::Indices(t) => index_grad(input, t, opts, up),
+        Target::Probabilities(q) => prob_grad(input, q, opts, up),
     }
 }
 
@@ -215,18 +271,21 @@ fn index_grad<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<i64>,
     opts: &CrossEntropyOptions<'_, T>,
+    up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
     let terms = index_setup(input, target, opts)?;
     check_unbatched_target(input.shape(), target.shape())?;
+    up.check(&loss_shape(opts.reduction, index_loss_shape(input, target)))?;
     let (classes, d, eps) = (terms.layout.classes, terms.total_weight, terms.eps);
-    // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t/D at the target and
-    // -(ε/C)·w_c/D at every class c (the smooth term only exists when smoothing applies).
+    // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t·u_n/D at the target and
+    // -(ε/C)·w_c·u_n/D at every class c (the smooth term only exists when smoothing applies).
     let (keep, spread) = T::smoothing_weights(eps.unwrap_or(0.0), classes);
-    let nll_g = -per_loss(opts.reduction, keep, d);
-    let smooth_g = eps.map(|_| -per_loss(opts.reduction, spread, d));
     let w = terms.weight.as_deref();
     let rows = Rows::blocks(input, terms.layout.class_dim);
     rows.fill(input.shape(), |r, row, out| {
+        let u = up.at(r);
+        let nll_g = -per_loss(opts.reduction, keep * u, d);
+        let smooth_g = eps.map(|_| -per_loss(opts.reduction, spread * u, d));
         let t = terms.targets[r];
         let g = |c| match t {
             None => T::zero(),
@@ -251,14 +310,17 @@ fn prob_grad<T: Real>(
     input: &ArrayD<T>,
     target: &ArrayD<T>,
     opts: &CrossEntropyOptions<'_, T>,
+    up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
     let terms = prob_setup(input, target, opts)?;
+    up.check(&loss_shape(opts.reduction, &terms.out_shape))?;
     let smoothed = smoothed_target(terms.eps, terms.classes);
     let (cd, w) = (terms.class_dim, terms.weight.as_deref());
     let (x, q) = (Rows::blocks(input, cd), Rows::new(target, cd));
-    // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = 1/rows for 'mean'.
-    let g = -per_loss(opts.reduction, T::one(), from_count::<T>(x.count));
+    // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = u_n/rows for 'mean'.
+    let rows = from_count::<T>(x.count);
     x.fill(input.shape(), |r, row, out| {
+        let g = -per_loss(opts.reduction, up.at(r), rows);
         let q = q.row(r);
         log_softmax_backward(row, |c| g * weight_of(w, c) * smoothed(q[c]), None, out);
     })
@@ -271,10 +333,14 @@ fn weighted_and_reduced<T: Real>(
     mut grad: Vec<T>,
     weight: Option<ndarray::ArrayViewD<'_, T>>,
     reduction: Reduction,
+    up: &Upstream<T>,
 ) -> ArrayD<T> {
     if let Some(w) = weight.map(flat) {
         let pairs = grad.par_iter_mut().zip(w.par_iter());
         pairs.for_each(|(g, &w)| *g = *g * w);
+    }
+    if up.array().is_some() {
+        (grad.par_iter_mut().enumerate()).for_each(|(i, g)| *g = *g * up.at(i));
     }
     if reduction == Reduction::Mean {
         let n = from_count::<T>(grad.len());
@@ -304,7 +370,18 @@ pub fn binary_cross_entropy_grad<T: Real>(
     target: &ArrayD<T>,
     opts: &BceOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    binary_cross_entropy_vjp(input, target, opts, &Upstream::ones())
+}
+
+/// `u ⊙ ∂l/∂x` of [`binary_cross_entropy_grad`]: its vector–Jacobian product.
+pub fn binary_cross_entropy_vjp<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceOptions<'_, T>,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     let weight = bce_checked(input, target, opts)?;
+    up.check(&loss_shape(opts.reduction, input.shape()))?;
     let eps = T::from_f64(f64::from(BCE_EPSILON));
     let (x, y) = (flat(input.view()), flat(target.view()));
     let grad = collect_chunked(x.len(), |lo, out| {
@@ -318,6 +395,7 @@ pub fn binary_cross_entropy_grad<T: Real>(
         grad,
         weight,
         opts.reduction,
+        up,
     ))
 }
 
@@ -344,7 +422,18 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
     target: &ArrayD<T>,
     opts: &BceWithLogitsOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    binary_cross_entropy_with_logits_vjp(input, target, opts, &Upstream::ones())
+}
+
+/// `u ⊙ ∂l/∂x` of [`binary_cross_entropy_with_logits_grad`]: its vector–Jacobian product.
+pub fn binary_cross_entropy_with_logits_vjp<T: Real>(
+    input: &ArrayD<T>,
+    target: &ArrayD<T>,
+    opts: &BceWithLogitsOptions<'_, T>,
+    up: &Upstream<T>,
+) -> Result<ArrayD<T>, LossError> {
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
+    up.check(&loss_shape(opts.reduction, input.shape()))?;
     let (x, y) = (flat(input.view()), flat(target.view()));
     let (pos_weight, weight) = (pos_weight.map(flat), weight.map(flat));
     let n = match opts.reduction {
@@ -358,6 +447,9 @@ pub fn binary_cross_entropy_with_logits_grad<T: Real>(
         let p = pos_weight.as_ref().map(|p| &p[range.clone()]);
         let w = weight.as_ref().map(|w| &w[range]);
         logits_grad_chunk((x, y), p, w, n, out);
+        if up.array().is_some() {
+            (out.iter_mut().enumerate()).for_each(|(j, g)| *g = *g * up.at(lo + j));
+        }
     });
     Ok(array_from(input.shape(), grad))
 }

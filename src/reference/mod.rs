@@ -9,6 +9,8 @@
 //!   latter not through `binary_cross_entropy ∘ sigmoid`).
 //! - [`mod@grad`] — the closed-form gradient of each function's summed output with respect
 //!   to `input`, as PyTorch's autograd computes it.
+//! - [`mod@vjp`] — the upstream gradient of a vector–Jacobian product, and the products with
+//!   respect to the target and the class weight where PyTorch differentiates them.
 //! - `cancel` — the gradients rearranged where PyTorch's formula cancels.
 //! - [`mod@reduce`] — the `reduction` option and the pairwise sum every reduction uses.
 //! - [`mod@real`] — the `f32`/`f64` abstraction.
@@ -32,17 +34,21 @@ pub mod reduce;
 mod rows;
 pub(crate) mod shape;
 pub mod softmax;
+pub mod vjp;
 
 pub use binary::{
     BceOptions, BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits,
 };
 pub use cross_entropy::{CrossEntropyOptions, Target, cross_entropy};
 pub use grad::{
-    binary_cross_entropy_grad, binary_cross_entropy_with_logits_grad, cross_entropy_grad,
-    log_softmax_grad, nll_loss_grad, sigmoid_grad, softmax_grad,
+    binary_cross_entropy_grad, binary_cross_entropy_vjp, binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_vjp, cross_entropy_grad, cross_entropy_vjp, log_softmax_grad,
+    log_softmax_vjp, nll_loss_grad, nll_loss_vjp, sigmoid_grad, sigmoid_vjp, softmax_grad,
+    softmax_vjp,
 };
 pub use nll::{NllOptions, nll_loss};
 pub use real::Real;
 pub use reduce::Reduction;
 pub use shape::{MAX_ELEMENTS, class_dim};
 pub use softmax::{log_sigmoid, log_softmax, sigmoid, softmax};
+pub use vjp::Upstream;

@@ -28,9 +28,13 @@ pub fn check_case(spec: &Spec, case: &Case, dtype: Dtype) -> Result<Snapshot, St
         }
     }
     let mut request = request_for(case, dtype, Part::Value).map_err(fail)?;
-    // The snapshot holds the gradient too, unless the case says the backward raises.
+    // The snapshot holds the gradient run's product too (its `wrt` and `upstream`), unless the
+    // case says the backward raises.
     request.grad = matches!(&case.check, Check::Value { grad, .. }
         if !matches!(grad.as_deref(), Some(GradCheck::Error { .. })));
+    if request.grad {
+        request.vjp = request_for(case, dtype, Part::Gradient).map_err(fail)?.vjp;
+    }
     let reply = Reference.evaluate(&request);
     let checked = match (&case.check, &reply) {
         (

@@ -42,6 +42,7 @@ fn request(n: usize) -> Request {
         tensors: Tensors::from([(Role::Input, input)]),
         attrs: Default::default(),
         grad: false,
+        vjp: Default::default(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The reference's closed-form gradients against PyTorch's autograd, case by case: for every
 //! value case of the spec in every dtype it runs in, `spec/recorded/pytorch-gradients.json` holds the
-//! gradient of the sum of the output with respect to `input` that PyTorch 2.15.0 computed
-//! (`scripts/observe_torch_gradients.py`), and the reference must reproduce it.
+//! gradient of the sum of the output with respect to `input` that PyTorch 2.15.0 computed, or the
+//! product with the upstream gradient the case states (`scripts/observe_torch_gradients.py`),
+//! and the reference must reproduce it.
 //!
 //! Tolerance. Measured over 23,100 random calls of every function and option (a differential
 //! harness kept outside the repository), the reference and PyTorch differ by at most about
@@ -20,7 +21,7 @@
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::conformance::protocol::tensor_from_json;
 use cross_entropy_spec::conformance::{Part, request_for};
-use cross_entropy_spec::eval::gradient;
+use cross_entropy_spec::eval::vjp;
 use cross_entropy_spec::spec::{Check, GradCheck};
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op};
@@ -114,13 +115,13 @@ fn the_reference_reproduces_every_recorded_torch_gradient() {
             continue;
         }
         for &dtype in &case.dtypes {
-            let request = request_for(case, dtype, Part::Value).expect("the case materialises");
+            let request = request_for(case, dtype, Part::Gradient).expect("the case materialises");
             let Some(want) = recorded.remove(&case.run_key(dtype)) else {
                 failures.push(format!("{}: no recorded gradient", request.id));
                 continue;
             };
             let want = tensor_from_json(&want.to_string()).expect("a recorded tensor");
-            let got = match gradient(request.op, &request.tensors, &request.attrs) {
+            let got = match vjp(request.op, &request.tensors, &request.attrs, &request.vjp) {
                 Ok(got) => got,
                 Err(e) => {
                     failures.push(format!("{}: {:?}: {}", request.id, e.kind, e.message));

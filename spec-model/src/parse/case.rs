@@ -28,6 +28,8 @@ const CASE_KEYS: &[&str] = &[
     "expect_grad",
     "grad_tol",
     "expect_grad_error",
+    "wrt",
+    "upstream",
     "select",
     "expect_error",
     "message",
@@ -83,6 +85,8 @@ pub(super) fn parse_case(
     let dtypes = r.dtypes();
     r.dtype_reaches_a_tensor(&tensors, &dtypes);
     let check = r.check();
+    let wrt = op.and_then(|op| r.wrt(op));
+    let upstream = r.upstream();
     let agrees_with = r.strings("agrees_with");
     let differs_from = r.strings("differs_from");
     let source = r.string("source");
@@ -99,6 +103,8 @@ pub(super) fn parse_case(
             seed,
             dtypes,
             check,
+            wrt,
+            upstream,
             agrees_with,
             differs_from,
             source,
@@ -438,6 +444,29 @@ impl Reader<'_> {
                 Some(Some(Box::new(GradCheck::Value { expect, tol })))
             }
         }
+    }
+
+    /// `wrt`, the argument the gradient run differentiates (`input` when absent): one `op` takes.
+    fn wrt(&mut self, op: Op) -> Option<Role> {
+        let name = self.string("wrt")?;
+        let Some(role) = Role::parse(&name).filter(|r| op.tensor_args().contains(r)) else {
+            self.fail("wrt", format!("`{op}` has no tensor argument `{name}`"));
+            return None;
+        };
+        Some(role)
+    }
+
+    /// `upstream`, the upstream gradient of the gradient run (all ones when absent): written out,
+    /// of the output's shape, and only with the product it gives stated (`expect_grad`), since
+    /// PyTorch's recorded gradients are those of the sum.
+    fn upstream(&mut self) -> Option<Literal> {
+        if self.has("upstream") && !self.has("expect_grad") {
+            self.fail(
+                "upstream",
+                "a case with `upstream` states its product (`expect_grad`)",
+            );
+        }
+        self.literal("upstream")
     }
 
     /// `select`: `Some(None)` when absent.

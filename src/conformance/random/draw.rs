@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::rng::{Rng, pow2};
-use crate::conformance::protocol::Request;
+use crate::conformance::protocol::{Request, Vjp};
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};
@@ -61,6 +61,7 @@ impl Drawn {
             tensors,
             attrs: self.attrs.clone(),
             grad,
+            vjp: Vjp::default(),
         })
     }
 

@@ -127,6 +127,7 @@ mod tests {
             tensors: Tensors::from([(Role::Input, input)]),
             attrs: Default::default(),
             grad,
+            vjp: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
-//! The error scale of each element of the gradient of an op's summed output with respect to its
-//! input (see `spec/12-exact-values.md`). The gradient itself comes from the reference; here
+//! The error scale of each element of a gradient run's result: the gradient of an op's summed
+//! output with respect to its input, or a vector–Jacobian product with an upstream gradient or
+//! with respect to another argument (see `spec/12-exact-values.md`). The gradient itself comes from the reference; here
 //! only the sizes of the terms it is made of.
 
 use ndarray::{ArrayD, Axis};
@@ -10,7 +11,95 @@ use super::values::{class_lanes, class_weight, class_weights, targets};
 use crate::reference::{Reduction, class_dim};
 use crate::vocab::{Op, Role};
 
+/// The scale of each element of a gradient run's result: of the gradient of the sum, or, with an
+/// upstream gradient `u`, of the vector–Jacobian product. A loss element depends on its own row
+/// alone, so every term of its row's gradient scales with that row's `|u_n|`, and the product
+/// by `u_n` rounds once more (`2|g|`); softmax and log_softmax mix a lane's `u` (`with_upstream`).
 pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
+    if call.vjp.wrt != Role::Input {
+        return other_argument(call);
+    }
+    let Some(u) = call.upstream() else {
+        return sum_scales(call);
+    };
+    if matches!(call.op, Op::Softmax | Op::LogSoftmax) {
+        return with_upstream(call, &u);
+    }
+    let g = call.product()?;
+    let factor = row_upstream(call, &u)?;
+    let ones = sum_scales(call)?;
+    let scales = (ones.iter().zip(&factor).zip(&g)).map(|((m, f), g)| m * f + 2.0 * g.abs());
+    Ok(scales.collect())
+}
+
+/// `|u|` of the output element each input element's gradient belongs to: the element itself
+/// (sigmoid, the binary losses), its row's (a class loss with `"none"`), or the one upstream of
+/// a reduced loss.
+fn row_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
+    let x = call.input();
+    let shape = ndarray::IxDyn(x.shape());
+    let rows = match (call.op, u.ndim()) {
+        (Op::CrossEntropy | Op::NllLoss, n) if n > 0 => {
+            u.clone().insert_axis(Axis(class_dim(x.ndim().max(1))))
+        }
+        _ => u.clone(),
+    };
+    let spread = rows.broadcast(shape).ok_or_else(|| {
+        format!(
+            "an upstream of shape {:?} does not fit an input of shape {:?}",
+            u.shape(),
+            x.shape()
+        )
+    })?;
+    Ok(spread.iter().map(|v| v.abs()).collect())
+}
+
+/// softmax's product `s_j (u_j − Σ_k u_k s_k)`: each `s`'s rounding times `2 max|u|`, and the
+/// rounding of the sum `Σ_k |u_k| (p_scale_k + L·s_k)`, times `s_j`; log_softmax's
+/// `u_j − s_j Σ_k u_k`: `|u_j|`, `|Σ u|` times `log p_j`'s scale as in the sum's case, and the
+/// sum's own rounding, `L·Σ|u|`, times `s_j`.
+fn with_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
+    let x = call.input();
+    if x.shape() != u.shape() {
+        return Err(format!(
+            "an upstream of shape {:?} for an input of shape {:?}",
+            u.shape(),
+            x.shape()
+        ));
+    }
+    let (x, u) = match x.ndim() {
+        0 => (x.insert_axis(Axis(0)), u.clone().insert_axis(Axis(0))),
+        _ => (x, u.clone()),
+    };
+    let dim = call.attrs.dim.unwrap_or(0);
+    let d = usize::try_from(dim.rem_euclid(x.ndim() as i64)).map_err(|e| e.to_string())?;
+    let mut out = ArrayD::<f64>::zeros(x.raw_dim());
+    let lanes = (x.lanes(Axis(d)).into_iter())
+        .zip(u.lanes(Axis(d)))
+        .zip(out.lanes_mut(Axis(d)));
+    for ((lane, u), mut o) in lanes {
+        let Some(lane) = Lane::of(lane) else { continue };
+        let abs: f64 = u.iter().map(|v| v.abs()).sum();
+        let total: f64 = u.sum();
+        let max = u.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let sum_rounding: f64 = (0..lane.c)
+            .map(|k| u[k].abs() * (lane.p_scale(k) + lane.l * lane.p(k)))
+            .sum();
+        for (j, slot) in o.iter_mut().enumerate() {
+            *slot = match call.op {
+                Op::Softmax => 2.0 * max * lane.p_scale(j) + lane.p(j) * (sum_rounding + 2.0 * max),
+                _ => {
+                    let p = lane.p(j);
+                    u[j].abs() + p * (total.abs() * (lane.log_p_scale(j) + 2.0) + lane.l * abs)
+                }
+            };
+        }
+    }
+    Ok(out.iter().copied().collect())
+}
+
+/// The scale of the gradient of the sum (an upstream of ones).
+fn sum_scales(call: &Call) -> Result<Vec<f64>, String> {
     let g = call.gradient()?;
     let scales = match call.op {
         Op::Softmax | Op::LogSoftmax => along_dim(call)?,
@@ -143,4 +232,99 @@ fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
         6.0 * c * w.abs() * (terms + lw.abs() * call.tiny) + 2.0 * g.abs()
     });
     Ok(scales.collect())
+}
+
+/// A product with respect to another argument than `input` (`spec/12-exact-values.md`, *Products
+/// with respect to other arguments*): `c·u_n` (`c` the mean's `1/N`, `u_n` the element's or
+/// row's upstream) times `w·(log σ(-x) - p·log σ(x))` (BCE-with-logits' target),
+/// `-w·logit(x)` (BCE's), `-(1-ε)·w_c·log p_nc` (probability cross-entropy's target) or
+/// `-Σ_n q'_nc·log p_nc` (its weight). Each logarithm is good to twice its size (`2|log|`),
+/// `log p` to its lane's scale; the difference of two logarithms keeps their absolute errors;
+/// the products round once each (`|g|` apiece), and the weight's sum over `N` rows adds
+/// `⌈log2 N⌉` times the sum of its terms' sizes.
+fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
+    let g = call.product()?;
+    let u: Vec<f64> = call
+        .upstream()
+        .map(|u| u.iter().map(|v| v.abs()).collect())
+        .unwrap_or_default();
+    let u_at = |n: usize| match u.len() {
+        0 => 1.0,
+        1 => u[0],
+        _ => u.get(n).copied().unwrap_or(0.0),
+    };
+    let mean = call.reduction()? == Reduction::Mean;
+    let x = call.input();
+    let log_sigmoid = |v: f64| match v {
+        v if v >= 0.0 => -(-v).exp().ln_1p(),
+        v => v - v.exp().ln_1p(),
+    };
+    let scales: Vec<f64> = match (call.op, call.vjp.wrt) {
+        (Op::BinaryCrossEntropy | Op::BinaryCrossEntropyWithLogits, Role::Target) => {
+            let (w, pw) = (
+                call.broadcast(Role::Weight)?,
+                call.broadcast(Role::PosWeight)?,
+            );
+            let c = if mean { 1.0 / x.len() as f64 } else { 1.0 };
+            (x.iter().zip(&w).zip(&pw).zip(&g).enumerate())
+                .map(|(k, (((&x, &w), &pw), &g))| {
+                    let logs = match call.op {
+                        Op::BinaryCrossEntropy => (-x).ln_1p().abs() + x.ln().abs(),
+                        _ => log_sigmoid(-x).abs() + (pw * log_sigmoid(x)).abs(),
+                    };
+                    2.0 * c * u_at(k) * w.abs() * logs + 3.0 * g.abs()
+                })
+                .collect()
+        }
+        (Op::CrossEntropy, Role::Target | Role::Weight) => {
+            let lanes = class_lanes(&x);
+            let c = if mean { 1.0 / lanes.len() as f64 } else { 1.0 };
+            let (weight, eps) = (class_weights(call), call.smoothing());
+            let q = call.float(Role::Target).ok_or("probability targets")?;
+            let q_lanes = class_lanes(&q);
+            let classes = lanes.first().map_or(0, |l| l.len());
+            let mut per_class = vec![0.0; classes];
+            let mut per_element = Vec::with_capacity(x.len());
+            for (n, (lane, q)) in lanes.into_iter().zip(&q_lanes).enumerate() {
+                let Some(lane) = Lane::of(lane) else {
+                    per_element.extend(std::iter::repeat_n(0.0, classes));
+                    continue;
+                };
+                for (j, total) in per_class.iter_mut().enumerate() {
+                    let w = class_weight(weight.as_ref(), j);
+                    let lp = lane.log_p(j).abs();
+                    match call.vjp.wrt {
+                        Role::Target => {
+                            let size = c * u_at(n) * (1.0 - eps) * w.abs();
+                            per_element.push(size * (lane.log_p_scale(j) + 4.0 * lp));
+                        }
+                        _ => {
+                            let q = ((1.0 - eps) * q[j] + eps / classes as f64).abs();
+                            let size = c * u_at(n) * q;
+                            *total +=
+                                size * (lane.log_p_scale(j) + (4.0 + depth(q_lanes.len())) * lp);
+                        }
+                    }
+                }
+            }
+            match call.vjp.wrt {
+                Role::Target => per_element,
+                _ => per_class,
+            }
+        }
+        (op, wrt) => {
+            return Err(format!(
+                "`{op}` is not differentiated with respect to `{wrt}`"
+            ));
+        }
+    };
+    // Elements are laid out as the product is (the target's order is the input's).
+    if scales.len() != g.len() {
+        return Err(format!(
+            "{} scales for a product of {} elements",
+            scales.len(),
+            g.len()
+        ));
+    }
+    Ok(scales)
 }

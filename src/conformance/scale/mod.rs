@@ -14,7 +14,7 @@ mod values;
 
 use ndarray::ArrayD;
 
-use super::protocol::Request;
+use super::protocol::{Request, Vjp};
 use super::run::Part;
 use crate::eval::{self, Tensors};
 use crate::reference::Reduction;
@@ -77,11 +77,11 @@ pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
     }
 }
 
-/// The input's dtype, the gradient's.
+/// The dtype of the argument the gradient run differentiates (`input`, unless it names another).
 fn input_dtype(request: &Request) -> Dtype {
     request
         .tensors
-        .get(&Role::Input)
+        .get(&request.vjp.wrt)
         .map_or(Dtype::Float32, Tensor::dtype)
 }
 
@@ -93,6 +93,8 @@ pub(crate) struct Call<'a> {
     /// that multiply a possibly underflowed quantity by a factor above one.
     pub tiny: f64,
     wide: Tensors,
+    /// The gradient run's product, its upstream widened to f64.
+    vjp: Vjp,
 }
 
 impl<'a> Call<'a> {
@@ -103,11 +105,16 @@ impl<'a> Call<'a> {
                 float => (role, float.cast(Dtype::Float64)),
             })
             .collect();
+        let vjp = Vjp {
+            wrt: request.vjp.wrt,
+            upstream: (request.vjp.upstream.as_ref()).map(|u| u.cast(Dtype::Float64)),
+        };
         Call {
             op: request.op,
             attrs: &request.attrs,
             tiny: underflow_spacing(dtype) / unit_roundoff(dtype),
             wide,
+            vjp,
         }
     }
 
@@ -154,6 +161,17 @@ impl<'a> Call<'a> {
         Ok(out.float_array())
     }
 
+    /// The upstream gradient of a gradient run that states one, in f64.
+    pub fn upstream(&self) -> Option<ArrayD<f64>> {
+        self.vjp.upstream.as_ref().map(Tensor::float_array::<f64>)
+    }
+
+    /// The reference's vector–Jacobian product of the run, in f64.
+    pub fn product(&self) -> Result<ArrayD<f64>, String> {
+        let g = eval::vjp(self.op, &self.wide, self.attrs, &self.vjp).map_err(|e| e.to_string())?;
+        Ok(g.float_array())
+    }
+
     /// The reference's gradient of the sum of the output, in f64.
     pub fn gradient(&self) -> Result<ArrayD<f64>, String> {
         let g = eval::gradient(self.op, &self.wide, self.attrs).map_err(|e| e.to_string())?;
@@ -196,6 +214,7 @@ mod tests {
                 ..Attrs::default()
             },
             grad: false,
+            vjp: Default::default(),
         }
     }
 
@@ -210,6 +229,7 @@ mod tests {
             tensors: Tensors::from([(Role::Input, input)]),
             attrs: Attrs::default(),
             grad: false,
+            vjp: Default::default(),
         };
         let eta = underflow_spacing(Dtype::Float32);
         let allowed = roundoff(&r, Part::Value).unwrap();

@@ -189,7 +189,7 @@ impl Implementation for Subprocess {
             return Reply::Broken(why.clone());
         }
         let reply = match self.exchange(request) {
-            Ok(Line::Text(line)) => Reply::from_json(&line, &request.id),
+            Ok(Line::Text(line)) => Reply::from_json_wrt(&line, &request.id, request.vjp.wrt),
             Ok(Line::TooLong(_)) => Reply::Broken(format!(
                 "a reply line longer than the {} bytes read",
                 self.max_line

@@ -14,6 +14,7 @@
 
 mod precision;
 mod semantic;
+mod vjp;
 
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
@@ -176,6 +177,29 @@ fn the_gradient_mutant_fails_a_gradient_run_by_ten_times_its_tolerance() {
     let found = catches(&mut mutant);
     assert!(found.iter().all(|c| c.run.ends_with(" gradient")));
     assert!(caught_by_ten_times(mutant.name, &found));
+}
+
+/// The vector–Jacobian product mutants: the values are right, and the gradient of a sum with
+/// respect to `input` is too, so only the gradient runs of the cases that state an upstream or
+/// another argument (`wrt`) can catch them.
+#[test]
+fn every_vjp_mutant_fails_a_gradient_run_by_ten_times_its_tolerance() {
+    let missed: Vec<&str> = vjp::vjp_mutants()
+        .into_iter()
+        .filter_map(|mut m| {
+            let found = catches(&mut m);
+            assert!(
+                found.iter().all(|c| c.run.ends_with(" gradient")),
+                "{}",
+                m.name
+            );
+            (!caught_by_ten_times(m.name, &found)).then_some(m.name)
+        })
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "not caught by 10x its tolerance: {missed:?}"
+    );
 }
 
 /// The precision mutants, caught by a finite factor of ten or more in a value run (not by a NaN,
