@@ -300,6 +300,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             let mut report =
                 run_suite_parallel(&spec, filter, &make, jobs, &interrupt::interrupted);
             report.replay = Some(Replay {
+                program: program_path(),
                 command: command.clone(),
                 spec_dir: args.spec.spec.as_ref().map(|d| d.display().to_string()),
             });
@@ -316,7 +317,6 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         ));
     }
     expectations.apply(&mut report);
-    report.stale_expectations = expectations.stale(&spec);
     let (code, verdict_line) = verdict_code(&report, args.allow_empty);
     // The files first: a reader that stopped early, or a full disk under stdout, loses only text.
     let printed = say(&(render::text::report(&report) + &verdict_line));
@@ -333,6 +333,14 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         printed?;
     }
     Ok(code)
+}
+
+/// This binary's path, for replay lines: the one the check ran with, not whichever
+/// `cross-entropy-spec` is first on `PATH` (if any is).
+fn program_path() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "cross-entropy-spec".into())
 }
 
 /// `check`'s output files, opened before the run: refused when one of them is an input (the
@@ -479,7 +487,7 @@ fn jobs(jobs: u64) -> Result<usize, String> {
     }
 }
 
-/// The expectations file, refused when an entry can never match a run of `spec`.
+/// The expectations file, refused when an entry can never match a run of `spec` or names none.
 fn read_expectations(path: Option<&Path>, spec: &Spec) -> Result<Expectations, String> {
     let Some(path) = path else {
         return Ok(Expectations::default());
@@ -488,7 +496,16 @@ fn read_expectations(path: Option<&Path>, spec: &Spec) -> Result<Expectations, S
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let expectations =
         Expectations::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    match expectations.unmatchable(spec).as_slice() {
+    // An id that names no case is a malformed file (exit 2, as spec/protocol.md says), caught
+    // before anything runs.
+    let stale = (expectations.stale(spec).into_iter())
+        .map(|id| format!("`{id}` names no case of the spec (or no dtype it runs in)"));
+    let problems: Vec<String> = expectations
+        .unmatchable(spec)
+        .into_iter()
+        .chain(stale)
+        .collect();
+    match problems.as_slice() {
         [] => Ok(expectations),
         problems => Err(format!("{}: {}", path.display(), problems.join("; "))),
     }

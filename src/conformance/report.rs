@@ -21,6 +21,8 @@ pub struct Report {
 /// What a replay line needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {
+    /// The binary the check was run with (`std::env::current_exe`), which need not be on `PATH`.
+    pub program: String,
     pub command: String,
     pub spec_dir: Option<String>,
 }
@@ -33,16 +35,22 @@ pub struct Counts {
     pub errored: usize,
     pub skipped: usize,
     pub expected_failures: usize,
+    /// Errored runs (a crash, a hang, an unreadable reply) the expectations file lists with
+    /// `errored = true`: counted apart from expected failures, since they judged nothing.
+    pub expected_errors: usize,
     pub unexpected_passes: usize,
 }
 
 impl Counts {
-    pub fn add(&mut self, status: Status) {
-        match status {
+    pub fn add(&mut self, verdict: &Verdict) {
+        match verdict.status {
             Status::Passed => self.passed += 1,
             Status::Failed => self.failed += 1,
             Status::Errored => self.errored += 1,
             Status::Skipped => self.skipped += 1,
+            Status::ExpectedFailure if verdict.judgement.status() == Status::Errored => {
+                self.expected_errors += 1
+            }
             Status::ExpectedFailure => self.expected_failures += 1,
             Status::UnexpectedPass => self.unexpected_passes += 1,
         }
@@ -50,7 +58,7 @@ impl Counts {
 
     pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Counts {
         let mut c = Counts::default();
-        verdicts.into_iter().for_each(|v| c.add(v.status));
+        verdicts.into_iter().for_each(|v| c.add(v));
         c
     }
 }
@@ -64,6 +72,9 @@ impl std::fmt::Display for Counts {
         )?;
         if self.expected_failures > 0 {
             write!(f, ", {} expected failures", self.expected_failures)?;
+        }
+        if self.expected_errors > 0 {
+            write!(f, ", {} expected errors", self.expected_errors)?;
         }
         if self.unexpected_passes > 0 {
             write!(f, ", {} unexpected passes", self.unexpected_passes)?;

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::text;
 use crate::conformance::compare::Comparison;
 use crate::conformance::protocol::PROTOCOL_VERSION;
-use crate::conformance::report::Report;
-use crate::conformance::run::Source;
+use crate::conformance::report::{self, Report};
+use crate::conformance::run::{Part, Source};
 use crate::conformance::verdict::{Judgement, Verdict};
 
 #[derive(Serialize)]
@@ -18,7 +18,30 @@ struct Counts {
     errored: usize,
     skipped: usize,
     expected_failures: usize,
+    expected_errors: usize,
     unexpected_passes: usize,
+}
+
+impl From<report::Counts> for Counts {
+    fn from(c: report::Counts) -> Counts {
+        Counts {
+            passed: c.passed,
+            failed: c.failed,
+            errored: c.errored,
+            skipped: c.skipped,
+            expected_failures: c.expected_failures,
+            expected_errors: c.expected_errors,
+            unexpected_passes: c.unexpected_passes,
+        }
+    }
+}
+
+/// The counts of the value runs and of the gradient runs, which an implementation without
+/// gradients, or with bugs in them alone, tells apart.
+#[derive(Serialize)]
+struct ByPart {
+    value: Counts,
+    gradient: Counts,
 }
 
 #[derive(Serialize)]
@@ -73,14 +96,10 @@ struct Run<'a> {
 
 /// The report as a JSON value.
 pub fn report(r: &Report) -> Value {
-    let c = r.counts();
-    let counts = Counts {
-        passed: c.passed,
-        failed: c.failed,
-        errored: c.errored,
-        skipped: c.skipped,
-        expected_failures: c.expected_failures,
-        unexpected_passes: c.unexpected_passes,
+    let counts = Counts::from(r.counts());
+    let by_part = ByPart {
+        value: r.counts_of(Part::Value).into(),
+        gradient: r.counts_of(Part::Gradient).into(),
     };
     let runs: Vec<Run<'_>> = r.runs.iter().map(run).collect();
     serde_json::json!({
@@ -88,6 +107,7 @@ pub fn report(r: &Report) -> Value {
         "protocol": PROTOCOL_VERSION,
         "implementation": r.implementation,
         "counts": counts,
+        "counts_by_part": by_part,
         "stale_expectations": r.stale_expectations,
         "interrupted": r.interrupted,
         "success": r.success(),

@@ -82,12 +82,18 @@ fn replay(v: &Verdict, replay: Option<&Replay>) -> String {
         Some((cut, _)) => format!("{}... ({} bytes in all)", &line[..cut], line.len()),
         None => line,
     };
-    let command = replay.map_or("cross-entropy-spec eval".to_string(), |r| r.command.clone());
+    let (program, command) = match replay {
+        Some(r) => (shell_quoted(&r.program), r.command.clone()),
+        None => (
+            "cross-entropy-spec".into(),
+            "cross-entropy-spec eval".into(),
+        ),
+    };
     let spec = (replay.and_then(|r| r.spec_dir.as_deref()))
         .map(|d| format!(" --spec {}", shell_quoted(d)))
         .unwrap_or_default();
     format!(
-        "  request: {shown}\n  replay: cross-entropy-spec request{spec} {} | {command}\n",
+        "  request: {shown}\n  replay: {program} request{spec} {} | {command}\n",
         shell_quoted(&e.request.id)
     )
 }
@@ -129,7 +135,7 @@ fn sections(out: &mut String, r: &Report) {
             v.run.section.as_str(),
         );
         match sections.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, c)) => c.add(v.status),
+            Some((_, c)) => c.add(v),
             None => sections.push((key, Counts::of([v]))),
         }
     }
@@ -298,6 +304,12 @@ fn failing_elements(out: &mut String, got: &Got, c: &Comparison) {
             Some(Mismatch::Nan) => "NaN where a number is expected, or the reverse".to_string(),
             Some(Mismatch::Infinity) => "an infinity that is not the expected one".to_string(),
             Some(Mismatch::ZeroSign) => "the sign of a zero differs".to_string(),
+            // An allowance of zero is a claim of exact equality: no ratio to it means anything.
+            _ if w.allowance == 0.0 => format!(
+                "off by {:.3e} = {} ulps where the claim is exact (no difference allowed)",
+                w.abs_error,
+                fmt_count(w.ulps),
+            ),
             _ => format!(
                 "off by {:.3e} = {} ulps = {}× the allowance {:.3e}",
                 w.abs_error,
