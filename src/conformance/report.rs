@@ -1,8 +1,10 @@
 //! A run of the suite against one implementation: every verdict, and the counts. Rendering is in
 //! [`super::render`].
 
+use std::collections::BTreeMap;
+
 use super::run::Part;
-use super::verdict::{Status, Verdict};
+use super::verdict::{Grade, Status, Verdict};
 
 /// The verdicts of a run of the suite.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +85,46 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// How the runs judged in one grade ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GradeCounts {
+    /// Runs judged in the grade (a run that failed its semantics never reached its exact claim).
+    pub judged: usize,
+    /// Runs that failed in this grade, not listed in the expectations file.
+    pub failed: usize,
+    /// Runs that failed in this grade, listed as known divergences.
+    pub documented: usize,
+}
+
+impl GradeCounts {
+    pub fn passed(&self) -> usize {
+        self.judged - self.failed - self.documented
+    }
+}
+
 impl Report {
+    /// The counts of each grade, every grade present.
+    pub fn grades(&self) -> BTreeMap<Grade, GradeCounts> {
+        let mut out: BTreeMap<Grade, GradeCounts> = Grade::ALL
+            .iter()
+            .map(|&g| (g, GradeCounts::default()))
+            .collect();
+        for v in &self.runs {
+            for g in v.judged_grades() {
+                out.entry(g).or_default().judged += 1;
+            }
+            if let Some(g) = v.failed_grade() {
+                let c = out.entry(g).or_default();
+                match v.status {
+                    Status::ExpectedFailure => c.documented += 1,
+                    Status::Failed | Status::Errored => c.failed += 1,
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
     pub fn counts(&self) -> Counts {
         Counts::of(&self.runs)
     }
@@ -95,10 +136,18 @@ impl Report {
 
     /// Nothing unexpected happened: no failure, no error, no unexpected pass, no stale entry.
     pub fn success(&self) -> bool {
-        let c = self.counts();
-        c.failed == 0
-            && c.errored == 0
-            && c.unexpected_passes == 0
+        self.success_in(&Grade::ALL)
+    }
+
+    /// [`Report::success`] where only failures in `grades` count (`check --grade`): a run that
+    /// fails another grade alone is reported, not required.
+    pub fn success_in(&self, grades: &[Grade]) -> bool {
+        let unexpected = self.runs.iter().any(|v| {
+            matches!(v.status, Status::Failed | Status::Errored)
+                && v.failed_grade().is_none_or(|g| grades.contains(&g))
+        });
+        !unexpected
+            && self.counts().unexpected_passes == 0
             && self.stale_expectations.is_empty()
             && !self.interrupted
     }

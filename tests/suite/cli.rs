@@ -865,3 +865,37 @@ fn an_exact_claim_is_reported_as_one() {
     );
     assert!(!text.contains("∞×"), "{text}");
 }
+
+/// `check --grade` picks the grades the exit status requires: a value right to the case's four
+/// printed digits but not within the exact allowance fails the exact grade alone.
+#[test]
+fn the_exit_status_requires_the_chosen_grades() {
+    let command = r#"sed -u -e 's/.*"id":"\([^"]*\/grad\)".*/{"id":"\1","unsupported":"no gradients"}/;t' -e 's/.*"id":"\([^"]*\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]}}/'"#;
+    let check = |grades: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--filter",
+            "ce.doc001.batch3x5.mean",
+            "--impl",
+            command,
+        ];
+        for g in grades {
+            args.extend(["--grade", g]);
+        }
+        run(&args)
+    };
+    let all = check(&[]);
+    assert_eq!(all.status.code(), Some(1), "{}", stdout(&all));
+    let text = stdout(&all);
+    assert!(
+        text.contains("  exact      2 judged: 0 passed, 2 failed, 0 documented"),
+        "{text}"
+    );
+    assert!(
+        text.contains("conforms to the semantics; exact on 0.0%"),
+        "{text}"
+    );
+    assert_eq!(check(&["semantics"]).status.code(), Some(0));
+    assert_eq!(check(&["semantics", "exact"]).status.code(), Some(1));
+    assert_eq!(check(&["bitwise"]).status.code(), Some(2));
+}

@@ -39,6 +39,10 @@ pub fn skeleton(r: &Report) -> String {
             }
             let reason = drafted_reason(&entry.runs);
             let _ = writeln!(out, "reason = {}", toml_string(&format!("TODO: {reason}")));
+            // The entry's grade: the most fundamental one its runs fail in.
+            if let Some(grade) = entry.runs.iter().filter_map(|v| v.failed_grade()).min() {
+                let _ = writeln!(out, "grade = \"{grade}\"");
+            }
             if entry.runs.iter().any(|v| v.status == Status::Errored) {
                 // A crash, a hang or garbage is only expected when the entry says so.
                 let _ = writeln!(out, "errored = true");

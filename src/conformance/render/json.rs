@@ -51,6 +51,15 @@ struct Spec<'a> {
     section: &'a str,
 }
 
+/// How the runs judged in one grade ended.
+#[derive(Serialize)]
+struct GradeCounts {
+    judged: usize,
+    passed: usize,
+    failed: usize,
+    documented: usize,
+}
+
 /// The numbers of one claim's comparison, for programs that read the report.
 #[derive(Serialize)]
 struct Numbers {
@@ -88,6 +97,9 @@ struct Run<'a> {
     part: &'a str,
     spec: Spec<'a>,
     status: &'a str,
+    /// The grade a run that did not pass failed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grade: Option<&'static str>,
     detail: Option<String>,
     /// Each claim's comparison: all of them for a pass, the failing one for a mismatch.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -101,6 +113,17 @@ pub fn report(r: &Report) -> Value {
         value: r.counts_of(Part::Value).into(),
         gradient: r.counts_of(Part::Gradient).into(),
     };
+    let by_grade: std::collections::BTreeMap<&str, GradeCounts> = (r.grades().into_iter())
+        .map(|(g, c)| {
+            let counts = GradeCounts {
+                judged: c.judged,
+                passed: c.passed(),
+                failed: c.failed,
+                documented: c.documented,
+            };
+            (g.as_str(), counts)
+        })
+        .collect();
     let runs: Vec<Run<'_>> = r.runs.iter().map(run).collect();
     serde_json::json!({
         "suite": { "name": "cross-entropy-spec", "version": env!("CARGO_PKG_VERSION") },
@@ -108,6 +131,7 @@ pub fn report(r: &Report) -> Value {
         "implementation": r.implementation,
         "counts": counts,
         "counts_by_part": by_part,
+        "counts_by_grade": by_grade,
         "stale_expectations": r.stale_expectations,
         "interrupted": r.interrupted,
         "success": r.success(),
@@ -147,6 +171,7 @@ fn run(v: &Verdict) -> Run<'_> {
             section: &v.run.section,
         },
         status: v.status.as_str(),
+        grade: v.failed_grade().map(|g| g.as_str()),
         detail,
         claims,
     }

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use super::repro;
 use crate::conformance::compare::{Comparison, Mismatch, unflatten};
-use crate::conformance::report::{Counts, Replay, Report};
+use crate::conformance::report::{Counts, GradeCounts, Replay, Report};
 use crate::conformance::run::{Claim, Expected, Part};
-use crate::conformance::verdict::{Evidence, Got, Judgement, Status, Verdict};
+use crate::conformance::verdict::{Evidence, Got, Grade, Judgement, Status, Verdict};
 use crate::tensor::fmt_float;
 
 /// The whole report.
@@ -67,8 +67,46 @@ pub fn report(r: &Report) -> String {
     for part in [Part::Value, Part::Gradient] {
         let _ = writeln!(out, "\n{:>8}s: {}", part.as_str(), r.counts_of(part));
     }
+    grades(&mut out, r);
     let _ = writeln!(out, "\n{}", r.counts());
     out
+}
+
+/// The runs per grade (spec/protocol.md, *Grades*), and the verdict of each in a sentence:
+/// "conforms to the semantics; exact on 97.1% of its runs; PyTorch-compatible except 4".
+fn grades(out: &mut String, r: &Report) {
+    let grades = r.grades();
+    let _ = writeln!(out, "\nBy grade:");
+    for (g, c) in &grades {
+        let _ = writeln!(
+            out,
+            "  {:<10} {} judged: {} passed, {} failed, {} documented",
+            g.as_str(),
+            c.judged,
+            c.passed(),
+            c.failed,
+            c.documented
+        );
+    }
+    let diverging = |c: &GradeCounts| c.failed + c.documented;
+    let sentence: Vec<String> = (grades.iter())
+        .filter(|(_, c)| c.judged > 0)
+        .map(|(g, c)| match (g, diverging(c)) {
+            (Grade::Semantics, 0) => "conforms to the semantics".to_string(),
+            (Grade::Semantics, n) => format!("diverges from the semantics in {n} runs"),
+            (Grade::Exact, _) => format!(
+                "exact on {:.1}% of the runs with an exact claim ({} of {})",
+                100.0 * c.passed() as f64 / c.judged as f64,
+                c.passed(),
+                c.judged
+            ),
+            (Grade::Pytorch, 0) => "PyTorch-compatible".to_string(),
+            (Grade::Pytorch, n) => format!("PyTorch-compatible except {n} runs"),
+        })
+        .collect();
+    if !sentence.is_empty() {
+        let _ = writeln!(out, "  {}", sentence.join("; "));
+    }
 }
 
 /// The request line a failing run sent, and a command that sends it again.
@@ -167,6 +205,15 @@ pub fn failure(v: &Verdict) -> String {
     );
     if let Some(source) = &v.source {
         let _ = writeln!(out, "  source: {source}");
+    }
+    if let Some(grade) = v.failed_grade() {
+        let why = (v.run.pytorch.as_deref())
+            .map(|why| format!(" (the case pins a detail of PyTorch: {})", printable(why)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  grade: {grade}{why}");
+    }
+    if let (Status::Failed, Some(note)) = (v.status, &v.divergence) {
+        let _ = writeln!(out, "  {}", printable(note));
     }
     if v.status == Status::UnexpectedPass {
         let why = printable(v.divergence.as_deref().unwrap_or_default());
