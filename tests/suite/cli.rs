@@ -899,3 +899,37 @@ fn the_exit_status_requires_the_chosen_grades() {
     assert_eq!(check(&["semantics", "exact"]).status.code(), Some(1));
     assert_eq!(check(&["bitwise"]).status.code(), Some(2));
 }
+
+/// A drafted entry whose runs fail in two grades (a value outside the exact allowance alone, a
+/// wrong gradient) names no grade, so that `--expect` with the draft absorbs both.
+#[test]
+fn a_draft_of_runs_failing_in_two_grades_is_accepted_as_drafted() {
+    let dir = std::env::temp_dir().join(format!("draft-grades-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let draft = dir.join("draft.toml");
+    let draft_path = draft.to_str().expect("UTF-8");
+    let command = r#"sed -u -e 's/.*"id":"\([^"]*\/grad\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]},"grad_input":{"dtype":"float64","shape":[3,5],"data":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}/;t' -e 's/.*"id":"\([^"]*\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]}}/'"#;
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--filter",
+            "ce.doc001.batch3x5.mean",
+            "--impl",
+            command,
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let first = check(&["--write-expectations", draft_path]);
+    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    let text = stdout(&first);
+    assert!(
+        text.contains("  semantics  4 judged: 2 passed, 2 failed"),
+        "{text}"
+    );
+    let drafted = std::fs::read_to_string(&draft).expect("written");
+    assert!(!drafted.contains("grade ="), "{drafted}");
+    let again = check(&["--expect", draft_path]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,14 +4,14 @@
 //! where) for the author to rewrite, and a link to be found. A run that errored gets
 //! `errored = true`, without which `--expect` would not absorb it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::text::{detail, printable};
 use crate::conformance::compare::unflatten;
 use crate::conformance::report::Report;
 use crate::conformance::run::Part;
-use crate::conformance::verdict::{Judgement, Status, Verdict};
+use crate::conformance::verdict::{Grade, Judgement, Status, Verdict};
 use crate::tensor::fmt_float;
 
 /// One drafted entry: its id, its part when only one part diverges, and its runs.
@@ -39,8 +39,11 @@ pub fn skeleton(r: &Report) -> String {
             }
             let reason = drafted_reason(&entry.runs);
             let _ = writeln!(out, "reason = {}", toml_string(&format!("TODO: {reason}")));
-            // The entry's grade: the most fundamental one its runs fail in.
-            if let Some(grade) = entry.runs.iter().filter_map(|v| v.failed_grade()).min() {
+            // The entry's grade, when its runs all fail in one: an entry with a grade absorbs
+            // only runs that fail in it, so runs of two grades leave it out.
+            let grades: BTreeSet<Grade> =
+                entry.runs.iter().filter_map(|v| v.failed_grade()).collect();
+            if let [grade] = Vec::from_iter(grades).as_slice() {
                 let _ = writeln!(out, "grade = \"{grade}\"");
             }
             if entry.runs.iter().any(|v| v.status == Status::Errored) {
