@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use cross_entropy_spec::conformance::{Expectations, Part, Report, Status};
+use cross_entropy_spec::conformance::{Expectations, Grade, Part, Report, Status};
 use cross_entropy_spec::spec::Spec;
 use serde_json::Value;
 
@@ -46,10 +46,11 @@ impl Outcome {
     }
 }
 
-/// One implementation's runs: case id, part, outcome.
+/// One implementation's runs: case id, part, outcome, and for a run that did not pass the grade
+/// it failed in (spec/protocol.md, *Grades*; absent from reports recorded before grades).
 pub struct Column {
     pub name: String,
-    pub runs: Vec<(String, Part, Outcome)>,
+    pub runs: Vec<(String, Part, Outcome, Option<Grade>)>,
 }
 
 impl Column {
@@ -59,7 +60,10 @@ impl Column {
             runs: report
                 .runs
                 .iter()
-                .map(|r| (r.run.id.clone(), r.run.part, Outcome::of(&r.status)))
+                .map(|r| {
+                    let grade = r.failed_grade();
+                    (r.run.id.clone(), r.run.part, Outcome::of(&r.status), grade)
+                })
                 .collect(),
         }
     }
@@ -80,7 +84,8 @@ impl Column {
                 let status = r["status"].as_str().unwrap_or_default();
                 let outcome = Outcome::of_json(status)
                     .ok_or_else(|| format!("unknown status `{status}` for {id}"))?;
-                Ok((id.to_string(), part, outcome))
+                let grade = r["grade"].as_str().and_then(Grade::parse);
+                Ok((id.to_string(), part, outcome, grade))
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Column {
@@ -107,6 +112,15 @@ impl Cell {
                 self.documented += usize::from(documented);
             }
             Outcome::Unsupported => self.unsupported += 1,
+        }
+    }
+
+    /// The failed runs alone, with how many are documented.
+    fn failures(self) -> String {
+        match (self.failed, self.documented) {
+            (0, _) => "0".to_string(),
+            (f, d) if f == d => format!("**{f}** (doc.)"),
+            (f, d) => format!("**{f}** ({d} doc.)"),
         }
     }
 
@@ -147,7 +161,12 @@ pub fn render(
          expectations file lists as known divergences — those are failed-but-documented, and \
          `cargo run -p peers -- --check` fails only on the others. *unsupported* runs are \
          requests the peer has no way to express (an option, reduction, rank or dtype it \
-         lacks); they are never counted as passed.\n"
+         lacks); they are never counted as passed. The last three rows split the failed runs \
+         by the grade they fail in (spec/protocol.md, *Grades*): *semantics* (a stated value or \
+         error: what every implementation owes), *exact* (accuracy alone: outside the exact \
+         value's allowance) and *pytorch* (a case that pins a detail of PyTorch's \
+         implementation); — marks a report recorded before grades, whose failed runs carry \
+         none.\n"
     );
     table(&mut out, spec, columns);
     rules(&mut out);
@@ -170,9 +189,19 @@ fn table(out: &mut String, spec: &Spec, columns: &[Column]) {
     let cases: BTreeMap<&str, _> = spec.cases.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut cells: BTreeMap<(Feature, usize), Cell> = BTreeMap::new();
     let mut totals: BTreeMap<(Part, usize), Cell> = BTreeMap::new();
+    let mut graded: BTreeMap<(Grade, usize), Cell> = BTreeMap::new();
+    // Columns with a failed run that has no grade: reports recorded before grades.
+    let mut ungraded = std::collections::BTreeSet::new();
     for (i, column) in columns.iter().enumerate() {
-        for (id, part, outcome) in &column.runs {
+        for (id, part, outcome, grade) in &column.runs {
             totals.entry((*part, i)).or_default().add(*outcome);
+            match (grade, outcome) {
+                (Some(g), _) => graded.entry((*g, i)).or_default().add(*outcome),
+                (None, Outcome::Failed { .. }) => {
+                    ungraded.insert(i);
+                }
+                (None, _) => {}
+            }
             let Some(case) = cases.get(id.as_str()) else {
                 continue;
             };
@@ -200,6 +229,19 @@ fn table(out: &mut String, spec: &Spec, columns: &[Column]) {
         for i in 0..columns.len() {
             let cell = totals.get(&(part, i)).copied().unwrap_or_default();
             let _ = write!(out, " {} |", cell.text());
+        }
+        out.push('\n');
+    }
+    for grade in Grade::ALL {
+        let _ = write!(out, "| *failed, {grade} grade* |");
+        for i in 0..columns.len() {
+            let cell = graded.get(&(grade, i)).copied().unwrap_or_default();
+            match ungraded.contains(&i) {
+                true => out.push_str(" — |"),
+                false => {
+                    let _ = write!(out, " {} |", cell.failures());
+                }
+            }
         }
         out.push('\n');
     }
@@ -243,5 +285,38 @@ fn divergences(out: &mut String, documented: &[Documented]) {
             let _ = writeln!(out, "- {reason}{link}: {}.", ids.join(", "));
         }
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The grade rows count a column's failed runs by the grade each failed in, documented or
+    /// not, and show — for a report recorded before grades, rather than a misleading 0.
+    #[test]
+    fn grade_rows_split_failures_and_mark_reports_without_grades() {
+        let spec = cross_entropy_spec::bundle::spec().expect("the embedded spec");
+        let json = |grade: &str| {
+            format!(
+                r#"{{"runs":[{{"id":"ce.doc001.batch3x5.mean","part":"value","status":"expected_failure"{grade}}},{{"id":"ce.doc001.batch3x5.mean","part":"gradient","status":"failed","grade":"pytorch"}}]}}"#
+            )
+        };
+        let graded = Column::of_json("graded", &json(r#","grade":"exact""#)).unwrap();
+        let old = Column::of_json("old", &json("")).unwrap();
+        let mut out = String::new();
+        table(&mut out, spec, &[graded, old]);
+        assert!(
+            out.contains("| *failed, semantics grade* | 0 | — |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| *failed, exact grade* | **1** (doc.) | — |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| *failed, pytorch grade* | **1** (0 doc.) | — |"),
+            "{out}"
+        );
     }
 }

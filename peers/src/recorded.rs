@@ -47,6 +47,11 @@ pub const RECORDED: &[Recorded] = &[
         report: "adapters/onnxruntime/report-training.json",
         expectations: Some("adapters/onnxruntime/expectations-training.toml"),
     },
+    Recorded {
+        column: "PaddlePaddle 3.3.1 (CPU)",
+        report: "adapters/paddle/report.json",
+        expectations: Some("adapters/paddle/expectations.toml"),
+    },
 ];
 
 /// The column of one recorded run, after checking that it fits the spec.

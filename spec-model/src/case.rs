@@ -113,6 +113,29 @@ pub struct Case {
     /// The rules of the prose this case checks (`**Rule <id>.**`).
     #[serde(default)]
     pub rules: Vec<String>,
+    /// Set when the case pins a detail of PyTorch's implementation rather than the mathematics
+    /// (`pytorch = "why"`; `pytorch_value` or `pytorch_grad` for its value or gradient runs
+    /// alone): those runs are judged in the *pytorch* grade, not the *semantics* and *exact* ones.
+    #[serde(default)]
+    pub pytorch: Option<PytorchDetail>,
+}
+
+/// Why a case pins PyTorch rather than what every implementation owes, and which of its runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PytorchDetail {
+    pub why: String,
+    pub runs: PytorchRuns,
+}
+
+/// Which runs of a case pin the PyTorch detail: all of them (`pytorch`), only the value runs
+/// (`pytorch_value`) or only the gradient runs (`pytorch_grad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PytorchRuns {
+    All,
+    Value,
+    Gradient,
 }
 
 impl Case {

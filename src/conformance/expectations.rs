@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::{Part, Report, Status};
+use super::{Grade, Part, Report, Status};
 use crate::spec::Spec;
 
 /// One known divergence.
@@ -26,6 +26,10 @@ pub struct Divergence {
     /// it an errored run stays an error, whatever the entry's reason.
     #[serde(default)]
     pub errored: bool,
+    /// The grade the run fails in (`semantics`, `exact`, `pytorch`), when the entry says: a run
+    /// listed as an exact divergence that fails its semantics is not absorbed.
+    #[serde(default)]
+    pub grade: Option<String>,
 }
 
 /// A case id and, for `<case id>@<dtype>`, the dtype.
@@ -53,6 +57,20 @@ impl Expectations {
             return Err(format!(
                 "`part` is \"value\" or \"gradient\" (entries {})",
                 ids.join(", ")
+            ));
+        }
+        let bad_grades: Vec<&str> = (parsed.divergence.iter())
+            .filter(|d| {
+                d.grade
+                    .as_deref()
+                    .is_some_and(|g| Grade::parse(g).is_none())
+            })
+            .map(|d| d.id.as_str())
+            .collect();
+        if !bad_grades.is_empty() {
+            return Err(format!(
+                "`grade` is \"semantics\", \"exact\" or \"pytorch\" (entries {})",
+                bad_grades.join(", ")
             ));
         }
         match parsed.overlapping().as_slice() {
@@ -148,6 +166,17 @@ impl Expectations {
                 Some(link) => format!("{} ({link})", d.reason),
                 None => d.reason.clone(),
             };
+            let listed = d.grade.as_deref().and_then(Grade::parse);
+            let failed = verdict.failed_grade();
+            if let (Some(listed), Some(failed)) = (listed, failed) {
+                if listed != failed {
+                    // Another divergence than the one listed: not the known one.
+                    verdict.divergence = Some(format!(
+                        "listed as a divergence in the {listed} grade, but it fails the {failed} grade: {note}"
+                    ));
+                    continue;
+                }
+            }
             verdict.status = match verdict.status {
                 Status::Failed => Status::ExpectedFailure,
                 Status::Errored if d.errored => Status::ExpectedFailure,

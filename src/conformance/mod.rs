@@ -25,11 +25,11 @@ pub mod verdict;
 pub use expectations::{Divergence, Expectations};
 pub use export::case_json;
 pub use protocol::{Reply, Request};
-pub use report::{Counts, Replay, Report};
+pub use report::{Counts, GradeCounts, Replay, Report};
 pub use run::{Expected, Part, Run, expected_for, find_run, parts, request_for};
 pub use runner::{glob_match, run_case, run_suite, run_suite_parallel, run_suite_until};
 pub use subprocess::{MAX_REPLY_LINE, Subprocess};
-pub use verdict::{Judgement, Status, Verdict, judge};
+pub use verdict::{Grade, Judgement, Status, Verdict, judge};
 
 /// An implementation under test, called in process. Another crate implements this to be
 /// checked by the same runner as the reference (`examples/in_process.rs` adapts a typical

@@ -431,6 +431,9 @@ impl<T> WireReply<T> {
     }
 }
 
+/// How many characters of an unclassified error's message a broken reply keeps.
+const MESSAGE_KEPT: usize = 2000;
+
 fn parse_reply(line: &str, id: &str, wrt: Role) -> Result<Reply, String> {
     let shown: String = line.chars().take(200).collect();
     let head: Head =
@@ -442,8 +445,13 @@ fn parse_reply(line: &str, id: &str, wrt: Role) -> Result<Reply, String> {
     }
     if let Some(kind) = head.error.as_ref().and_then(|e| e.get("kind")?.as_str()) {
         if ErrorKind::parse(kind).is_none() {
+            // The implementation's own words are what a reader needs to classify it.
+            let message = (head.error.as_ref())
+                .and_then(|e| e.get("message")?.as_str())
+                .map(|m| format!(": {}", m.chars().take(MESSAGE_KEPT).collect::<String>()))
+                .unwrap_or_default();
             return Err(format!(
-                "error kind `{kind}` is not in the protocol's list (an unknown kind counts as errored)"
+                "error kind `{kind}` is not in the protocol's list (an unknown kind counts as errored){message}"
             ));
         }
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::materialize::materialize;
 use super::protocol::{Request, Vjp};
 use super::scale::{exact_in_dtype, roundoff};
+use crate::spec::case::PytorchRuns;
 use crate::spec::{Case, Check, GradCheck, Literal, Location, Spec, Tolerance};
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, ErrorKind, Role};
@@ -36,10 +37,20 @@ pub struct Run {
     pub at: Location,
     pub chapter: String,
     pub section: String,
+    /// Why the run pins a detail of PyTorch's implementation (the case's `pytorch` or, for a
+    /// gradient run, `pytorch_grad`): such a run is judged in the pytorch grade.
+    pub pytorch: Option<String>,
 }
 
 impl Run {
     pub fn new(case: &Case, dtype: Dtype, part: Part) -> Run {
+        let pytorch = (case.pytorch.as_ref())
+            .filter(|p| match p.runs {
+                PytorchRuns::All => true,
+                PytorchRuns::Value => part == Part::Value,
+                PytorchRuns::Gradient => part == Part::Gradient,
+            })
+            .map(|p| p.why.clone());
         Run {
             id: case.id.clone(),
             dtype,
@@ -47,6 +58,7 @@ impl Run {
             at: case.at.clone(),
             chapter: case.chapter.clone(),
             section: case.section.clone(),
+            pytorch,
         }
     }
 

@@ -8,6 +8,47 @@ use super::run::{Claim, Expected, Run, Source};
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, ErrorKind};
 
+/// The grade of a claim a run makes (spec/protocol.md, *Grades*): what any implementation of
+/// these ops owes (*semantics*: the case's stated value or error, PyTorch's recorded gradient),
+/// accuracy (*exact*: within the allowance of the exact value), or compatibility with a detail of
+/// PyTorch's implementation that the spec marks (*pytorch*: every claim of such a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grade {
+    Semantics,
+    Exact,
+    Pytorch,
+}
+
+impl Grade {
+    pub const ALL: [Grade; 3] = [Grade::Semantics, Grade::Exact, Grade::Pytorch];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Semantics => "semantics",
+            Grade::Exact => "exact",
+            Grade::Pytorch => "pytorch",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Grade> {
+        Grade::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+
+    /// The grade of a claim from `source` in a run that is not a PyTorch detail.
+    fn of_source(source: Source) -> Grade {
+        match source {
+            Source::Stated | Source::Pytorch => Grade::Semantics,
+            Source::Exact | Source::Oracle => Grade::Exact,
+        }
+    }
+}
+
+impl std::fmt::Display for Grade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a reply compares with what the run expects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
@@ -171,6 +212,46 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The grade the run failed in, for a run that failed or errored (before expectations): a
+    /// run that pins a PyTorch detail fails the pytorch grade; otherwise a value outside the
+    /// exact allowance alone fails the exact grade, and anything else (a stated value, an error
+    /// kind, a crash) the semantics.
+    pub fn failed_grade(&self) -> Option<Grade> {
+        if !matches!(self.judgement.status(), Status::Failed | Status::Errored) {
+            return None;
+        }
+        if self.run.pytorch.is_some() {
+            return Some(Grade::Pytorch);
+        }
+        Some(match &self.judgement {
+            Judgement::Mismatch { source, .. } => Grade::of_source(*source),
+            _ => Grade::Semantics,
+        })
+    }
+
+    /// The grades a run was judged in: the pytorch grade alone for a PyTorch detail; else the
+    /// semantics, and the exact grade when the run has an exact claim that was reached (a run
+    /// that failed its semantics never reached it). None for a skipped or unjudgeable run.
+    pub fn judged_grades(&self) -> Vec<Grade> {
+        match (&self.judgement, self.run.pytorch.is_some()) {
+            (Judgement::Unsupported(_), _) => Vec::new(),
+            (_, true) => vec![Grade::Pytorch],
+            (Judgement::Passed(checked), false) => {
+                let exact = (checked.iter()).any(|(s, _)| Grade::of_source(*s) == Grade::Exact);
+                match exact {
+                    true => vec![Grade::Semantics, Grade::Exact],
+                    false => vec![Grade::Semantics],
+                }
+            }
+            (Judgement::Mismatch { source, .. }, false)
+                if Grade::of_source(*source) == Grade::Exact =>
+            {
+                vec![Grade::Semantics, Grade::Exact]
+            }
+            _ => vec![Grade::Semantics],
+        }
+    }
+
     pub fn new(
         run: Run,
         source: Option<String>,

@@ -453,7 +453,9 @@ fn failures_show_their_request_and_a_replay_and_skips_their_reasons() {
         text.contains("  request: {\"protocol\":1,\"id\":\"ce.doc001.batch3x5.mean@float32\""),
         "{text}"
     );
-    assert!(text.contains(&format!("  replay: cross-entropy-spec request --spec '{spec}' 'ce.doc001.batch3x5.mean@float32' | {command}")), "{text}");
+    // The binary the check ran with, which need not be on PATH.
+    let program = env!("CARGO_BIN_EXE_cross-entropy-spec");
+    assert!(text.contains(&format!("  replay: '{program}' request --spec '{spec}' 'ce.doc001.batch3x5.mean@float32' | {command}")), "{text}");
     assert!(
         text.contains("Skipped, by the implementation's reason:"),
         "{text}"
@@ -486,7 +488,7 @@ fn a_drafted_expectations_file_lists_every_failure() {
         stdout(&first).contains("2 of the failures rejected the input with another error kind")
     );
     let text = std::fs::read_to_string(&draft).expect("written");
-    assert!(text.contains("[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"TODO: expected values, got an error"), "{text}");
+    assert!(text.contains("[[divergence]]\nid = \"ce.doc001.batch3x5.mean\"\nreason = \"TODO: cross_entropy: refuses with `invalid_rank`: no (and 3 more runs)\""), "{text}");
     let again = run(&[
         "check",
         "--spec",
@@ -619,7 +621,9 @@ fn the_replay_line_quotes_the_spec_directory() {
     let text = stdout(&output);
     let quoted = spec.replace('\'', r"'\''");
     assert!(
-        text.contains(&format!("replay: cross-entropy-spec request --spec '{quoted}' 'ce.doc004.arange.mean@float32' | ")),
+        text.contains(&format!(
+            "request --spec '{quoted}' 'ce.doc004.arange.mean@float32' | "
+        )),
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -702,4 +706,230 @@ fn random_calls_through_the_protocol_pass_and_reproduce_by_seed() {
     let bad = run(&["check", "--random", "3", "--dtype", "int64"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not float32 or float64"));
+}
+
+/// `--write-expectations` writes one entry per case where a whole case or a whole part of it
+/// fails (not one per run), with a reason drafted from the divergence itself: the worst element,
+/// got against expected, and where.
+#[test]
+fn a_drafted_expectations_file_groups_by_case_and_says_what_diverged() {
+    let dir = spec_copy("grouped");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let draft = dir.join("draft.toml");
+    let eval = env!("CARGO_BIN_EXE_cross-entropy-spec");
+    // The reference, except that every softmax value is 0.5 and no gradient comes back: the
+    // softmax case fails as a whole, every other value case only in its gradient runs.
+    let command = format!(
+        r#"sed -u 's/"grad":true/"grad":false/' | '{eval}' eval | sed -u 's/^\({{"id":"softmax[^"]*","output":{{"dtype":"[a-z0-9]*","shape":\[3\],"data":\)\[[^]]*\]/\1[0.5,0.5,0.5]/'"#
+    );
+    let output = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--impl",
+        &command,
+        "--write-expectations",
+        draft.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = std::fs::read_to_string(&draft).expect("written");
+    let entries = text.matches("[[divergence]]").count();
+    assert_eq!(entries, 4, "one entry per failing case:\n{text}");
+    assert!(
+        text.contains("id = \"ce.doc001.batch3x5.mean\"\npart = \"gradient\"\nreason = \"TODO: cross_entropy gradient: no `grad_input` in the reply (and 1 more runs)\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("id = \"softmax.torch.vector\"\nreason = \"TODO: softmax: got 0.5, expected 0.090030573 at [0] [float32], against the value the case states (and 3 more runs)\""),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An expectations entry naming no case is a malformed file: exit 2 before anything runs, as
+/// spec/protocol.md says, not a failed run (exit 1).
+#[test]
+fn an_expectation_naming_no_case_exits_2() {
+    let dir = spec_copy("stale");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let file = dir.join("expect.toml");
+    std::fs::write(
+        &file,
+        "[[divergence]]\nid = \"ce.no_such_case\"\nreason = \"gone\"\n",
+    )
+    .expect("written");
+    let output = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--expect",
+        file.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("`ce.no_such_case` names no case"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The exit codes spec/protocol.md documents: 0 when nothing unexpected happened, 1 when
+/// something did, 2 when the check could not run.
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let dir = spec_copy("codes");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let clean = run(&["check", "--spec", &spec]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let wrong = answering(r#""output":{"dtype":"float32","shape":[],"data":[1.0]}"#);
+    let failed = run(&["check", "--spec", &spec, "--impl", &wrong]);
+    assert_eq!(failed.status.code(), Some(1));
+    let malformed = dir.join("bad.toml");
+    std::fs::write(&malformed, "[[divergence]]\nid = 3\n").expect("written");
+    let bad = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--expect",
+        malformed.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::write(dir.join("02-broken.md"), "```case x\nop = \"nope\"\n```\n").expect("written");
+    let broken_spec = run(&["check", "--spec", &spec]);
+    assert_eq!(broken_spec.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Errored runs an expectations file accepts (`errored = true`) are counted as expected errors,
+/// apart from expected failures, in the text and in the JSON report, whose counts are also split
+/// by value and gradient runs.
+#[test]
+fn accepted_errors_are_counted_apart_and_json_counts_split_by_part() {
+    let dir = spec_copy("accepted-errors");
+    let spec = dir.to_str().expect("UTF-8").to_string();
+    let draft = dir.join("draft.toml");
+    let json = dir.join("report.json");
+    let command = answering(r#""error":{"kind":"unclassified","message":"no idea"}"#);
+    let first = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--impl",
+        &command,
+        "--write-expectations",
+        draft.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(first.status.code(), Some(1));
+    assert!(stdout(&first).contains("no idea"), "{}", stdout(&first));
+    let again = run(&[
+        "check",
+        "--spec",
+        &spec,
+        "--impl",
+        &command,
+        "--expect",
+        draft.to_str().expect("UTF-8"),
+        "--json",
+        json.to_str().expect("UTF-8"),
+        "--allow-empty",
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 passed, 0 failed, 0 errored, 0 skipped, 18 expected errors"),
+        "{}",
+        stdout(&again)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("JSON");
+    assert_eq!(report["counts"]["expected_errors"], 18);
+    assert_eq!(report["counts"]["expected_failures"], 0);
+    assert_eq!(report["counts_by_part"]["value"]["expected_errors"], 10);
+    assert_eq!(report["counts_by_part"]["gradient"]["expected_errors"], 8);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A claim of exact equality (an allowance of zero) says so, rather than "∞× the allowance 0".
+#[test]
+fn an_exact_claim_is_reported_as_one() {
+    // nll.doc004.raw_scores.none states [-2, -7, -12] under the `exact` tolerance.
+    let command = answering(r#""output":{"dtype":"float64","shape":[3],"data":[-2.0,-7.0,-12.5]}"#);
+    let output = run(&[
+        "check",
+        "--filter",
+        "nll.doc004.raw_scores.none",
+        "--impl",
+        &command,
+    ]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("where the claim is exact (no difference allowed)"),
+        "{text}"
+    );
+    assert!(!text.contains("∞×"), "{text}");
+}
+
+/// `check --grade` picks the grades the exit status requires: a value right to the case's four
+/// printed digits but not within the exact allowance fails the exact grade alone.
+#[test]
+fn the_exit_status_requires_the_chosen_grades() {
+    let command = r#"sed -u -e 's/.*"id":"\([^"]*\/grad\)".*/{"id":"\1","unsupported":"no gradients"}/;t' -e 's/.*"id":"\([^"]*\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]}}/'"#;
+    let check = |grades: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--filter",
+            "ce.doc001.batch3x5.mean",
+            "--impl",
+            command,
+        ];
+        for g in grades {
+            args.extend(["--grade", g]);
+        }
+        run(&args)
+    };
+    let all = check(&[]);
+    assert_eq!(all.status.code(), Some(1), "{}", stdout(&all));
+    let text = stdout(&all);
+    assert!(
+        text.contains("  exact      2 judged: 0 passed, 2 failed, 0 documented"),
+        "{text}"
+    );
+    assert!(
+        text.contains("conforms to the semantics; exact on 0.0%"),
+        "{text}"
+    );
+    assert_eq!(check(&["semantics"]).status.code(), Some(0));
+    assert_eq!(check(&["semantics", "exact"]).status.code(), Some(1));
+    assert_eq!(check(&["bitwise"]).status.code(), Some(2));
+}
+
+/// A drafted entry whose runs fail in two grades (a value outside the exact allowance alone, a
+/// wrong gradient) names no grade, so that `--expect` with the draft absorbs both.
+#[test]
+fn a_draft_of_runs_failing_in_two_grades_is_accepted_as_drafted() {
+    let dir = std::env::temp_dir().join(format!("draft-grades-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let draft = dir.join("draft.toml");
+    let draft_path = draft.to_str().expect("UTF-8");
+    let command = r#"sed -u -e 's/.*"id":"\([^"]*\/grad\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]},"grad_input":{"dtype":"float64","shape":[3,5],"data":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}/;t' -e 's/.*"id":"\([^"]*\)".*/{"id":"\1","output":{"dtype":"float64","shape":[],"data":[1.8316]}}/'"#;
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--filter",
+            "ce.doc001.batch3x5.mean",
+            "--impl",
+            command,
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let first = check(&["--write-expectations", draft_path]);
+    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    let text = stdout(&first);
+    assert!(
+        text.contains("  semantics  4 judged: 2 passed, 2 failed"),
+        "{text}"
+    );
+    let drafted = std::fs::read_to_string(&draft).expect("written");
+    assert!(!drafted.contains("grade ="), "{drafted}");
+    let again = check(&["--expect", draft_path]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    let _ = std::fs::remove_dir_all(&dir);
 }

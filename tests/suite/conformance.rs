@@ -10,7 +10,7 @@ use std::time::Duration;
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::render::text;
 use cross_entropy_spec::conformance::{
-    Expectations, Implementation, Judgement, Part, Status, Subprocess, run_suite,
+    Expectations, Grade, Implementation, Judgement, Part, Status, Subprocess, run_suite,
     run_suite_parallel,
 };
 use cross_entropy_spec::eval::Reference;
@@ -335,4 +335,92 @@ fn parallel_jobs_give_the_same_report_in_the_same_order() {
         assert_eq!((&a.run, a.status), (&b.run, b.status));
         assert_eq!((&a.run, a.status), (&c.run, c.status));
     }
+}
+
+/// The reference with every float64 result scaled by `1 + 1e-10` (an accuracy slip far inside
+/// the stated eight digits, far outside the exact allowance) and every gradient of the marked
+/// case `grad.bce.at_clamp.in_float64` moved by one (the exact 1e12 of another EPS).
+struct Slipping;
+
+impl Implementation for Slipping {
+    fn name(&self) -> String {
+        "slipping".into()
+    }
+
+    fn evaluate(&mut self, request: &Request) -> Reply {
+        let reply = Reference.evaluate(request);
+        let Reply::Output { output, grad_input } = reply else {
+            return reply;
+        };
+        let clamp = request.id.starts_with("grad.bce.at_clamp.in_float64");
+        let slip = |t: Tensor, by: &dyn Fn(f64) -> f64| {
+            let data: Vec<f64> = t.to_f64_vec().into_iter().map(by).collect();
+            Tensor::from_f64(t.dtype(), t.shape(), &data).expect("same shape")
+        };
+        let scale = |v: f64| v * (1.0 + 1e-10);
+        let output = match output.dtype() {
+            Dtype::Float64 if !clamp => slip(output, &scale),
+            _ => output,
+        };
+        let grad_input = grad_input.map(|g| match clamp {
+            true => slip(g, &|v| v + 1.0),
+            false => g,
+        });
+        Reply::Output { output, grad_input }
+    }
+}
+
+/// Each failure is graded by the claim it fails: an accuracy slip fails the exact grade alone, a
+/// marked PyTorch detail the pytorch grade; `success_in` requires only the grades it is given.
+#[test]
+fn failures_are_graded_and_the_exit_requires_only_the_chosen_grades() {
+    let spec = bundle::spec().expect("the bundled spec");
+    let mut report = run_suite(spec, Some("ce.doc001.batch3x5.*"), &mut Slipping);
+    let exact_only = report.runs.iter().filter(|v| v.status == Status::Failed);
+    assert!(exact_only.clone().count() > 0, "the slip fails something");
+    assert!(
+        exact_only
+            .clone()
+            .all(|v| v.failed_grade() == Some(Grade::Exact)),
+        "{}",
+        text::report(&report)
+    );
+    let grades = report.grades();
+    assert_eq!(grades[&Grade::Semantics].failed, 0);
+    assert!(grades[&Grade::Exact].failed > 0);
+    assert!(report.success_in(&[Grade::Semantics]));
+    assert!(!report.success_in(&[Grade::Exact]));
+    assert!(!report.success());
+
+    report = run_suite(spec, Some("grad.bce.at_clamp.in_float64"), &mut Slipping);
+    let by_part: Vec<(Part, Option<Grade>)> = (report.runs.iter())
+        .map(|v| (v.run.part, v.failed_grade()))
+        .collect();
+    assert_eq!(
+        by_part,
+        [(Part::Value, None), (Part::Gradient, Some(Grade::Pytorch))],
+        "{}",
+        text::report(&report)
+    );
+    assert!(report.success_in(&[Grade::Semantics, Grade::Exact]));
+    assert!(text::report(&report).contains("grade: pytorch (the case pins a detail of PyTorch: "));
+
+    // An expectations entry that names another grade than the one failed does not absorb it.
+    let listed = |grade: &str| {
+        format!(
+            "[[divergence]]\nid = \"grad.bce.at_clamp.in_float64\"\npart = \"gradient\"\nreason = \"1/EPS with EPS = 1e-12 exactly\"\ngrade = \"{grade}\"\n"
+        )
+    };
+    let mut wrong = report.clone();
+    Expectations::parse(&listed("semantics"))
+        .expect("parses")
+        .apply(&mut wrong);
+    assert_eq!(wrong.runs[1].status, Status::Failed);
+    let mut right = report.clone();
+    Expectations::parse(&listed("pytorch"))
+        .expect("parses")
+        .apply(&mut right);
+    assert_eq!(right.runs[1].status, Status::ExpectedFailure);
+    assert_eq!(right.grades()[&Grade::Pytorch].documented, 1);
+    assert!(Expectations::parse(&listed("bitwise")).is_err());
 }

@@ -194,3 +194,27 @@ fn a_grandchild_that_leaves_the_session_is_ended_with_the_child() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!alive(&pid), "the grandchild {pid} outlived the child");
 }
+
+#[test]
+fn a_crash_after_a_partial_line_shows_its_signal_and_stderr() {
+    // A process that aborts mid-reply (heap corruption in a C++ kernel): what reaches the runner
+    // is a broken line, and the signal and glibc's message are what tell the reader why.
+    let command = "read line; echo; echo 'free(): invalid pointer' >&2; kill -ABRT $$";
+    let mut child = Subprocess::new(command, Duration::from_secs(20));
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("unreadable reply"), "{why}");
+    assert!(why.contains("SIGABRT"), "{why}");
+    assert!(why.contains("free(): invalid pointer"), "{why}");
+}
+
+#[test]
+fn an_unclassified_error_keeps_the_implementations_message() {
+    let command = r#"read line; echo '{"id": "big@float64", "error": {"kind": "unclassified", "message": "(InvalidArgument) label should be in [0, 3)"}}'; sleep 30"#;
+    let mut child = Subprocess::new(command, Duration::from_secs(20));
+    let why = broken(&child.evaluate(&request(1))).to_string();
+    assert!(why.contains("`unclassified`"), "{why}");
+    assert!(
+        why.contains("(InvalidArgument) label should be in [0, 3)"),
+        "{why}"
+    );
+}

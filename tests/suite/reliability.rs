@@ -320,7 +320,7 @@ fn an_errored_run_is_expected_only_when_the_entry_says_errored() {
     let out = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{out}");
     assert!(
-        out.contains("0 errored, 0 skipped, 4 expected failures"),
+        out.contains("0 errored, 0 skipped, 4 expected errors"),
         "{out}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::blocks::{Block, BlockKind};
 use super::{key_location, toml_error};
-use crate::case::{Attrs, Case, Check, GradCheck, TensorSpec};
+use crate::case::{Attrs, Case, Check, GradCheck, PytorchDetail, PytorchRuns, TensorSpec};
 use crate::expr;
 use crate::literal::{self, Literal};
 use crate::location::{Location, SpecError};
@@ -39,6 +39,9 @@ const CASE_KEYS: &[&str] = &[
     "differs_from",
     "source",
     "rules",
+    "pytorch",
+    "pytorch_value",
+    "pytorch_grad",
 ];
 
 /// Keys that only a case with `expect` may have.
@@ -91,6 +94,7 @@ pub(super) fn parse_case(
     let differs_from = r.strings("differs_from");
     let source = r.string("source");
     let rules = r.rules(rules);
+    let pytorch = r.pytorch();
     match (op, check) {
         (Some(op), Some(check)) if r.errors.is_empty() => Ok(Case {
             id: id.clone(),
@@ -109,6 +113,7 @@ pub(super) fn parse_case(
             differs_from,
             source,
             rules,
+            pytorch,
         }),
         _ if !r.errors.is_empty() => Err(r.errors),
         _ => Err(vec![SpecError::new(&block.at, "incomplete case")]),
@@ -151,6 +156,38 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// `pytorch = "why"` (the whole case), `pytorch_value` or `pytorch_grad` (its value or
+    /// gradient runs): at most one, with a reason.
+    fn pytorch(&mut self) -> Option<PytorchDetail> {
+        let keys = [
+            ("pytorch", PytorchRuns::All),
+            ("pytorch_value", PytorchRuns::Value),
+            ("pytorch_grad", PytorchRuns::Gradient),
+        ];
+        let given: Vec<(&str, PytorchRuns)> =
+            keys.into_iter().filter(|(k, _)| self.has(k)).collect();
+        let (key, runs) = match given.as_slice() {
+            [] => return None,
+            [one] => *one,
+            [_, (second, _), ..] => {
+                self.fail(
+                    second,
+                    "a case has one of `pytorch`, `pytorch_value`, `pytorch_grad`",
+                );
+                return None;
+            }
+        };
+        let why = self.string(key)?;
+        if why.trim().is_empty() {
+            self.fail(
+                key,
+                format!("`{key}` gives the reason the case pins PyTorch: not empty"),
+            );
+            return None;
+        }
+        Some(PytorchDetail { why, runs })
     }
 
     fn integer(&mut self, key: &str) -> Option<i64> {

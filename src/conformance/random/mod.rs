@@ -122,6 +122,7 @@ pub fn run_drawn(
         at: Location::new("check --random", 0),
         chapter: "random".into(),
         section: drawn.op.as_str().into(),
+        pytorch: None,
     };
     let request_id = run.request_id();
     let prepared = drawn

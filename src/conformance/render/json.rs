@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::text;
 use crate::conformance::compare::Comparison;
 use crate::conformance::protocol::PROTOCOL_VERSION;
-use crate::conformance::report::Report;
-use crate::conformance::run::Source;
+use crate::conformance::report::{self, Report};
+use crate::conformance::run::{Part, Source};
 use crate::conformance::verdict::{Judgement, Verdict};
 
 #[derive(Serialize)]
@@ -18,7 +18,30 @@ struct Counts {
     errored: usize,
     skipped: usize,
     expected_failures: usize,
+    expected_errors: usize,
     unexpected_passes: usize,
+}
+
+impl From<report::Counts> for Counts {
+    fn from(c: report::Counts) -> Counts {
+        Counts {
+            passed: c.passed,
+            failed: c.failed,
+            errored: c.errored,
+            skipped: c.skipped,
+            expected_failures: c.expected_failures,
+            expected_errors: c.expected_errors,
+            unexpected_passes: c.unexpected_passes,
+        }
+    }
+}
+
+/// The counts of the value runs and of the gradient runs, which an implementation without
+/// gradients, or with bugs in them alone, tells apart.
+#[derive(Serialize)]
+struct ByPart {
+    value: Counts,
+    gradient: Counts,
 }
 
 #[derive(Serialize)]
@@ -26,6 +49,15 @@ struct Spec<'a> {
     file: &'a str,
     line: usize,
     section: &'a str,
+}
+
+/// How the runs judged in one grade ended.
+#[derive(Serialize)]
+struct GradeCounts {
+    judged: usize,
+    passed: usize,
+    failed: usize,
+    documented: usize,
 }
 
 /// The numbers of one claim's comparison, for programs that read the report.
@@ -65,6 +97,9 @@ struct Run<'a> {
     part: &'a str,
     spec: Spec<'a>,
     status: &'a str,
+    /// The grade a run that did not pass failed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grade: Option<&'static str>,
     detail: Option<String>,
     /// Each claim's comparison: all of them for a pass, the failing one for a mismatch.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -73,21 +108,30 @@ struct Run<'a> {
 
 /// The report as a JSON value.
 pub fn report(r: &Report) -> Value {
-    let c = r.counts();
-    let counts = Counts {
-        passed: c.passed,
-        failed: c.failed,
-        errored: c.errored,
-        skipped: c.skipped,
-        expected_failures: c.expected_failures,
-        unexpected_passes: c.unexpected_passes,
+    let counts = Counts::from(r.counts());
+    let by_part = ByPart {
+        value: r.counts_of(Part::Value).into(),
+        gradient: r.counts_of(Part::Gradient).into(),
     };
+    let by_grade: std::collections::BTreeMap<&str, GradeCounts> = (r.grades().into_iter())
+        .map(|(g, c)| {
+            let counts = GradeCounts {
+                judged: c.judged,
+                passed: c.passed(),
+                failed: c.failed,
+                documented: c.documented,
+            };
+            (g.as_str(), counts)
+        })
+        .collect();
     let runs: Vec<Run<'_>> = r.runs.iter().map(run).collect();
     serde_json::json!({
         "suite": { "name": "cross-entropy-spec", "version": env!("CARGO_PKG_VERSION") },
         "protocol": PROTOCOL_VERSION,
         "implementation": r.implementation,
         "counts": counts,
+        "counts_by_part": by_part,
+        "counts_by_grade": by_grade,
         "stale_expectations": r.stale_expectations,
         "interrupted": r.interrupted,
         "success": r.success(),
@@ -127,6 +171,7 @@ fn run(v: &Verdict) -> Run<'_> {
             section: &v.run.section,
         },
         status: v.status.as_str(),
+        grade: v.failed_grade().map(|g| g.as_str()),
         detail,
         claims,
     }

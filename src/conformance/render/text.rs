@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use super::repro;
 use crate::conformance::compare::{Comparison, Mismatch, unflatten};
-use crate::conformance::report::{Counts, Replay, Report};
+use crate::conformance::report::{Counts, GradeCounts, Replay, Report};
 use crate::conformance::run::{Claim, Expected, Part};
-use crate::conformance::verdict::{Evidence, Got, Judgement, Status, Verdict};
+use crate::conformance::verdict::{Evidence, Got, Grade, Judgement, Status, Verdict};
 use crate::tensor::fmt_float;
 
 /// The whole report.
@@ -67,8 +67,46 @@ pub fn report(r: &Report) -> String {
     for part in [Part::Value, Part::Gradient] {
         let _ = writeln!(out, "\n{:>8}s: {}", part.as_str(), r.counts_of(part));
     }
+    grades(&mut out, r);
     let _ = writeln!(out, "\n{}", r.counts());
     out
+}
+
+/// The runs per grade (spec/protocol.md, *Grades*), and the verdict of each in a sentence:
+/// "conforms to the semantics; exact on 97.1% of its runs; PyTorch-compatible except 4".
+fn grades(out: &mut String, r: &Report) {
+    let grades = r.grades();
+    let _ = writeln!(out, "\nBy grade:");
+    for (g, c) in &grades {
+        let _ = writeln!(
+            out,
+            "  {:<10} {} judged: {} passed, {} failed, {} documented",
+            g.as_str(),
+            c.judged,
+            c.passed(),
+            c.failed,
+            c.documented
+        );
+    }
+    let diverging = |c: &GradeCounts| c.failed + c.documented;
+    let sentence: Vec<String> = (grades.iter())
+        .filter(|(_, c)| c.judged > 0)
+        .map(|(g, c)| match (g, diverging(c)) {
+            (Grade::Semantics, 0) => "conforms to the semantics".to_string(),
+            (Grade::Semantics, n) => format!("diverges from the semantics in {n} runs"),
+            (Grade::Exact, _) => format!(
+                "exact on {:.1}% of the runs with an exact claim ({} of {})",
+                100.0 * c.passed() as f64 / c.judged as f64,
+                c.passed(),
+                c.judged
+            ),
+            (Grade::Pytorch, 0) => "PyTorch-compatible".to_string(),
+            (Grade::Pytorch, n) => format!("PyTorch-compatible except {n} runs"),
+        })
+        .collect();
+    if !sentence.is_empty() {
+        let _ = writeln!(out, "  {}", sentence.join("; "));
+    }
 }
 
 /// The request line a failing run sent, and a command that sends it again.
@@ -82,12 +120,18 @@ fn replay(v: &Verdict, replay: Option<&Replay>) -> String {
         Some((cut, _)) => format!("{}... ({} bytes in all)", &line[..cut], line.len()),
         None => line,
     };
-    let command = replay.map_or("cross-entropy-spec eval".to_string(), |r| r.command.clone());
+    let (program, command) = match replay {
+        Some(r) => (shell_quoted(&r.program), r.command.clone()),
+        None => (
+            "cross-entropy-spec".into(),
+            "cross-entropy-spec eval".into(),
+        ),
+    };
     let spec = (replay.and_then(|r| r.spec_dir.as_deref()))
         .map(|d| format!(" --spec {}", shell_quoted(d)))
         .unwrap_or_default();
     format!(
-        "  request: {shown}\n  replay: cross-entropy-spec request{spec} {} | {command}\n",
+        "  request: {shown}\n  replay: {program} request{spec} {} | {command}\n",
         shell_quoted(&e.request.id)
     )
 }
@@ -129,7 +173,7 @@ fn sections(out: &mut String, r: &Report) {
             v.run.section.as_str(),
         );
         match sections.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, c)) => c.add(v.status),
+            Some((_, c)) => c.add(v),
             None => sections.push((key, Counts::of([v]))),
         }
     }
@@ -161,6 +205,15 @@ pub fn failure(v: &Verdict) -> String {
     );
     if let Some(source) = &v.source {
         let _ = writeln!(out, "  source: {source}");
+    }
+    if let Some(grade) = v.failed_grade() {
+        let why = (v.run.pytorch.as_deref())
+            .map(|why| format!(" (the case pins a detail of PyTorch: {})", printable(why)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  grade: {grade}{why}");
+    }
+    if let (Status::Failed, Some(note)) = (v.status, &v.divergence) {
+        let _ = writeln!(out, "  {}", printable(note));
     }
     if v.status == Status::UnexpectedPass {
         let why = printable(v.divergence.as_deref().unwrap_or_default());
@@ -298,6 +351,12 @@ fn failing_elements(out: &mut String, got: &Got, c: &Comparison) {
             Some(Mismatch::Nan) => "NaN where a number is expected, or the reverse".to_string(),
             Some(Mismatch::Infinity) => "an infinity that is not the expected one".to_string(),
             Some(Mismatch::ZeroSign) => "the sign of a zero differs".to_string(),
+            // An allowance of zero is a claim of exact equality: no ratio to it means anything.
+            _ if w.allowance == 0.0 => format!(
+                "off by {:.3e} = {} ulps where the claim is exact (no difference allowed)",
+                w.abs_error,
+                fmt_count(w.ulps),
+            ),
             _ => format!(
                 "off by {:.3e} = {} ulps = {}× the allowance {:.3e}",
                 w.abs_error,

@@ -93,7 +93,19 @@ impl Subprocess {
         self
     }
 
-    /// Ends the child (it broke, or the run is over) and describes how it ended.
+    /// Waits up to `grace` for the child to exit by itself.
+    fn await_exit(&mut self, grace: Duration) {
+        let Some(process) = self.running.as_mut() else {
+            return;
+        };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && process.try_wait().is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Ends the child (it broke, or the run is over) and describes how it ended: its exit
+    /// status or signal (SIGKILL when the runner ended it), and the end of its stderr.
     fn stop(&mut self) -> String {
         let Some(mut process) = self.running.take() else {
             return String::new();
@@ -207,9 +219,13 @@ impl Implementation for Subprocess {
                 return Reply::Broken(format!("{why} {ended}"));
             }
         };
-        if matches!(reply, Reply::Broken(_)) {
-            // After garbage the stream may be out of step: start afresh.
-            self.stop();
+        if let Reply::Broken(why) = reply {
+            // After garbage the stream may be out of step: start afresh. Garbage is often a
+            // dying process's last words (a crash's partial line): give it a moment to exit, so
+            // that its own status and the end of its stderr are quoted, not the runner's kill.
+            self.await_exit(EXIT_GRACE);
+            let ended = self.stop();
+            return Reply::Broken(format!("{why} {ended}"));
         } else {
             self.ever_answered = true;
             self.deaths.remove(&kind(request));
