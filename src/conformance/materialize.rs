@@ -116,6 +116,10 @@ fn apply(func: &Func, t: Tensor, run: Dtype) -> Result<Tensor, String> {
         _ => match t.cast(run) {
             Tensor::Float64(a) => float_func(func, a).map(Tensor::Float64),
             Tensor::Float32(a) => float_func(func, a).map(Tensor::Float32),
+            // A half tensor's function in float32, rounded once (its opmath).
+            half @ (Tensor::Float16(_) | Tensor::BFloat16(_)) => {
+                float_func(func, half.float_array::<f32>()).map(|a| Tensor::Float32(a).cast(run))
+            }
             Tensor::Int64(_) => Err("unreachable: cast to a float dtype".into()),
         },
     }

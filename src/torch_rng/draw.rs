@@ -47,6 +47,11 @@ impl TorchGenerator {
                 ArrayD::from_shape_vec(dim, self.randn_f64(n).map_err(failed)?).map(Tensor::Float64)
             }
             (Draw::Below(high), dtype) => return self.draw_below(high, shape, n, dtype),
+            (Draw::Rand | Draw::Randn, Dtype::Float16 | Dtype::BFloat16) => {
+                return Err(format!(
+                    "rand and randn in {dtype} are not reproduced: draw float32 and convert (`.half()`, `.bfloat16()`)"
+                ));
+            }
         };
         built.map_err(|e| e.to_string())
     }
@@ -61,6 +66,8 @@ impl TorchGenerator {
         let digits = match dtype {
             Dtype::Float32 => Some(f32::MANTISSA_DIGITS),
             Dtype::Float64 => Some(f64::MANTISSA_DIGITS),
+            Dtype::Float16 => Some(11),
+            Dtype::BFloat16 => Some(8),
             Dtype::Int64 => None,
         };
         if let Some(d) = digits.filter(|&d| high.saturating_sub(1) > 1u64 << d) {

@@ -26,6 +26,8 @@ use crate::vocab::{Dtype, Op, Role};
 pub fn unit_roundoff(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::Float64 => f64::EPSILON / 2.0,
+        Dtype::Float16 => 2f64.powi(-11),
+        Dtype::BFloat16 => 2f64.powi(-8),
         _ => f64::from(f32::EPSILON) / 2.0,
     }
 }
@@ -35,6 +37,8 @@ pub fn unit_roundoff(dtype: Dtype) -> f64 {
 pub fn underflow_spacing(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::Float64 => f64::from_bits(1),
+        Dtype::Float16 => half::f16::from_bits(1).to_f64(),
+        Dtype::BFloat16 => half::bf16::from_bits(1).to_f64(),
         _ => f64::from(f32::from_bits(1)),
     }
 }
@@ -67,13 +71,13 @@ pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
         .collect())
 }
 
-/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 for a float32
-/// run (the answer a correctly rounded implementation gives, which then passes even where it
+/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 (or the half
+/// dtype) for such a run (the answer a correctly rounded implementation gives, which then passes even where it
 /// underflows), as it is for float64. Pair it with [`roundoff`].
 pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
     match dtype {
         Dtype::Float32 => f64::from(v as f32),
-        _ => v,
+        _ => crate::halves::round(dtype, v),
     }
 }
 
