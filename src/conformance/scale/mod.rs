@@ -96,6 +96,10 @@ pub(crate) struct Call<'a> {
     /// `η / u` of the result's dtype: a floor of `η` expressed in units of `u`, for the scales
     /// that multiply a possibly underflowed quantity by a factor above one.
     pub tiny: f64,
+    /// What a reduction's accumulation costs, in units of the result dtype's `u`: 1, except in a
+    /// half dtype, whose sums the spec asks to accumulate in float32 at least (float32's `u`
+    /// over the half dtype's; `spec/14-half-precision.md`).
+    pub accumulate: f64,
     wide: Tensors,
 }
 
@@ -111,6 +115,10 @@ impl<'a> Call<'a> {
             op: request.op,
             attrs: &request.attrs,
             tiny: underflow_spacing(dtype) / unit_roundoff(dtype),
+            accumulate: match dtype.is_half() {
+                true => unit_roundoff(Dtype::Float32) / unit_roundoff(dtype),
+                false => 1.0,
+            },
             wide,
         }
     }
