@@ -604,8 +604,9 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
     };
     let dtype = match &args.dtype {
         None => default,
-        Some(name) => Dtype::parse(name)
-            .ok_or_else(|| format!("unknown dtype `{name}` (float32, float64 or int64)"))?,
+        Some(name) => Dtype::parse(name).ok_or_else(|| {
+            format!("unknown dtype `{name}` (float32, float64, float16, bfloat16 or int64)")
+        })?,
     };
     let what = match (args.op, args.high) {
         (RngOp::Rand | RngOp::Randn, Some(_)) => return Err("--high is for --op randint".into()),

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::TorchGenerator;
+use super::{NormalKernel, TorchGenerator};
 use crate::tensor::{Tensor, checked_numel};
 use crate::vocab::Dtype;
 
@@ -48,9 +48,16 @@ impl TorchGenerator {
             }
             (Draw::Below(high), dtype) => return self.draw_below(high, shape, n, dtype),
             (Draw::Rand | Draw::Randn, Dtype::Float16 | Dtype::BFloat16) => {
-                return Err(format!(
-                    "rand and randn in {dtype} are not reproduced: draw float32 and convert (`.half()`, `.bfloat16()`)"
-                ));
+                // Drawn and computed in float32, rounded once to the dtype (`randn_half_with`).
+                let round = |v: f32| crate::halves::round(dtype, f64::from(v)) as f32;
+                let values = match what {
+                    Draw::Rand => self.rand_half_with(n, round),
+                    _ => self.randn_half_with(n, NormalKernel::default()),
+                }
+                .map_err(failed)?;
+                let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+                // Every float32 value rounds to the half dtype exactly once here.
+                return Tensor::from_f64(dtype, shape, &values).map_err(|e| e.to_string());
             }
         };
         built.map_err(|e| e.to_string())

@@ -68,10 +68,11 @@ fn torch_rng_prints_what_pytorch_drew() {
                 for (i, (g, b)) in got.iter().zip(bits.as_array().expect("bits")).enumerate() {
                     let g = g.as_f64().expect("a number");
                     let b = b.as_u64().expect("bits");
-                    let same = if dtype == "float32" {
-                        (g as f32).to_bits() == b as u32
-                    } else {
-                        g.to_bits() == b
+                    let same = match dtype {
+                        "float32" => (g as f32).to_bits() == b as u32,
+                        "float16" => half::f16::from_f64(g).to_bits() == b as u16,
+                        "bfloat16" => half::bf16::from_f64(g).to_bits() == b as u16,
+                        _ => g.to_bits() == b,
                     };
                     assert!(
                         same,
