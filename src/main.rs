@@ -107,7 +107,7 @@ struct BenchArgs {
     /// The logits' shape, comma-separated: `N,C` or `N,C,K` (classes along dim 1).
     #[arg(long, value_delimiter = ',', required = true)]
     shape: Vec<usize>,
-    /// float32 or float64.
+    /// float32, float64, float16 or bfloat16 (the half dtypes computed in float32, rounded once).
     #[arg(long, default_value = "float32")]
     dtype: String,
     /// Threads of the reference's row-parallel loops.
@@ -667,7 +667,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode, BenchError> {
         op: args.op.parse()?,
         grad: args.grad,
         shape: args.shape,
-        float64: parse_dtype(&args.dtype)?,
+        dtype: parse_dtype(&args.dtype)?,
         threads: args.threads,
         reps: args.reps,
         seed: args.seed,

@@ -108,7 +108,7 @@ fn bad_arguments_are_errors_not_panics() {
         "bench --op softmax --shape 32768,16384",
         "bench --op softmax --shape 18446744073709551615,2",
         "bench --op softmax --shape 2,0",
-        "bench --op softmax --shape 2,3 --dtype float16",
+        "bench --op softmax --shape 2,3 --dtype int64",
         "bench --op softmax --shape 2,3 --threads 0",
         "bench --op softmax --shape 2,3 --reps 0",
         "bench --op cross_entropy --shape 2,3 --options {\"reduction\":\"avg\"}",
