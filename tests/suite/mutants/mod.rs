@@ -12,7 +12,7 @@
 //!
 //! Each mutant answers every request: it delegates to the reference except where its bug applies.
 
-mod half;
+pub mod half;
 mod precision;
 mod semantic;
 
