@@ -192,7 +192,7 @@ struct RandomArgs {
     /// Only this op (e.g. `cross_entropy`); by default every op.
     #[arg(long, value_name = "OP", requires = "random")]
     op: Option<String>,
-    /// Only this dtype (`float32` or `float64`); by default both.
+    /// Only this dtype (`float32`, `float64`, `float16` or `bfloat16`); by default float32 and float64.
     #[arg(long, value_name = "D", requires = "random")]
     dtype: Option<String>,
     /// The most elements an input may have (the 256,000-class row needs 256000).
@@ -427,7 +427,11 @@ fn random_options(args: &RandomArgs) -> Result<random::Options, String> {
         None => vec![Dtype::Float32, Dtype::Float64],
         Some(name) => match Dtype::parse(name) {
             Some(d) if d.is_float() => vec![d],
-            _ => return Err(format!("`{name}` is not float32 or float64")),
+            _ => {
+                return Err(format!(
+                    "`{name}` is not float32, float64, float16 or bfloat16"
+                ));
+            }
         },
     };
     if args.max_elements == 0 || args.max_elements > cross_entropy_spec::reference::MAX_ELEMENTS {

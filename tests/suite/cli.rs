@@ -702,5 +702,7 @@ fn random_calls_through_the_protocol_pass_and_reproduce_by_seed() {
     assert!(one.status.success(), "{}", stdout(&one));
     let bad = run(&["check", "--random", "3", "--dtype", "int64"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not float32 or float64"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not float32, float64, float16 or bfloat16")
+    );
 }
