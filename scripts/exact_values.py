@@ -125,6 +125,8 @@ DTYPE_INFO = {
     # (mantissa bits incl. hidden, min normal exponent, max finite)
     "float32": (24, -126, (2 - Fraction(1, 2**23)) * Fraction(2) ** 127),
     "float64": (53, -1022, (2 - Fraction(1, 2**52)) * Fraction(2) ** 1023),
+    "float16": (11, -14, Fraction(65504)),
+    "bfloat16": (8, -126, (2 - Fraction(1, 2**7)) * Fraction(2) ** 127),
 }
 
 
@@ -824,14 +826,18 @@ PROMOTING = {"binary_cross_entropy_with_logits": ("input", "target"),
 
 def output_dtype(request):
     """The output dtype by PyTorch's rules: the input's, except that BCE-with-logits and
-    cross-entropy with probability targets promote to float64 with any float64 operand."""
+    cross-entropy with probability targets promote to float64 with any float64 operand, and to
+    float32 when a half dtype meets float32 or the other half dtype."""
     inputs = request["inputs"]
     key = request["op"]
     if key == "cross_entropy" and inputs["target"]["dtype"] != "int64":
         key = "cross_entropy_prob"
     names = [n for n in PROMOTING.get(key, ()) if n in inputs]
-    if any(inputs[n]["dtype"] == "float64" for n in names):
+    dtypes = {inputs[n]["dtype"] for n in names} | {inputs["input"]["dtype"]}
+    if "float64" in dtypes and key in PROMOTING:
         return "float64"
+    if len(dtypes - {"int64"}) > 1 and key in PROMOTING:
+        return "float32"  # float32 with a half dtype, or float16 with bfloat16
     return inputs["input"]["dtype"]
 
 

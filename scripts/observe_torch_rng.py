@@ -41,7 +41,8 @@ HIGHS = [1, 2, 3, 5, 10, 1000]
 # Ranges around the switch from 32-bit to 64-bit draws (2^28) and up to int64's limit.
 LARGE_HIGHS = [2**28 - 1, 2**28, 2**32 - 1, 2**32, 2**40 + 3, 2**63 - 1]
 
-DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64"}
+DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
+          torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
 
 def dtype_suffix(dtype):
@@ -69,6 +70,12 @@ def encode(tensor):
         return {
             "data": [float(v) for v in values],
             "bits": [int(b) for b in values.view(np.uint64)],
+        }
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        # float() of a half value is exact; the bits are the 16-bit pattern.
+        return {
+            "data": [float(v) for v in flat.tolist()],
+            "bits": [int(b) & 0xFFFF for b in flat.view(torch.int16).tolist()],
         }
     raise ValueError(f"unsupported dtype {tensor.dtype}")
 
@@ -143,6 +150,12 @@ def standard(rec):
             record(rec, seed, [rand_call((size,), torch.float64)])
             record(rec, seed, [randn_call((size,), torch.float64)])
         record(rec, seed, [random_call((6,), 10, torch.float64)])
+        # float16 and bfloat16: drawn in float32 and rounded once (src/torch_rng, randn_half_with).
+        for dtype in (torch.float16, torch.bfloat16):
+            for size in [1, 7, 15, 16, 17, 20, 31, 33, 450]:
+                record(rec, seed, [rand_call((size,), dtype)])
+                record(rec, seed, [randn_call((size,), dtype)])
+            record(rec, seed, [random_call((6,), 10, dtype)])
         for high in LARGE_HIGHS:
             record(rec, seed, [randint_call((5,), high)])
     # The documents' own call sequences (000, 001, 003) and the normal cache across calls.
@@ -162,6 +175,13 @@ def standard(rec):
            "cache_shared_between_dtypes")
     record(rec, 100, [rand_call((4, 5)), randint_call((4,), 5), rand_call((2, 2), torch.float64)],
            "rand_randint_rand64")
+    # How many uniforms a half randn's tail draws (the length rounded up to 16), and the normal
+    # cache shared with the half dtypes' scalar path.
+    record(rec, 5, [randn_call((20,), torch.float16), rand_call((3,))], "half_randn20_then_rand")
+    record(rec, 5, [randn_call((33,), torch.bfloat16), randn_call((17,), torch.float16),
+                    rand_call((3,))], "bfloat16_randn33_then_float16_randn17")
+    record(rec, 6, [randn_call((3,), torch.bfloat16), randn_call((3,)),
+                    randn_call((1,), torch.float16)], "cache_shared_with_half")
 
 
 def portable(rec):
@@ -170,6 +190,9 @@ def portable(rec):
         for size in [16, 17, 33, 450]:
             record(rec, seed, [randn_call((size,))])
         record(rec, seed, [randn_call((6, 3, 5, 5))])
+        for dtype in (torch.float16, torch.bfloat16):
+            for size in [16, 17, 33, 450]:
+                record(rec, seed, [randn_call((size,), dtype)])
 
 
 def portable_from_child():

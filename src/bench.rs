@@ -4,7 +4,8 @@
 //! Inputs come from PyTorch's CPU generator ([`crate::torch_rng`]) after `manual_seed(seed)`,
 //! in this order (the script draws them in the same order):
 //!
-//! 1. logits `x = rand(shape) * 8 - 4` in the dtype (uniform in `[-4, 4)`);
+//! 1. logits `x = rand(shape) * 8 - 4` in the dtype (uniform in `[-4, 4)`; in float16 and
+//!    bfloat16 the draw is PyTorch's half `rand`, and `* 8 - 4` is exact);
 //! 2. the target: class indices `randint(0, C, shape without dim 1)` for `cross_entropy`
 //!    (dim 0 for a 1-D shape), `rand(shape)` for probability targets and for
 //!    `binary_cross_entropy_with_logits`; none for `softmax` and `log_softmax` (along dim 1,
@@ -12,7 +13,9 @@
 //!
 //! `--grad` times the gradient of the output's sum instead of the output (the reference's
 //! `*_grad` functions, which start from the logits: the script times PyTorch's forward plus
-//! backward). The time is the median of `reps` calls after one warm-up call;
+//! backward). In float16 and bfloat16 the reference computes as its half runs do
+//! (`spec/14-half-precision.md`): in float32 on the half inputs, the result rounded to the dtype
+//! once, the rounding included in the time. The time is the median of `reps` calls after one warm-up call;
 //! GB/s counts the bytes of every input tensor read once and of the result written once.
 
 use std::time::Instant;
@@ -21,10 +24,12 @@ use ndarray::{ArrayD, IxDyn};
 use serde::Deserialize;
 
 use crate::error::LossError;
+use crate::halves;
 use crate::reference::{
     self, BceWithLogitsOptions, CrossEntropyOptions, Real, Reduction, Target, class_dim,
 };
 use crate::torch_rng::{TorchGenerator, TorchRngError};
+use crate::vocab::Dtype;
 
 /// The most elements one benchmark tensor may have: the reference's own limit on any tensor,
 /// 2^28 (e.g. 4096×32000 logits, 500 MiB of f32).
@@ -40,7 +45,7 @@ pub enum BenchError {
         "unknown op `{0}`: softmax, log_softmax, cross_entropy or binary_cross_entropy_with_logits"
     )]
     UnknownOp(String),
-    #[error("unknown dtype `{0}`: float32 or float64")]
+    #[error("unknown dtype `{0}`: float32, float64, float16 or bfloat16")]
     UnknownDtype(String),
     #[error("bad shape {shape:?}: {why}")]
     BadShape { shape: Vec<usize>, why: String },
@@ -113,7 +118,7 @@ pub struct BenchSpec {
     pub op: BenchOp,
     pub grad: bool,
     pub shape: Vec<usize>,
-    pub float64: bool,
+    pub dtype: Dtype,
     pub threads: usize,
     pub reps: usize,
     pub seed: u64,
@@ -139,7 +144,7 @@ impl BenchSpec {
             "{}{} {} [{}]: median {:.1} ms, {:.2} GB/s ({} reps, {} threads)",
             self.op.name(),
             if self.grad { ".grad" } else { "" },
-            if self.float64 { "float64" } else { "float32" },
+            self.dtype.as_str(),
             dims.join(", "),
             r.median_ms,
             r.gbps,
@@ -149,11 +154,10 @@ impl BenchSpec {
     }
 }
 
-/// Parses `float32` / `float64` into "is it float64".
-pub fn parse_dtype(s: &str) -> Result<bool, BenchError> {
-    match s {
-        "float32" => Ok(false),
-        "float64" => Ok(true),
+/// Parses `float32`, `float64`, `float16` or `bfloat16`.
+pub fn parse_dtype(s: &str) -> Result<Dtype, BenchError> {
+    match Dtype::parse(s) {
+        Some(d) if d.is_float() => Ok(d),
         _ => Err(BenchError::UnknownDtype(s.to_string())),
     }
 }
@@ -177,7 +181,7 @@ pub fn parse_options(json: Option<&str>) -> Result<BenchOptions, BenchError> {
 ///     op: "cross_entropy".parse().unwrap(),
 ///     grad: false,
 ///     shape: vec![64, 100],
-///     float64: false,
+///     dtype: cross_entropy_spec::vocab::Dtype::Float32,
 ///     threads: 2,
 ///     reps: 3,
 ///     seed: 0,
@@ -196,9 +200,9 @@ pub fn run(spec: &BenchSpec) -> Result<BenchResult, BenchError> {
         .num_threads(spec.threads)
         .build()
         .map_err(|e| BenchError::Threads(spec.threads, e.to_string()))?;
-    pool.install(|| match spec.float64 {
-        true => run_typed::<f64>(spec),
-        false => run_typed::<f32>(spec),
+    pool.install(|| match spec.dtype {
+        Dtype::Float64 => run_typed::<f64>(spec),
+        _ => run_typed::<f32>(spec),
     })
 }
 
@@ -260,19 +264,25 @@ fn reduction(o: &BenchOptions) -> Result<Reduction, BenchError> {
     })
 }
 
-/// `numel` uniforms from `rng`, drawn in chunks the generator accepts (the same stream).
-fn uniforms<T: Real>(rng: &mut TorchGenerator, numel: usize) -> Result<Vec<T>, BenchError> {
+/// `numel` uniforms of `dtype` from `rng`, drawn in chunks the generator accepts (the same
+/// stream), as `T` (which holds every value of `dtype`).
+fn uniforms<T: Real>(
+    rng: &mut TorchGenerator,
+    numel: usize,
+    dtype: Dtype,
+) -> Result<Vec<T>, BenchError> {
     const CHUNK: usize = 1 << 24;
     let mut out = Vec::with_capacity(numel);
+    let round = |v: f32| halves::round(dtype, f64::from(v)) as f32;
     while out.len() < numel {
         let n = CHUNK.min(numel - out.len());
-        match T::DTYPE_NAME {
-            "float64" => out.extend(rng.rand_f64(n)?.into_iter().map(T::from_f64)),
-            _ => out.extend(
-                rng.rand_f32(n)?
-                    .into_iter()
-                    .map(|v| T::from_f64(f64::from(v))),
-            ),
+        let widen = |v: f32| T::from_f64(f64::from(v));
+        match dtype {
+            Dtype::Float64 => out.extend(rng.rand_f64(n)?.into_iter().map(T::from_f64)),
+            Dtype::Float16 | Dtype::BFloat16 => {
+                out.extend(rng.rand_half_with(n, round)?.into_iter().map(widen));
+            }
+            _ => out.extend(rng.rand_f32(n)?.into_iter().map(widen)),
         }
     }
     Ok(out)
@@ -290,7 +300,7 @@ fn inputs<T: Real>(spec: &BenchSpec) -> Result<Inputs<T>, BenchError> {
     let shape = IxDyn(&spec.shape);
     let numel: usize = spec.shape.iter().product();
     let (eight, four) = (T::from_f64(8.0), T::from_f64(4.0));
-    let x: Vec<T> = uniforms::<T>(&mut rng, numel)?;
+    let x: Vec<T> = uniforms::<T>(&mut rng, numel, spec.dtype)?;
     let x = ArrayD::from_shape_vec(
         shape.clone(),
         x.into_iter().map(|u| u * eight - four).collect(),
@@ -315,7 +325,7 @@ fn inputs<T: Real>(spec: &BenchSpec) -> Result<Inputs<T>, BenchError> {
             out.indices = ArrayD::from_shape_vec(IxDyn(&tshape), t).ok();
         }
         BenchOp::CrossEntropy | BenchOp::BinaryCrossEntropyWithLogits => {
-            let q = uniforms::<T>(&mut rng, numel)?;
+            let q = uniforms::<T>(&mut rng, numel, spec.dtype)?;
             out.reals = ArrayD::from_shape_vec(shape, q).ok();
         }
         BenchOp::Softmax | BenchOp::LogSoftmax => {}
@@ -364,18 +374,32 @@ fn call<T: Real>(spec: &BenchSpec, i: &Inputs<T>) -> Result<ArrayD<T>, LossError
     }
 }
 
+/// One call in the benchmark's dtype: a half dtype's result rounded to it (computed in `T`).
+fn call_rounded<T: Real>(spec: &BenchSpec, i: &Inputs<T>) -> Result<ArrayD<T>, LossError> {
+    let out = call(spec, i)?;
+    Ok(match spec.dtype.is_half() {
+        true => out.mapv(|v| T::from_f64(halves::round(spec.dtype, Real::to_f64(v)))),
+        false => out,
+    })
+}
+
 fn run_typed<T: Real>(spec: &BenchSpec) -> Result<BenchResult, BenchError> {
     let inputs = inputs::<T>(spec)?;
-    let mut result = call(spec, &inputs)?; // warm-up, and the result checked
+    let mut result = call_rounded(spec, &inputs)?; // warm-up, and the result checked
     let mut times = Vec::with_capacity(spec.reps);
     for _ in 0..spec.reps {
         let start = Instant::now();
-        result = std::hint::black_box(call(spec, &inputs)?);
+        result = std::hint::black_box(call_rounded(spec, &inputs)?);
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let size = std::mem::size_of::<T>();
+    // Bytes of the benchmark's dtype, whatever `T` computes in.
+    let size = match spec.dtype {
+        Dtype::Float64 => 8,
+        Dtype::Float32 => 4,
+        _ => 2,
+    };
     let read = inputs.x.len() * size
         + inputs.indices.as_ref().map_or(0, |t| t.len() * 8)
         + inputs.reals.as_ref().map_or(0, |q| q.len() * size);
@@ -412,12 +436,39 @@ mod tests {
             op,
             grad: false,
             shape: shape.to_vec(),
-            float64: false,
+            dtype: Dtype::Float32,
             threads: 1,
             reps: 1,
             seed: 0,
             options: BenchOptions::default(),
         }
+    }
+
+    #[test]
+    fn half_runs_draw_half_inputs_and_round_the_result() {
+        for dtype in [Dtype::Float16, Dtype::BFloat16] {
+            let mut s = spec(BenchOp::CrossEntropy, &[2, 8000]);
+            s.dtype = dtype;
+            s.options.label_smoothing = Some(0.1);
+            let r = run(&s).unwrap();
+            let half = |v: f64| halves::round(dtype, v) == v;
+            // The first and last logits and targets PyTorch 2.15.0 draws:
+            // torch.manual_seed(0); torch.rand((2, 8000), dtype=dtype) * 8 - 4;
+            // torch.randint(0, 8000, (2,)).
+            let logits = match dtype {
+                Dtype::Float16 => [-0.029296875, -0.490234375],
+                _ => [-0.03125, -0.484375],
+            };
+            assert_eq!(r.inputs, [logits[0], logits[1], 6927.0, 4890.0]);
+            // The mean loss, rounded to the dtype, and finite: each sample's smoothing sum (about
+            // 8,000 × 8) is beyond float16's range, but the reference holds it in float32.
+            assert!(half(r.checksum) && r.checksum.is_finite(), "{}", r.checksum);
+            assert!(
+                s.summary(&r)
+                    .starts_with(&format!("cross_entropy {dtype} [2, 8000]"))
+            );
+        }
+        assert_eq!(parse_dtype("bfloat16").unwrap(), Dtype::BFloat16);
     }
 
     #[test]
@@ -439,7 +490,7 @@ mod tests {
             Err(BenchError::UnknownOp(_))
         ));
         assert!(matches!(
-            parse_dtype("float16"),
+            parse_dtype("int64"),
             Err(BenchError::UnknownDtype(_))
         ));
         assert!(matches!(
@@ -476,7 +527,7 @@ mod tests {
                 .starts_with("cross_entropy float32 [2, 3]: median ")
         );
         s.grad = true;
-        s.float64 = true;
+        s.dtype = Dtype::Float64;
         s.threads = 2;
         assert!(run(&s).unwrap().checksum.abs() < 1e-12);
     }

@@ -56,6 +56,7 @@ pub mod error;
 pub mod eval;
 #[cfg(feature = "figures")]
 pub mod figures;
+pub mod halves;
 pub mod oracle;
 pub mod output;
 pub mod reference;

@@ -107,7 +107,7 @@ struct BenchArgs {
     /// The logits' shape, comma-separated: `N,C` or `N,C,K` (classes along dim 1).
     #[arg(long, value_delimiter = ',', required = true)]
     shape: Vec<usize>,
-    /// float32 or float64.
+    /// float32, float64, float16 or bfloat16 (the half dtypes computed in float32, rounded once).
     #[arg(long, default_value = "float32")]
     dtype: String,
     /// Threads of the reference's row-parallel loops.
@@ -196,7 +196,7 @@ struct RandomArgs {
     /// Only this op (e.g. `cross_entropy`); by default every op.
     #[arg(long, value_name = "OP", requires = "random")]
     op: Option<String>,
-    /// Only this dtype (`float32` or `float64`); by default both.
+    /// Only this dtype (`float32`, `float64`, `float16` or `bfloat16`); by default float32 and float64.
     #[arg(long, value_name = "D", requires = "random")]
     dtype: Option<String>,
     /// The most elements an input may have (the 256,000-class row needs 256000).
@@ -441,7 +441,11 @@ fn random_options(args: &RandomArgs) -> Result<random::Options, String> {
         None => vec![Dtype::Float32, Dtype::Float64],
         Some(name) => match Dtype::parse(name) {
             Some(d) if d.is_float() => vec![d],
-            _ => return Err(format!("`{name}` is not float32 or float64")),
+            _ => {
+                return Err(format!(
+                    "`{name}` is not float32, float64, float16 or bfloat16"
+                ));
+            }
         },
     };
     if args.max_elements == 0 || args.max_elements > cross_entropy_spec::reference::MAX_ELEMENTS {
@@ -645,8 +649,9 @@ fn torch_rng(args: RngArgs) -> Result<ExitCode, String> {
     };
     let dtype = match &args.dtype {
         None => default,
-        Some(name) => Dtype::parse(name)
-            .ok_or_else(|| format!("unknown dtype `{name}` (float32, float64 or int64)"))?,
+        Some(name) => Dtype::parse(name).ok_or_else(|| {
+            format!("unknown dtype `{name}` (float32, float64, float16, bfloat16 or int64)")
+        })?,
     };
     let what = match (args.op, args.high) {
         (RngOp::Rand | RngOp::Randn, Some(_)) => return Err("--high is for --op randint".into()),
@@ -707,7 +712,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode, BenchError> {
         op: args.op.parse()?,
         grad: args.grad,
         shape: args.shape,
-        float64: parse_dtype(&args.dtype)?,
+        dtype: parse_dtype(&args.dtype)?,
         threads: args.threads,
         reps: args.reps,
         seed: args.seed,

@@ -1,6 +1,7 @@
 //! A tensor of any of the suite's dtypes: what crosses the boundary between the spec, the runner
 //! and an implementation, whichever language it is written in.
 
+use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::reference::Real;
@@ -12,6 +13,8 @@ pub enum Tensor {
     Float32(ArrayD<f32>),
     Float64(ArrayD<f64>),
     Int64(ArrayD<i64>),
+    Float16(ArrayD<f16>),
+    BFloat16(ArrayD<bf16>),
 }
 
 impl Tensor {
@@ -20,6 +23,8 @@ impl Tensor {
             Tensor::Float32(_) => Dtype::Float32,
             Tensor::Float64(_) => Dtype::Float64,
             Tensor::Int64(_) => Dtype::Int64,
+            Tensor::Float16(_) => Dtype::Float16,
+            Tensor::BFloat16(_) => Dtype::BFloat16,
         }
     }
 
@@ -28,6 +33,8 @@ impl Tensor {
             Tensor::Float32(a) => a.shape(),
             Tensor::Float64(a) => a.shape(),
             Tensor::Int64(a) => a.shape(),
+            Tensor::Float16(a) => a.shape(),
+            Tensor::BFloat16(a) => a.shape(),
         }
     }
 
@@ -42,11 +49,13 @@ impl Tensor {
             Tensor::Float32(a) => a.iter().map(|&v| f64::from(v)).collect(),
             Tensor::Float64(a) => a.iter().copied().collect(),
             Tensor::Int64(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::Float16(a) => a.iter().map(|v| v.to_f64()).collect(),
+            Tensor::BFloat16(a) => a.iter().map(|v| v.to_f64()).collect(),
         }
     }
 
-    /// Builds a tensor of `dtype` from row-major `f64` values (rounding to f32, truncating to
-    /// int64 only values that are integers: anything else is an error).
+    /// Builds a tensor of `dtype` from row-major `f64` values (rounding to f32 or a half dtype,
+    /// truncating to int64 only values that are integers: anything else is an error).
     pub fn from_f64(dtype: Dtype, shape: &[usize], data: &[f64]) -> Result<Tensor, String> {
         let numel = checked_numel(shape)?;
         if numel != data.len() {
@@ -65,6 +74,20 @@ impl Tensor {
             Dtype::Float64 => {
                 Tensor::Float64(ArrayD::from_shape_vec(shape, data.to_vec()).map_err(bad)?)
             }
+            Dtype::Float16 => Tensor::Float16(
+                ArrayD::from_shape_vec(
+                    shape,
+                    data.iter().map(|&v| crate::halves::to_f16(v)).collect(),
+                )
+                .map_err(bad)?,
+            ),
+            Dtype::BFloat16 => Tensor::BFloat16(
+                ArrayD::from_shape_vec(
+                    shape,
+                    data.iter().map(|&v| crate::halves::to_bf16(v)).collect(),
+                )
+                .map_err(bad)?,
+            ),
             Dtype::Int64 => {
                 let ints = data
                     .iter()
@@ -81,19 +104,31 @@ impl Tensor {
         })
     }
 
-    /// The same values in another dtype (PyTorch's `.to(dtype)`: floats to int64 truncate).
+    /// The same values in another dtype (PyTorch's `.to(dtype)`: floats to int64 truncate, to
+    /// a narrower float round to nearest-even once).
     pub fn cast(&self, dtype: Dtype) -> Tensor {
         if self.dtype() == dtype {
             return self.clone();
         }
         match (self, dtype) {
-            (Tensor::Float32(a), Dtype::Int64) => Tensor::Int64(a.mapv(|v| v as i64)),
-            (Tensor::Float64(a), Dtype::Int64) => Tensor::Int64(a.mapv(|v| v as i64)),
             (Tensor::Int64(a), Dtype::Float32) => Tensor::Float32(a.mapv(|v| v as f32)),
-            (Tensor::Int64(a), Dtype::Float64) => Tensor::Float64(a.mapv(|v| v as f64)),
-            (Tensor::Float64(a), Dtype::Float32) => Tensor::Float32(a.mapv(|v| v as f32)),
-            (Tensor::Float32(a), Dtype::Float64) => Tensor::Float64(a.mapv(f64::from)),
-            _ => self.clone(),
+            (Tensor::Int64(a), _) => Tensor::Float64(a.mapv(|v| v as f64)).cast(dtype),
+            (_, Dtype::Int64) => Tensor::Int64(self.wide().mapv(|v| v as i64)),
+            (_, Dtype::Float64) => Tensor::Float64(self.wide()),
+            (_, Dtype::Float32) => Tensor::Float32(self.wide().mapv(|v| v as f32)),
+            (_, Dtype::Float16) => Tensor::Float16(self.wide().mapv(crate::halves::to_f16)),
+            (_, Dtype::BFloat16) => Tensor::BFloat16(self.wide().mapv(crate::halves::to_bf16)),
+        }
+    }
+
+    /// A floating tensor's values widened to f64 (exact).
+    fn wide(&self) -> ArrayD<f64> {
+        match self {
+            Tensor::Float32(a) => a.mapv(f64::from),
+            Tensor::Float64(a) => a.clone(),
+            Tensor::Int64(a) => a.mapv(|v| v as f64),
+            Tensor::Float16(a) => a.mapv(f16::to_f64),
+            Tensor::BFloat16(a) => a.mapv(bf16::to_f64),
         }
     }
 
@@ -103,6 +138,8 @@ impl Tensor {
             Tensor::Float32(a) => a.mapv(|v| T::from_f64(f64::from(v))),
             Tensor::Float64(a) => a.mapv(T::from_f64),
             Tensor::Int64(a) => a.mapv(|v| T::from_f64(v as f64)),
+            Tensor::Float16(a) => a.mapv(|v| T::from_f64(v.to_f64())),
+            Tensor::BFloat16(a) => a.mapv(|v| T::from_f64(v.to_f64())),
         }
     }
 
@@ -121,6 +158,9 @@ impl Tensor {
             Tensor::Float32(a) => a.iter().nth(index).map(|v| fmt_float(f64::from(*v), true)),
             Tensor::Float64(a) => a.iter().nth(index).map(|v| fmt_float(*v, false)),
             Tensor::Int64(a) => a.iter().nth(index).map(|v| v.to_string()),
+            Tensor::Float16(_) | Tensor::BFloat16(_) => {
+                (self.to_f64_vec().get(index)).map(|&v| fmt_half(self.dtype(), v))
+            }
         }
         .unwrap_or_default()
     }
@@ -131,6 +171,9 @@ impl Tensor {
             Tensor::Float32(a) => a.iter().map(|v| fmt_float(f64::from(*v), true)).collect(),
             Tensor::Float64(a) => a.iter().map(|v| fmt_float(*v, false)).collect(),
             Tensor::Int64(a) => a.iter().map(|v| v.to_string()).collect(),
+            Tensor::Float16(_) | Tensor::BFloat16(_) => (self.to_f64_vec().into_iter())
+                .map(|v| fmt_half(self.dtype(), v))
+                .collect(),
         }
     }
 }
@@ -159,5 +202,14 @@ pub fn fmt_float(v: f64, single: bool) -> String {
         format!("{:?}", v as f32)
     } else {
         format!("{v:?}")
+    }
+}
+
+/// A half value's shortest decimal (`crate::halves::shortest`), non-finite values spelled out.
+fn fmt_half(dtype: Dtype, v: f64) -> String {
+    if v.is_finite() {
+        format!("{:?}", crate::halves::shortest(dtype, v))
+    } else {
+        fmt_float(v, false)
     }
 }

@@ -20,7 +20,8 @@ binary cross-entropy over probabilities and no reduction at all: those requests 
 `unsupported`, except the two reductions composed below (see `reduce`).
 
 Gradients are jax.grad of the sum of the output. float64 runs in float64
-(jax_enable_x64); float32 stays float32.
+(jax_enable_x64); float32 stays float32; float16 and bfloat16 (jnp.bfloat16) run in their dtype,
+as JAX computes them.
 """
 
 import os
@@ -38,7 +39,8 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from protocol import SPECIAL, Unsupported, elements, encode, serve, vjp_of  # noqa: E402
 
-DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
+DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64,
+          "float16": np.float16, "bfloat16": jnp.bfloat16}
 LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 
 # JAX's and optax's error messages (jax 0.10, optax 0.2), mapped to the protocol's closed list of
@@ -70,11 +72,15 @@ def error_kind(op, message):
 
 def to_array(t):
     dtype = DTYPES[t["dtype"]]
+    if t["dtype"] in ("float16", "bfloat16"):  # read in float32, then rounded once (spec/protocol.md)
+        return jnp.asarray(np.array(elements(t), dtype=np.float32).reshape(t["shape"])).astype(dtype)
     return jnp.asarray(np.array(elements(t), dtype=dtype).reshape(t["shape"]))
 
 
 
 def from_array(a):
+    if a.dtype == jnp.bfloat16:  # NumPy has no bfloat16: its values, exact in float32
+        return encode(np.asarray(a, dtype=np.float32), "jax", name="bfloat16")
     return encode(a, "jax")
 
 

@@ -48,8 +48,9 @@ except ImportError:
 
 OPSET = 13
 IR_VERSION = 8  # the newest IR that onnxruntime-training 1.19 still loads
-DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
-ONNX_TYPES = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64}
+DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "float16": np.float16}
+ONNX_TYPES = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64,
+              "float16": TensorProto.FLOAT16}
 OPERATORS = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "sigmoid": "Sigmoid",
              "cross_entropy": "SoftmaxCrossEntropyLoss", "nll_loss": "NegativeLogLikelihoodLoss"}
 
@@ -81,6 +82,10 @@ def error_kind(message):
 
 
 def to_array(t):
+    if t["dtype"] == "bfloat16":
+        raise Unsupported("the adapter builds its models from NumPy arrays, and NumPy has no bfloat16")
+    if t["dtype"] == "float16":  # read in float32, then rounded once (spec/protocol.md)
+        return np.array(elements(t), dtype=np.float32).reshape(t["shape"]).astype(np.float16)
     dtype = DTYPES[t["dtype"]]
     return np.array(elements(t), dtype=dtype).reshape(t["shape"])
 

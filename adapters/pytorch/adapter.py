@@ -59,12 +59,20 @@ def error_kind(message):
     return "unclassified"
 
 
+HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
 def to_tensor(t):
+    if t["dtype"] in HALF:  # read in float32, then rounded once (spec/protocol.md)
+        return torch.tensor(elements(t), dtype=torch.float32).to(HALF[t["dtype"]]).reshape(t["shape"])
     return torch.tensor(elements(t), dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
 
 
 def from_tensor(t):
-    return encode(t.detach().contiguous().numpy(), "pytorch")
+    t = t.detach().contiguous()
+    if t.dtype == torch.bfloat16:
+        return encode(t.float().numpy(), "pytorch", name="bfloat16")
+    return encode(t.numpy(), "pytorch")
 
 
 def call(request):

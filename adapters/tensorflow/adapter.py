@@ -24,7 +24,7 @@ What it calls:
 Reductions are Keras's: 'none' -> None, 'mean' (and its deprecated PyTorch name 'elementwise_mean')
 -> 'sum_over_batch_size', 'sum' -> 'sum'; any other string is handed to Keras as it is, for Keras to
 accept or reject. Every loss is built with dtype=the input's dtype, so float64 stays float64
-(Keras would otherwise cast to float32).
+(Keras would otherwise cast to float32), and float16 and bfloat16 stay in their dtype.
 
 Glue, and only glue: PyTorch's class axis 1 is moved last (tf.transpose) for the Keras losses,
 whose TensorFlow backend takes classes last, and the output and gradient come back in PyTorch's
@@ -84,13 +84,21 @@ def error_kind(op, message):
     return "unclassified"
 
 
+HALF = {"float16": tf.float16, "bfloat16": tf.bfloat16}
+
+
 def to_tensor(t):
+    if t["dtype"] in HALF:  # read in float32, then rounded once (spec/protocol.md)
+        wide = tf.constant(np.array(elements(t), dtype=np.float32).reshape(t["shape"]))
+        return tf.cast(wide, HALF[t["dtype"]])
     dtype = DTYPES[t["dtype"]]
     return tf.constant(np.array(elements(t), dtype=dtype).reshape(t["shape"]))
 
 
 
 def from_tensor(t):
+    if t.dtype == tf.bfloat16:  # NumPy has no bfloat16: its values, exact in float32
+        return encode(np.asarray(tf.cast(t, tf.float32)), "tensorflow", name="bfloat16")
     return encode(t, "tensorflow")
 
 

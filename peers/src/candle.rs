@@ -96,6 +96,9 @@ fn to_candle(t: &Tensor) -> candle_core::Result<C> {
         Tensor::Float32(a) => C::from_vec(a.iter().copied().collect::<Vec<_>>(), a.shape(), &dev),
         Tensor::Float64(a) => C::from_vec(a.iter().copied().collect::<Vec<_>>(), a.shape(), &dev),
         Tensor::Int64(a) => C::from_vec(a.iter().copied().collect::<Vec<_>>(), a.shape(), &dev),
+        Tensor::Float16(_) | Tensor::BFloat16(_) => Err(candle_core::Error::Msg(
+            "half tensors are not passed to candle by this adapter".into(),
+        )),
     }
 }
 

@@ -123,6 +123,9 @@ impl Dense {
 /// tensor types.
 pub fn float_dtype(r: &Request) -> Result<Dtype, Reply> {
     match r.tensors.get(&Role::Input).map(Tensor::dtype) {
+        Some(d) if d.is_half() => Err(Reply::Unsupported(format!(
+            "{d} inputs: this adapter passes float32 and float64 tensors only"
+        ))),
         Some(d) if d.is_float() => Ok(d),
         Some(d) => Err(Reply::Unsupported(format!(
             "{d} inputs: the peer's tensors here are float only"

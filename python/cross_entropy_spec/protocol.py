@@ -18,7 +18,7 @@ import numpy as np
 PROTOCOL = 1
 SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-         np.dtype(np.int64): "int64"}
+         np.dtype(np.int64): "int64", np.dtype(np.float16): "float16"}
 
 
 class Unsupported(Exception):
@@ -39,14 +39,28 @@ def number(v, dtype):
         return "nan"
     if v in (float("inf"), float("-inf")):
         return "inf" if v > 0 else "-inf"
-    text = str(np.float32(v)) if dtype == np.float32 else repr(v)
+    # float16's shortest decimal (numpy's), float32's for float32 and for bfloat16 held in
+    # float32 (within half a float32 ulp, so it rounds back to the bfloat16 value).
+    if dtype == np.float16:
+        text = str(np.float16(v))
+    elif dtype == np.float32:
+        # float32's shortest decimal, unless read through float64 it rounds to another float32
+        # or lands halfway between two (4.577637e7): then the exact float64 decimal.
+        f = np.float32(v)
+        text, wide = str(f), float(str(f))
+        halfway = {(float(np.nextafter(f, np.float32(s))) + v) / 2 for s in ("-inf", "inf")}
+        if np.float32(wide) != f or wide in halfway:
+            text = repr(v)
+    else:
+        text = repr(v)
     return json.loads(text if any(c in text for c in ".e") else text + ".0")
 
 
-def encode(a, framework):
-    """A NumPy array (or anything `np.asarray` takes) as a wire tensor."""
+def encode(a, framework, name=None):
+    """A NumPy array (or anything `np.asarray` takes) as a wire tensor; `name` for a dtype NumPy
+    lacks (a bfloat16 tensor passed as the float32 array of its values, `name="bfloat16"`)."""
     a = np.asarray(a)
-    name = NAMES.get(a.dtype)
+    name = name or NAMES.get(a.dtype)
     if name is None:
         raise Unsupported(f"{framework} returned dtype {a.dtype}, which the protocol has no name for")
     return {"dtype": name, "shape": list(a.shape),

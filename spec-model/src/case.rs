@@ -80,6 +80,8 @@ pub enum Check {
 /// backward raises where its forward does not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
+// A case holds it boxed (`Option<Box<GradCheck>>`), so the variants' sizes cost nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum GradCheck {
     Value { expect: Literal, tol: Tolerance },
     Error { kind: ErrorKind },

@@ -487,7 +487,7 @@ impl Parser<'_> {
                 )),
                 _ => Err(format!(".{method} takes one dimension")),
             },
-            "float" | "double" | "long" if pos.is_empty() => {
+            "float" | "double" | "long" | "half" | "bfloat16" if pos.is_empty() => {
                 let d = Dtype::parse(method).ok_or("unknown dtype")?;
                 Ok(apply(Func::Cast(d), e))
             }

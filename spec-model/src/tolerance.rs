@@ -45,6 +45,10 @@ pub struct Tolerance {
     pub name: String,
     pub float32: Bounds,
     pub float64: Bounds,
+    /// The half dtypes' bounds: given per dtype, or the tolerance's shared ones; a tolerance
+    /// written only per float32/float64 has none (zero), so a half run cannot borrow float32's.
+    pub float16: Bounds,
+    pub bfloat16: Bounds,
     pub why: String,
     pub at: Location,
 }
@@ -53,6 +57,8 @@ impl Tolerance {
     pub fn bounds(&self, dtype: Dtype) -> Bounds {
         match dtype {
             Dtype::Float64 => self.float64,
+            Dtype::Float16 => self.float16,
+            Dtype::BFloat16 => self.bfloat16,
             _ => self.float32,
         }
     }
@@ -78,7 +84,7 @@ pub fn bounds_from(t: &toml::Table) -> Result<Bounds, String> {
     for key in t.keys() {
         if !matches!(
             key.as_str(),
-            "abs" | "rel" | "k" | "cut" | "why" | "float32" | "float64"
+            "abs" | "rel" | "k" | "cut" | "why" | "float32" | "float64" | "float16" | "bfloat16"
         ) {
             return Err(format!("unknown key `{key}` in a tolerance"));
         }

@@ -123,6 +123,9 @@ pub enum Dtype {
     Float32,
     Float64,
     Int64,
+    Float16,
+    #[serde(rename = "bfloat16")]
+    BFloat16,
 }
 
 impl Dtype {
@@ -131,6 +134,8 @@ impl Dtype {
             Dtype::Float32 => "float32",
             Dtype::Float64 => "float64",
             Dtype::Int64 => "int64",
+            Dtype::Float16 => "float16",
+            Dtype::BFloat16 => "bfloat16",
         }
     }
 
@@ -140,6 +145,8 @@ impl Dtype {
             "float32" | "float" => Some(Dtype::Float32),
             "float64" | "double" => Some(Dtype::Float64),
             "int64" | "long" => Some(Dtype::Int64),
+            "float16" | "half" => Some(Dtype::Float16),
+            "bfloat16" => Some(Dtype::BFloat16),
             _ => None,
         }
     }
@@ -148,12 +155,19 @@ impl Dtype {
         !matches!(self, Dtype::Int64)
     }
 
+    /// float16 or bfloat16: stored in 16 bits, computed in float32 (`spec/14-half-precision.md`).
+    pub fn is_half(self) -> bool {
+        matches!(self, Dtype::Float16 | Dtype::BFloat16)
+    }
+
     /// The name PyTorch's Python API uses, for reproduction snippets.
     pub fn torch_name(self) -> &'static str {
         match self {
             Dtype::Float32 => "torch.float32",
             Dtype::Float64 => "torch.float64",
             Dtype::Int64 => "torch.int64",
+            Dtype::Float16 => "torch.float16",
+            Dtype::BFloat16 => "torch.bfloat16",
         }
     }
 }
@@ -282,6 +296,16 @@ mod tests {
         }
         for role in Role::ALL {
             assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
+        }
+        for d in [
+            Dtype::Float32,
+            Dtype::Float64,
+            Dtype::Int64,
+            Dtype::Float16,
+            Dtype::BFloat16,
+        ] {
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{d}\""));
+            assert_eq!(Dtype::parse(d.torch_name()), Some(d));
         }
         assert_eq!(ErrorKind::parse("nope"), None);
         assert!(serde_json::from_str::<ErrorKind>("\"unclassified\"").is_err());

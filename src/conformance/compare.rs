@@ -222,6 +222,19 @@ pub fn ulp(v: f64, dtype: Dtype) -> f64 {
             };
             f64::from(gap)
         }
+        Dtype::Float16 | Dtype::BFloat16 => {
+            // Precision p, smallest normal exponent, largest finite value.
+            let (p, emin, max) = match dtype {
+                Dtype::Float16 => (11, -14, 65504.0),
+                _ => (8, -126, half::bf16::MAX.to_f64()),
+            };
+            let x = v.abs().min(max);
+            let e = match x {
+                0.0 => emin,
+                x => (((x.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(emin),
+            };
+            2f64.powi(e - (p - 1))
+        }
         _ => {
             let x = v.abs().min(f64::MAX);
             let next = f64::from_bits(x.to_bits() + 1);
@@ -285,6 +298,8 @@ mod tests {
                 name: "test".into(),
                 float32: bounds,
                 float64: bounds,
+                float16: bounds,
+                bfloat16: bounds,
                 why: "a test".into(),
                 at: Default::default(),
             },

@@ -112,10 +112,17 @@ fn apply(func: &Func, t: Tensor, run: Dtype) -> Result<Tensor, String> {
             reshape_to(t, &shape)
         }
         Func::Cast(Dtype::Int64) => Ok(t.cast(Dtype::Int64)),
+        // `.half()`, `.bfloat16()`: rounded to that dtype, then held in the run's (exactly, but
+        // for values below float16's range in a bfloat16 cast).
+        Func::Cast(half) if half.is_half() => Ok(t.cast(*half).cast(run)),
         Func::Cast(_) => Ok(t.cast(run)),
         _ => match t.cast(run) {
             Tensor::Float64(a) => float_func(func, a).map(Tensor::Float64),
             Tensor::Float32(a) => float_func(func, a).map(Tensor::Float32),
+            // A half tensor's function in float32, rounded once (its opmath).
+            half @ (Tensor::Float16(_) | Tensor::BFloat16(_)) => {
+                float_func(func, half.float_array::<f32>()).map(|a| Tensor::Float32(a).cast(run))
+            }
             Tensor::Int64(_) => Err("unreachable: cast to a float dtype".into()),
         },
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::{ErrorKind, LossError};
 use crate::eval::Tensors;
+use crate::halves;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};
@@ -108,7 +109,8 @@ impl From<BadRequest> for Reply {
     }
 }
 
-/// One element as written: shortest round-trip decimal in the tensor's dtype, integers as
+/// One element as written: shortest round-trip decimal in the tensor's dtype (for a half dtype,
+/// one that also reads back through float32: `crate::halves`), integers as
 /// integers, and `"nan"`, `"inf"`, `"-inf"` for the non-finite values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -153,6 +155,13 @@ impl Serialize for WireData<'_> {
             Tensor::Int64(a) => a
                 .iter()
                 .try_for_each(|&v| seq.serialize_element(&Number::Int(v)))?,
+            Tensor::Float16(_) | Tensor::BFloat16(_) => {
+                let dtype = self.0.dtype();
+                (self.0.to_f64_vec().into_iter()).try_for_each(|v| match v.is_finite() {
+                    true => seq.serialize_element(&Number::Float(halves::shortest(dtype, v))),
+                    false => seq.serialize_element(&float(v, false)),
+                })?
+            }
         }
         seq.end()
     }
@@ -655,6 +664,38 @@ mod tests {
         };
         assert_eq!(again[[0]].to_bits(), single.to_bits());
         assert!(rounds_once(0.1) && !rounds_once(single) && !rounds_once(-single));
+    }
+
+    /// Every float16 and bfloat16 value is written as its short decimal and reads back to
+    /// itself; a finite number past the half range is refused, not read as infinity.
+    #[test]
+    fn half_tensors_round_trip_on_the_wire() {
+        for dtype in [Dtype::Float16, Dtype::BFloat16] {
+            let bits: Vec<f64> = (0..=u16::MAX)
+                .map(|b| match dtype {
+                    Dtype::Float16 => half::f16::from_bits(b).to_f64(),
+                    _ => half::bf16::from_bits(b).to_f64(),
+                })
+                .filter(|v| !v.is_nan())
+                .collect();
+            let t = Tensor::from_f64(dtype, &[bits.len()], &bits).unwrap();
+            let line = tensor_json(&t);
+            let back = tensor_from_json(&line).unwrap();
+            assert_eq!(back.dtype(), dtype);
+            let same =
+                (back.to_f64_vec().iter().zip(&bits)).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{dtype} does not round-trip");
+        }
+        let t = Tensor::from_f64(Dtype::Float16, &[3], &[0.1, 65504.0, f64::NAN]).unwrap();
+        assert_eq!(
+            tensor_json(&t),
+            "{\"dtype\":\"float16\",\"shape\":[3],\"data\":[0.1,65500.0,\"nan\"]}"
+        );
+        let big = "{\"dtype\":\"float16\",\"shape\":[1],\"data\":[65520]}";
+        let why = tensor_from_json(big).unwrap_err();
+        assert!(why.contains("beyond float16's range"), "{why}");
+        let bf = "{\"dtype\":\"bfloat16\",\"shape\":[1],\"data\":[1.01171875]}";
+        assert_eq!(tensor_from_json(bf).unwrap().to_f64_vec(), [1.015625]);
     }
 
     #[test]

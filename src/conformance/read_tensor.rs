@@ -3,11 +3,13 @@
 //! `data` (as every writer in this crate puts it), else kept as its text until the dtype is
 //! known; never held as a tree of JSON values. Either way, at most [`MAX_ELEMENTS`] elements are
 //! taken: a longer `data` is refused while it is read. A float32 decimal is rounded once, to
-//! float32, never through float64.
+//! float32, never through float64; a float16 or bfloat16 one through float64 (whose writer
+//! guarantees that this and float32 first agree: `crate::halves`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 use serde::Deserialize;
@@ -31,6 +33,8 @@ enum Data<'a> {
     Int64(Vec<i64>),
     Float32(Vec<f32>),
     Float64(Vec<f64>),
+    Float16(Vec<f16>),
+    BFloat16(Vec<bf16>),
     Texts(Vec<&'a str>),
 }
 
@@ -40,6 +44,8 @@ impl Data<'_> {
             Data::Int64(v) => v.len(),
             Data::Float32(v) => v.len(),
             Data::Float64(v) => v.len(),
+            Data::Float16(v) => v.len(),
+            Data::BFloat16(v) => v.len(),
             Data::Texts(v) => v.len(),
         }
     }
@@ -51,6 +57,8 @@ impl Data<'_> {
                 Data::Int64(v) => Data::Int64(v),
                 Data::Float32(v) => Data::Float32(v),
                 Data::Float64(v) => Data::Float64(v),
+                Data::Float16(v) => Data::Float16(v),
+                Data::BFloat16(v) => Data::BFloat16(v),
                 Data::Texts(_) => unreachable!("handled above"),
             });
         };
@@ -64,6 +72,8 @@ impl Data<'_> {
             Dtype::Int64 => Data::Int64(Vec::new()),
             Dtype::Float32 => Data::Float32(Vec::new()),
             Dtype::Float64 => Data::Float64(Vec::new()),
+            Dtype::Float16 => Data::Float16(Vec::new()),
+            Dtype::BFloat16 => Data::BFloat16(Vec::new()),
         }
     }
 
@@ -73,6 +83,8 @@ impl Data<'_> {
             Data::Int64(v) => v.push(int(text)?),
             Data::Float32(v) => v.push(float(text)?),
             Data::Float64(v) => v.push(float(text)?),
+            Data::Float16(v) => v.push(crate::halves::to_f16(half_float(text, Dtype::Float16)?)),
+            Data::BFloat16(v) => v.push(crate::halves::to_bf16(half_float(text, Dtype::BFloat16)?)),
             Data::Texts(_) => unreachable!("typed data only"),
         }
         Ok(())
@@ -95,6 +107,8 @@ impl RawTensor<'_> {
             Data::Int64(v) => ArrayD::from_shape_vec(dim, v).map(Tensor::Int64),
             Data::Float32(v) => ArrayD::from_shape_vec(dim, v).map(Tensor::Float32),
             Data::Float64(v) => ArrayD::from_shape_vec(dim, v).map(Tensor::Float64),
+            Data::Float16(v) => ArrayD::from_shape_vec(dim, v).map(Tensor::Float16),
+            Data::BFloat16(v) => ArrayD::from_shape_vec(dim, v).map(Tensor::BFloat16),
             Data::Texts(_) => unreachable!("typed above"),
         };
         built.map_err(|e| e.to_string())
@@ -214,6 +228,18 @@ where
 fn int(text: &str) -> Result<i64, String> {
     text.parse::<i64>()
         .map_err(|_| format!("{text} is not an int64"))
+}
+
+/// A half element: read in float64, then rounded to the half dtype once (`crate::halves`); a
+/// finite number that rounds to infinity is beyond the dtype's range.
+fn half_float(text: &str, dtype: Dtype) -> Result<f64, String> {
+    let wide = float::<f64>(text)?;
+    match crate::halves::round(dtype, wide) {
+        v if v.is_infinite() && wide.is_finite() => Err(format!(
+            "{text} is beyond {dtype}'s range (write \"inf\" or \"-inf\")"
+        )),
+        _ => Ok(wide),
+    }
 }
 
 /// A floating element: a JSON number within float64's range, read correctly rounded in the

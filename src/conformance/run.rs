@@ -177,7 +177,7 @@ pub fn parts(case: &Case) -> &'static [Part] {
 
 /// What a run expects. A value run expects the value the case states and the exact value; a
 /// gradient run the gradient the case states (`expect_grad`) or else PyTorch's recorded one
-/// (within the spec's `gradient` tolerance), and the exact gradient. A claim the spec cannot
+/// (within the spec's `gradient` tolerance; not in a half dtype), and the exact gradient. A claim the spec cannot
 /// make (nothing recorded, or a record made for other inputs) leaves the run unjudgeable: an
 /// error of the spec, never a skip.
 pub fn expected_for(
@@ -229,7 +229,18 @@ pub fn expected_for(
             claim(Source::Pytorch, want, None, &tol, false)
         }
     };
-    let claims = vec![first, exact_claim(spec, case, dtype, part, request)?];
+    let mut first = first;
+    if first.tol.bounds(dtype).k > 0.0 {
+        // A stated value with roundoffs in its tolerance (the exact value printed: chapter 14).
+        first.roundoff = Some(roundoff(request, part)?);
+    }
+    let exact = exact_claim(spec, case, dtype, part, request)?;
+    // PyTorch's half gradients are recorded, not claimed: they round in half where the exact
+    // gradient needs none (spec/14-half-precision.md), so a half gradient is judged exactly.
+    let claims = match first.source {
+        Source::Pytorch if dtype.is_half() => vec![exact],
+        _ => vec![first, exact],
+    };
     agreeing_shapes(&claims, request, part).map_err(|why| {
         format!(
             "the spec's data for {} disagree: {why}",

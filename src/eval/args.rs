@@ -101,11 +101,13 @@ pub(crate) fn class_indices<T>(
     }
 }
 
-/// PyTorch's name of a scalar type in its messages (`Float`, `Double`, `Long`).
+/// PyTorch's name of a scalar type in its messages (`Float`, `Double`, `Long`, `Half`).
 pub(crate) fn torch_scalar(dtype: Dtype) -> &'static str {
     match dtype {
         Dtype::Float32 => "Float",
         Dtype::Float64 => "Double",
         Dtype::Int64 => "Long",
+        Dtype::Float16 => "Half",
+        Dtype::BFloat16 => "BFloat16",
     }
 }

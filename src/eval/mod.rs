@@ -82,9 +82,11 @@ fn dispatch(op: Op, tensors: &Tensors, attrs: &Attrs, mode: Mode) -> Result<Tens
     }
     float_input(op, tensors)?;
     let args = Args::new(op, tensors, attrs)?;
+    // A half dtype computes in float32 (its opmath) and rounds once, at the end
+    // (`spec/14-half-precision.md`).
     let result = match result_dtype(op, tensors) {
         Dtype::Float64 => Tensor::from_real(call::<f64>(op, &args, mode)?),
-        _ => Tensor::from_real(call::<f32>(op, &args, mode)?),
+        dtype => Tensor::from_real(call::<f32>(op, &args, mode)?).cast(dtype),
     };
     Ok(result.cast(gradient_dtype(tensors, mode).unwrap_or(result.dtype())))
 }
@@ -136,17 +138,15 @@ fn float_input(op: Op, tensors: &Tensors) -> Result<&Tensor, LossError> {
     Ok(input)
 }
 
-/// The dtype the computation runs in and the output has: the input's, widened where PyTorch
-/// promotes (class probabilities and binary_cross_entropy_with_logits targets of float64).
+/// The dtype the output has: the input's, promoted as PyTorch promotes class probabilities and
+/// binary_cross_entropy_with_logits targets of another floating dtype.
 pub fn result_dtype(op: Op, tensors: &Tensors) -> Dtype {
     let widest = |roles: &[Role]| {
-        let any64 =
-            (roles.iter().filter_map(|r| tensors.get(r))).any(|t| t.dtype() == Dtype::Float64);
-        if any64 {
-            Dtype::Float64
-        } else {
-            Dtype::Float32
-        }
+        (roles.iter().filter_map(|r| tensors.get(r)))
+            .map(Tensor::dtype)
+            .filter(|d| d.is_float())
+            .reduce(promote)
+            .unwrap_or(Dtype::Float32)
     };
     let float_target = tensors
         .get(&Role::Target)
@@ -157,6 +157,20 @@ pub fn result_dtype(op: Op, tensors: &Tensors) -> Dtype {
         _ => tensors
             .get(&Role::Input)
             .map_or(Dtype::Float32, Tensor::dtype),
+    }
+}
+
+/// PyTorch's promotion of two floating dtypes: the wider; float16 with bfloat16 is float32.
+fn promote(a: Dtype, b: Dtype) -> Dtype {
+    let rank = |d: Dtype| match d {
+        Dtype::Float64 => 3,
+        Dtype::Float32 => 2,
+        _ => 1,
+    };
+    match (a, b) {
+        _ if a == b => a,
+        _ if rank(a) != rank(b) => std::cmp::max_by_key(a, b, |&d| rank(d)),
+        _ => Dtype::Float32,
     }
 }
 

@@ -67,6 +67,8 @@ pub fn exact(request: &Request) -> Result<Literal, LossError> {
 pub fn overflow_threshold(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::Float64 => f64::INFINITY,
+        Dtype::Float16 => 65504.0 + 16.0,
+        Dtype::BFloat16 => half::bf16::MAX.to_f64() + 2f64.powi(119),
         _ => f64::from(f32::MAX) + 2f64.powi(103),
     }
 }

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::TorchGenerator;
+use super::{NormalKernel, TorchGenerator};
 use crate::tensor::{Tensor, checked_numel};
 use crate::vocab::Dtype;
 
@@ -47,6 +47,18 @@ impl TorchGenerator {
                 ArrayD::from_shape_vec(dim, self.randn_f64(n).map_err(failed)?).map(Tensor::Float64)
             }
             (Draw::Below(high), dtype) => return self.draw_below(high, shape, n, dtype),
+            (Draw::Rand | Draw::Randn, Dtype::Float16 | Dtype::BFloat16) => {
+                // Drawn and computed in float32, rounded once to the dtype (`randn_half_with`).
+                let round = |v: f32| crate::halves::round(dtype, f64::from(v)) as f32;
+                let values = match what {
+                    Draw::Rand => self.rand_half_with(n, round),
+                    _ => self.randn_half_with(n, NormalKernel::default()),
+                }
+                .map_err(failed)?;
+                let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+                // Every float32 value rounds to the half dtype exactly once here.
+                return Tensor::from_f64(dtype, shape, &values).map_err(|e| e.to_string());
+            }
         };
         built.map_err(|e| e.to_string())
     }
@@ -61,6 +73,8 @@ impl TorchGenerator {
         let digits = match dtype {
             Dtype::Float32 => Some(f32::MANTISSA_DIGITS),
             Dtype::Float64 => Some(f64::MANTISSA_DIGITS),
+            Dtype::Float16 => Some(11),
+            Dtype::BFloat16 => Some(8),
             Dtype::Int64 => None,
         };
         if let Some(d) = digits.filter(|&d| high.saturating_sub(1) > 1u64 << d) {

@@ -18,7 +18,9 @@
 //! * `torch.randn` has two paths: fewer than 16 elements use a scalar Box–Muller transform in
 //!   `f64` that caches its second value in the generator; 16 or more fill the tensor with
 //!   uniforms and transform them in blocks of 16, in the tensor's own dtype (for `float32`,
-//!   with the vectorised or the portable kernel depending on the CPU).
+//!   with the vectorised or the portable kernel depending on the CPU). `float16` and
+//!   `bfloat16` draw and transform in `float32` and round once
+//!   ([`TorchGenerator::randn_half_with`]).
 //! * `random_(n)` and `randint(0, n)` reduce one draw per element modulo `n`: a 32-bit draw
 //!   when `n < 2^28`, a 64-bit draw otherwise.
 //!
@@ -318,6 +320,51 @@ impl TorchGenerator {
                 *value = self.uniform_f64();
             }
             normal_block_f64(tail);
+        }
+        Ok(data)
+    }
+
+    /// `torch.rand(numel)` in `float16` or `bfloat16`, given `round`, the rounding of an `f32` to
+    /// that dtype (to nearest, ties to even, widened back exactly): one [`Self::rand_f32`] draw
+    /// per element, rounded, and a uniform that rounds up to 1 becomes 0, so the result stays in
+    /// `[0, 1)` (PyTorch 2.15.0 on the CPU: 0 where the float32 draw was within half a spacing of
+    /// 1, with probability `2⁻¹²` in float16 and `2⁻⁹` in bfloat16).
+    pub fn rand_half_with(
+        &mut self,
+        numel: usize,
+        round: impl Fn(f32) -> f32,
+    ) -> Result<Vec<f32>, TorchRngError> {
+        let values = self.rand_f32(numel)?.into_iter().map(round);
+        Ok(values.map(|v| if v == 1.0 { 0.0 } else { v }).collect())
+    }
+
+    /// The `float32` values that `torch.randn(numel, dtype=torch.float16)` and
+    /// `dtype=torch.bfloat16` round to their dtype (to nearest, ties to even), as PyTorch 2.15.0
+    /// computes them on the CPU (`scripts/observe_torch_rng.py`, `tests/suite/torch_rng.rs`):
+    ///
+    /// * below 16 elements, the scalar `f64` Box–Muller value rounded to `f32` (PyTorch's
+    ///   `c10::Half` and `c10::BFloat16` are built from a `float`), exactly as for `float32`;
+    /// * from 16 elements on, the `float32` block path of `kernel` over the length rounded up to
+    ///   a multiple of 16, every block transformed in `float32`; when the length is not a
+    ///   multiple of 16, the last block (the last 16 values) lands on the last 16 elements,
+    ///   overwriting the overlap. So `ceil(numel / 16) · 16` uniforms are drawn, not `numel + 16`
+    ///   as for `float32`: the half dtype's tail reuses the `numel mod 16` uniforms already drawn
+    ///   for it and draws only the rest.
+    ///
+    /// For `torch.rand` in a half dtype see [`Self::rand_half_with`].
+    pub fn randn_half_with(
+        &mut self,
+        numel: usize,
+        kernel: NormalKernel,
+    ) -> Result<Vec<f32>, TorchRngError> {
+        if bounded(numel)? < NORMAL_BLOCK {
+            return Ok((0..numel).map(|_| self.normal_f64() as f32).collect());
+        }
+        let padded = numel.div_ceil(NORMAL_BLOCK) * NORMAL_BLOCK;
+        let mut data = self.randn_f32_with(padded, kernel)?;
+        if numel < padded {
+            data.copy_within(padded - NORMAL_BLOCK.., numel - NORMAL_BLOCK);
+            data.truncate(numel);
         }
         Ok(data)
     }
@@ -732,6 +779,25 @@ mod tests {
             assert!((f64::from(sin) - t.sin()).abs() <= 1e-6, "sin({theta})");
             assert!((f64::from(cos) - t.cos()).abs() <= 1e-6, "cos({theta})");
         }
+    }
+
+    #[test]
+    fn half_randn_pads_to_whole_blocks_and_moves_the_last_one_to_the_tail() {
+        let float32 = TorchGenerator::manual_seed(3)
+            .randn_f32_with(32, NormalKernel::Portable)
+            .unwrap();
+        let mut g = TorchGenerator::manual_seed(3);
+        let half = g.randn_half_with(20, NormalKernel::Portable).unwrap();
+        assert_eq!(half[..4], float32[..4]);
+        assert_eq!(half[4..], float32[16..]);
+        // 32 uniforms drawn, not 20 + 16.
+        let mut reference = TorchGenerator::manual_seed(3);
+        let _ = reference.rand_f32(32).unwrap();
+        assert_eq!(g.random_u32(), reference.random_u32());
+        // Below 16 elements: the float32 values, cache and all.
+        let small = TorchGenerator::manual_seed(3).randn_half_with(5, NormalKernel::Portable);
+        let float32 = TorchGenerator::manual_seed(3).randn_f32(5);
+        assert_eq!(small, float32);
     }
 
     #[test]

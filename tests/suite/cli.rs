@@ -68,10 +68,11 @@ fn torch_rng_prints_what_pytorch_drew() {
                 for (i, (g, b)) in got.iter().zip(bits.as_array().expect("bits")).enumerate() {
                     let g = g.as_f64().expect("a number");
                     let b = b.as_u64().expect("bits");
-                    let same = if dtype == "float32" {
-                        (g as f32).to_bits() == b as u32
-                    } else {
-                        g.to_bits() == b
+                    let same = match dtype {
+                        "float32" => (g as f32).to_bits() == b as u32,
+                        "float16" => half::f16::from_f64(g).to_bits() == b as u16,
+                        "bfloat16" => half::bf16::from_f64(g).to_bits() == b as u16,
+                        _ => g.to_bits() == b,
                     };
                     assert!(
                         same,
@@ -107,7 +108,7 @@ fn bad_arguments_are_errors_not_panics() {
         "bench --op softmax --shape 32768,16384",
         "bench --op softmax --shape 18446744073709551615,2",
         "bench --op softmax --shape 2,0",
-        "bench --op softmax --shape 2,3 --dtype float16",
+        "bench --op softmax --shape 2,3 --dtype int64",
         "bench --op softmax --shape 2,3 --threads 0",
         "bench --op softmax --shape 2,3 --reps 0",
         "bench --op cross_entropy --shape 2,3 --options {\"reduction\":\"avg\"}",
@@ -705,7 +706,9 @@ fn random_calls_through_the_protocol_pass_and_reproduce_by_seed() {
     assert!(one.status.success(), "{}", stdout(&one));
     let bad = run(&["check", "--random", "3", "--dtype", "int64"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not float32 or float64"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not float32, float64, float16 or bfloat16")
+    );
 }
 
 /// `--write-expectations` writes one entry per case where a whole case or a whole part of it

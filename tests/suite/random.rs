@@ -181,3 +181,19 @@ fn the_reference_passes_every_random_call() {
     assert!(failed.is_empty(), "{failed:#?}");
     assert!(o.report.counts().passed > 700);
 }
+
+/// The same in float16 and bfloat16 (`check --random --dtype float16`): the drawn calls rounded
+/// to the half dtype, judged with its roundoff (spec/14-half-precision.md).
+#[test]
+fn the_reference_passes_every_random_half_call() {
+    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+    let mut opts = options(&ALL_OPS, 400, 11);
+    opts.surface.dtypes = vec![Dtype::Float16, Dtype::BFloat16];
+    let o = run_random(spec, &opts, &mut Reference, &|| false);
+    let failed: Vec<_> = (o.report.runs.iter())
+        .filter(|v| v.status != Status::Passed)
+        .map(|v| format!("{} {:?}", v.run.request_id(), v.judgement))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(o.report.counts().passed > 700);
+}

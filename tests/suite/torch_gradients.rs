@@ -8,7 +8,7 @@
 //! harness kept outside the repository), the reference and PyTorch differ by at most about
 //! 6 units of the dtype's epsilon in float32 and 19 in float64, relative to the scale of the
 //! terms that produce the gradient. So the bound is `|got - want| <= rel * max(|want|, S)` with
-//! `rel = 8 ulp` (9.5e-7) in float32 and `1e-12` in float64, where `S` is the largest finite
+//! `rel = 8 ulp` (9.5e-7) in float32 (and in float16 and bfloat16) and `1e-12` in float64, where `S` is the largest finite
 //! `|want|` in the whole gradient (all its elements come from terms of that size: a reduced
 //! loss divides every element by the same denominator), and at least 1 for softmax and
 //! log_softmax, whose gradients of a sum are differences of terms of size `s <= 1` that cancel
@@ -64,6 +64,9 @@ fn worst(
     }
     let rel = match dtype {
         Dtype::Float32 => 8.0 * f64::from(f32::EPSILON),
+        // 8 ulps of 1 in the half dtype, as in float32.
+        Dtype::Float16 => 8.0 * 2f64.powi(-10),
+        Dtype::BFloat16 => 8.0 * 2f64.powi(-7),
         _ => 1e-12,
     };
     let mut worst = (0, 0.0);

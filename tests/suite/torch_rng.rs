@@ -6,7 +6,8 @@
 //! id were made one after the other from a single seeding, so they are replayed on one
 //! generator in `step` order.
 //!
-//! `rand` and `randint` must match bit for bit. `randn` must match within the ulp bounds below.
+//! `rand` and `randint` must match bit for bit. `randn` must match within the ulp bounds below
+//! (and bit for bit in float16 and bfloat16).
 //!
 //! Set `TORCH_RNG_OBSERVATIONS=<path>` to check another observation file written by the same
 //! script (for instance one recorded with `--extensive`, or on another CPU); the test then
@@ -90,6 +91,23 @@ enum Produced {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I64(Vec<i64>),
+    /// float16 or bfloat16 values, as the bits of the dtype's 16-bit pattern.
+    Half(Vec<u64>),
+}
+
+/// float32 values rounded to nearest-even in the half dtype `dtype`, as 16-bit patterns.
+fn half_bits(dtype: &str, values: &[f32]) -> Result<Vec<u64>, String> {
+    match dtype {
+        "float16" => Ok(values
+            .iter()
+            .map(|&v| u64::from(half::f16::from_f32(v).to_bits()))
+            .collect()),
+        "bfloat16" => Ok(values
+            .iter()
+            .map(|&v| u64::from(half::bf16::from_f32(v).to_bits()))
+            .collect()),
+        other => Err(format!("{other} is not a half dtype")),
+    }
 }
 
 /// The `float32` `randn` block kernel PyTorch uses under a given CPU capability: the portable
@@ -118,6 +136,18 @@ fn produce(
             Produced::F32(generator.randn_f32_with(numel, kernel).expect("bounded"))
         }
         ("randn", "float64") => Produced::F64(generator.randn_f64(numel).expect("bounded")),
+        ("rand", half @ ("float16" | "bfloat16")) => {
+            let round = |v: f32| match half {
+                "float16" => half::f16::from_f32(v).to_f32(),
+                _ => half::bf16::from_f32(v).to_f32(),
+            };
+            let values = generator.rand_half_with(numel, round).expect("bounded");
+            Produced::Half(half_bits(half, &values)?)
+        }
+        ("randn", half @ ("float16" | "bfloat16")) => {
+            let values = generator.randn_half_with(numel, kernel).expect("bounded");
+            Produced::Half(half_bits(half, &values)?)
+        }
         ("randint", dtype) => {
             let high = obs.high.ok_or("randint observation without `high`")?;
             let ints = generator
@@ -129,6 +159,11 @@ fn produce(
                 // observed are far below 2^24, so the conversions are exact.
                 "float32" => Produced::F32(ints.iter().map(|&v| v as f32).collect()),
                 "float64" => Produced::F64(ints.iter().map(|&v| v as f64).collect()),
+                // Integers below 2^8 (the ranges observed), exact in either half dtype.
+                half @ ("float16" | "bfloat16") => Produced::Half(half_bits(
+                    half,
+                    &ints.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                )?),
                 other => return Err(format!("unknown dtype {other}")),
             }
         }
@@ -179,6 +214,7 @@ fn compare(
         Produced::F32(v) => v.len(),
         Produced::F64(v) => v.len(),
         Produced::I64(v) => v.len(),
+        Produced::Half(v) => v.len(),
     };
     if len != numel || obs.data.len() != numel {
         mismatches.push(format!(
@@ -249,6 +285,19 @@ fn compare(
                 mismatches,
                 f64::from_bits,
             );
+        }
+        Produced::Half(got_bits) => {
+            // Bit for bit: the values are float32 results rounded once, and the float32 results
+            // match PyTorch's bit for bit (the bounds above are 0).
+            let bf16 = obs.dtype == "bfloat16";
+            compare_floats(obs, got_bits, 1 << 15, 0, &key, stats, mismatches, |b| {
+                let b = b as u16;
+                if bf16 {
+                    half::bf16::from_bits(b).to_f64()
+                } else {
+                    half::f16::from_bits(b).to_f64()
+                }
+            });
         }
     }
 }

@@ -541,6 +541,8 @@ impl Reader<'_> {
                 name: "inline".into(),
                 float32: b,
                 float64: b,
+                float16: b,
+                bfloat16: b,
                 why: (t.get("why").and_then(|w| w.as_str()))
                     .unwrap_or("stated in the prose above the case")
                     .to_string(),

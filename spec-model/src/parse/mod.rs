@@ -242,6 +242,8 @@ fn parse_tolerance(name: &str, block: &Block) -> Result<Tolerance, SpecError> {
         name: name.to_string(),
         float32: per("float32")?,
         float64: per("float64")?,
+        float16: per("float16")?,
+        bfloat16: per("bfloat16")?,
         why,
         at: block.at.clone(),
     })

@@ -25,6 +25,9 @@ impl Array {
     pub fn float(shape: Vec<usize>, data: Vec<f64>, dtype: Dtype) -> Array {
         let data = match dtype {
             Dtype::Float32 => data.into_iter().map(|v| f64::from(v as f32)).collect(),
+            Dtype::Float16 | Dtype::BFloat16 => (data.into_iter())
+                .map(|v| crate::halves::round(dtype, v))
+                .collect(),
             _ => data,
         };
         Array {

@@ -136,7 +136,8 @@ fn coefficient(call: &Call, weights: &[f64]) -> Result<(f64, f64), String> {
     }
     let d: f64 = weights.iter().sum();
     let d_abs: f64 = weights.iter().map(|w| w.abs()).sum();
-    Ok((1.0 / d.abs(), depth(weights.len()) * d_abs / d.abs()))
+    let depth = depth(weights.len()) * call.accumulate;
+    Ok((1.0 / d.abs(), depth * d_abs / d.abs()))
 }
 
 /// The class weight of each sample's target (0 where ignored).

@@ -26,6 +26,8 @@ use crate::vocab::{Dtype, Op, Role};
 pub fn unit_roundoff(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::Float64 => f64::EPSILON / 2.0,
+        Dtype::Float16 => 2f64.powi(-11),
+        Dtype::BFloat16 => 2f64.powi(-8),
         _ => f64::from(f32::EPSILON) / 2.0,
     }
 }
@@ -35,6 +37,8 @@ pub fn unit_roundoff(dtype: Dtype) -> f64 {
 pub fn underflow_spacing(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::Float64 => f64::from_bits(1),
+        Dtype::Float16 => half::f16::from_bits(1).to_f64(),
+        Dtype::BFloat16 => half::bf16::from_bits(1).to_f64(),
         _ => f64::from(f32::from_bits(1)),
     }
 }
@@ -67,13 +71,13 @@ pub fn roundoff(request: &Request, part: Part) -> Result<Vec<f64>, String> {
         .collect())
 }
 
-/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 for a float32
-/// run (the answer a correctly rounded implementation gives, which then passes even where it
+/// The exact value `v` as a run in `dtype` is judged against it: rounded to float32 (or the half
+/// dtype) for such a run (the answer a correctly rounded implementation gives, which then passes even where it
 /// underflows), as it is for float64. Pair it with [`roundoff`].
 pub fn exact_in_dtype(dtype: Dtype, v: f64) -> f64 {
     match dtype {
         Dtype::Float32 => f64::from(v as f32),
-        _ => v,
+        _ => crate::halves::round(dtype, v),
     }
 }
 
@@ -92,6 +96,10 @@ pub(crate) struct Call<'a> {
     /// `η / u` of the result's dtype: a floor of `η` expressed in units of `u`, for the scales
     /// that multiply a possibly underflowed quantity by a factor above one.
     pub tiny: f64,
+    /// What a reduction's accumulation costs, in units of the result dtype's `u`: 1, except in a
+    /// half dtype, whose sums the spec asks to accumulate in float32 at least (float32's `u`
+    /// over the half dtype's; `spec/14-half-precision.md`).
+    pub accumulate: f64,
     wide: Tensors,
     /// The gradient run's product, its upstream widened to f64.
     vjp: Vjp,
@@ -113,6 +121,10 @@ impl<'a> Call<'a> {
             op: request.op,
             attrs: &request.attrs,
             tiny: underflow_spacing(dtype) / unit_roundoff(dtype),
+            accumulate: match dtype.is_half() {
+                true => unit_roundoff(Dtype::Float32) / unit_roundoff(dtype),
+                false => 1.0,
+            },
             wide,
             vjp,
         }

@@ -187,13 +187,15 @@ fn binary_terms(call: &Call) -> Result<Vec<Term>, String> {
 }
 
 /// The scales of the reduced output: per sample for 'none'; for 'sum' and 'mean' the samples'
-/// scales plus a pairwise sum's (`⌈log2 N⌉ Σ|l_n|`), and for 'mean' the denominator's.
+/// scales plus a pairwise sum's (`⌈log2 N⌉ Σ|l_n|`, at float32's roundoff in a half dtype), and
+/// for 'mean' the denominator's.
 fn reduce(call: &Call, terms: Vec<Term>) -> Result<Vec<f64>, String> {
     let n = terms.len();
     let scales: f64 = terms.iter().map(|t| t.scale).sum();
     let magnitude: f64 = terms.iter().map(|t| t.loss.abs()).sum();
     let total: f64 = terms.iter().map(|t| t.loss).sum();
-    let summed = scales + depth(n) * magnitude;
+    let depth = depth(n) * call.accumulate;
+    let summed = scales + depth * magnitude;
     Ok(match call.reduction()? {
         Reduction::None => terms.iter().map(|t| t.scale).collect(),
         Reduction::Sum => vec![summed + total.abs()],
@@ -201,7 +203,7 @@ fn reduce(call: &Call, terms: Vec<Term>) -> Result<Vec<f64>, String> {
             let d: f64 = terms.iter().map(|t| t.weight).sum();
             let d_abs: f64 = terms.iter().map(|t| t.weight.abs()).sum();
             let y = total / d;
-            vec![summed / d.abs() + y.abs() * (2.0 + depth(n) * d_abs / d.abs())]
+            vec![summed / d.abs() + y.abs() * (2.0 + depth * d_abs / d.abs())]
         }
     })
 }

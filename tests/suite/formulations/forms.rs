@@ -115,6 +115,10 @@ fn in_dtype(
     match input {
         Tensor::Float32(a) => f32(a.clone()).map(Tensor::Float32),
         Tensor::Float64(a) => f64(a.clone()).map(Tensor::Float64),
+        // A half dtype's formulation is its float32 one, rounded once (float32 opmath).
+        half @ (Tensor::Float16(_) | Tensor::BFloat16(_)) => {
+            f32(half.float_array()).map(|r| Tensor::Float32(r).cast(half.dtype()))
+        }
         Tensor::Int64(_) => None,
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! Each mutant answers every request: it delegates to the reference except where its bug applies.
 
+pub mod half;
 mod precision;
 mod semantic;
 mod vjp;
@@ -206,7 +207,40 @@ fn every_vjp_mutant_fails_a_gradient_run_by_ten_times_its_tolerance() {
 /// an infinity or an error).
 #[test]
 fn every_precision_mutant_fails_a_value_run_by_ten_times_its_allowance() {
-    let missed: Vec<&str> = precision::precision_mutants()
+    finite_catches(precision::precision_mutants());
+}
+
+/// The half-precision mutants of chapter 14, likewise.
+#[test]
+fn every_half_precision_mutant_fails_a_value_run_by_ten_times_its_allowance() {
+    finite_catches(half::half_precision_mutants());
+}
+
+/// PyTorch's float16 label smoothing, reproduced: an infinity where the exact loss is finite.
+#[test]
+fn the_float16_smoothing_overflow_fails_a_value_run() {
+    let mut m = half::overflow_mutant();
+    let found = catches(&mut m);
+    assert!(
+        found
+            .iter()
+            .any(|c| c.factor.is_infinite() && c.run.ends_with(" value"))
+    );
+    assert!(caught_by_ten_times(m.name, &found));
+}
+
+/// Rounding the log-probabilities to half before a float32 smoothing sum costs one rounding per
+/// term, which the error scale counts: the suite must admit it (chapter 14), as PyTorch's bfloat16.
+#[test]
+fn log_probabilities_rounded_to_half_before_the_smoothing_sum_are_admitted() {
+    let mut m = half::admitted_mutant();
+    let found = catches(&mut m);
+    let _ = caught_by_ten_times(m.name, &found);
+    assert!(found.is_empty(), "{}", found.len());
+}
+
+fn finite_catches(mutants: Vec<Mutant>) {
+    let missed: Vec<&str> = mutants
         .into_iter()
         .filter_map(|mut m| {
             let found = catches(&mut m);

@@ -126,6 +126,10 @@ fn naive_tensor(x: &Tensor, dim: usize, log: bool) -> Option<Tensor> {
     match x {
         Tensor::Float32(a) => Some(Tensor::from_real(naive_softmax(a, dim, log))),
         Tensor::Float64(a) => Some(Tensor::from_real(naive_softmax(a, dim, log))),
+        half @ (Tensor::Float16(_) | Tensor::BFloat16(_)) => Some(
+            Tensor::from_real(naive_softmax(&half.float_array::<f32>(), dim, log))
+                .cast(half.dtype()),
+        ),
         Tensor::Int64(_) => None,
     }
 }
