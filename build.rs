@@ -9,8 +9,9 @@
 //!   `cargo doc` shows the spec beside the API. Rustdoc knows neither the spec's blocks nor TeX,
 //!   so each chapter is rewritten for it (`rustdoc_markdown`): a case or tolerance block keeps
 //!   its id as a bold heading line above its TOML, display maths becomes a block of TeX, each
-//!   figure is embedded (a relative image path does not resolve in rustdoc's output), and a code
-//!   span naming another chapter's file links to its module.
+//!   figure is embedded (a relative image path does not resolve in rustdoc's output), inline
+//!   maths becomes a code span of its TeX, and a code span naming another chapter's file links to
+//!   its module.
 //!
 //! A malformed case, an unknown key, a duplicate id, a spec file without any case or a malformed
 //! recorded file stops the build with `spec/<file>:<line>` and the reason.
@@ -92,7 +93,7 @@ fn rustdoc_markdown(spec: &Spec, root: &Path, text: &str) -> String {
         } else if let Some(svg) = embedded_figure(root, trimmed) {
             md.push_str(&svg);
         } else {
-            md.push_str(&chapter_links(spec, line));
+            md.push_str(&inline_maths(&chapter_links(spec, line)));
         }
         md.push('\n');
     }
@@ -130,6 +131,36 @@ fn embedded_figure(root: &Path, line: &str) -> Option<String> {
     let svg = fs::read_to_string(&path).ok()?;
     let lines: Vec<&str> = svg.lines().filter(|l| !l.trim().is_empty()).collect();
     Some(format!("<div>{}</div>", lines.join("\n")))
+}
+
+/// Inline maths, `$…$`, as a code span of its TeX: rustdoc would show the dollars and eat the
+/// backslashes and underscores as Markdown. Code spans already on the line are left as they are,
+/// and a lone `$` (no closing one on the line) stays text.
+fn inline_maths(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut rest = line;
+    while let Some(at) = rest.find(['`', '$']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let ticks = tail.len() - tail.trim_start_matches('`').len();
+        let (span, next) = if ticks > 0 {
+            // A code span runs to the next run of exactly as many backticks.
+            let close = tail[ticks..]
+                .find(&"`".repeat(ticks))
+                .map(|i| i + 2 * ticks);
+            let end = close.unwrap_or(ticks);
+            (tail[..end].to_string(), &tail[end..])
+        } else {
+            match tail[1..].find('$') {
+                Some(i) if i > 0 => (format!("`{}`", &tail[1..=i]), &tail[i + 2..]),
+                _ => ("$".to_string(), &tail[1..]),
+            }
+        };
+        out.push_str(&span);
+        rest = next;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Code spans naming a chapter's file (`` `spec/02-cross-entropy.md` ``), and Markdown links to

@@ -15,6 +15,7 @@ mod oracle;
 mod properties;
 mod random;
 mod reliability;
+mod rules;
 mod site;
 mod spec_fixtures;
 mod torch_gradients;

@@ -70,11 +70,29 @@ pub fn parse_spec(files: &[(String, String)]) -> Result<Spec, Vec<SpecError>> {
             }
         }
     }
+    errors.extend(unchecked_rules(&spec));
     if errors.is_empty() {
         Ok(spec)
     } else {
         Err(errors)
     }
+}
+
+/// A rule that no case names in `rules`: stated but never checked, which a normative paragraph
+/// must not be.
+fn unchecked_rules(spec: &Spec) -> Vec<SpecError> {
+    let checked: BTreeSet<&str> = (spec.cases.iter())
+        .flat_map(|c| c.rules.iter().map(String::as_str))
+        .collect();
+    (spec.rules.iter())
+        .filter(|(id, _)| !checked.contains(id.as_str()))
+        .map(|(id, at)| {
+            SpecError::new(
+                at,
+                format!("no case checks rule `{id}` (name it in a case's `rules`)"),
+            )
+        })
+        .collect()
 }
 
 /// The most literal numbers the cases of a spec may hold in all: a name bound once and used by

@@ -94,4 +94,16 @@ mod tests {
             errors[0]
         );
     }
+
+    #[test]
+    fn a_rule_no_case_checks_stops_the_spec() {
+        let text = "# T\n\n**Rule t.one.** A rule.\n\n**Rule t.two.** Another.\n\n```case t.sm.one\nop = \"sigmoid\"\ninput = [0.0]\nexpect = [0.5]\ntol = { abs = 0.0 }\nrules = [\"t.one\"]\n```\n";
+        let errors = crate::parse_spec(&[("t.md".into(), text.into())]).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let message = errors[0].to_string();
+        assert!(
+            message.contains("t.md:5") && message.contains("no case checks rule `t.two`"),
+            "{message}"
+        );
+    }
 }
