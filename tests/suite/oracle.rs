@@ -28,6 +28,15 @@ fn ratio(oracle: Dd, exact: Dd, allowance: f64, dtype: Dtype) -> f64 {
         return 0.0;
     }
     let diff = (oracle - exact).to_f64().abs();
+    // A double-double's low part is subnormal below 2⁻⁹⁶⁹ (and its high part below 2⁻¹⁰²²):
+    // there it holds its value to the subnormal spacing η = 2⁻¹⁰⁷⁴, not to 2⁻¹⁰⁶ of it, and
+    // the oracle is within a spacing or two of exact, which the floor `2kη` of a float64
+    // allowance covers; such an element is held to 2η, not to a fraction of the floor.
+    let eta64 = f64::from_bits(1);
+    let lo_subnormal = f64::MIN_POSITIVE * 2f64.powi(53);
+    if e != 0.0 && e.abs() < lo_subnormal && diff <= 2.0 * eta64 {
+        return 0.0;
+    }
     match diff {
         0.0 => 0.0,
         d if d.is_nan() => f64::INFINITY,
