@@ -206,6 +206,11 @@ fn generate_test(src: &mut String, case: &Case) {
     for dtype in &case.dtypes {
         let _ = writeln!(src, "    #[case::{0}(Dtype::{1:?})]", dtype.as_str(), dtype);
     }
+    if case.vocabulary_scale() {
+        src.push_str(
+            "    #[ignore = \"vocabulary scale: seconds in the test build; run by .ci/run and the release suite\"]\n",
+        );
+    }
     let _ = writeln!(
         src,
         "    fn {}(#[case] dtype: Dtype) {{\n        run_case({:?}, dtype);\n    }}",

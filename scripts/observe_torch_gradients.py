@@ -9,7 +9,8 @@ conformance run uses. Usage, from the repository root:
         | .venv-torch/bin/python scripts/observe_torch_gradients.py > spec/recorded/pytorch-gradients.json
 
 The result is `{"torch_version", "generated_by", "command", "gradients": {"<case id>@<dtype>":
-{"dtype", "shape", "data"}}}`, one gradient per line, numbers as shortest round-trip decimals of
+{"dtype", "shape", "data"}}}`, one gradient per line (a gradient of more than 4,096 elements
+as the sample `exact_values.py` records, with its flat offsets in `indices`), numbers as shortest round-trip decimals of
 their dtype and "nan", "inf", "-inf" as strings (the protocol's tensor encoding). A case whose
 backward PyTorch rejects stops the script: that is a finding for the spec, not a gap to skip.
 """
@@ -22,6 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adapters", "pytorch"))
 import adapter  # noqa: E402  (the protocol adapter: the same calls the conformance run makes)
+from exact_values import sample_offsets  # noqa: E402  (one rule for what a sample holds)
 
 COMMAND = ("cargo run --release -- cases --json | .venv-torch/bin/python "
            "scripts/observe_torch_gradients.py > spec/recorded/pytorch-gradients.json")
@@ -47,7 +49,12 @@ def main():
         key = "grad_" + request.get("wrt", "input")  # the product's reply key names its argument
         if key not in reply:
             sys.exit(f"{case['id']}: PyTorch gave no gradient: {json.dumps(reply)[:300]}")
-        gradients[case["id"]] = reply[key]
+        grad = reply[key]
+        # Vocabulary scale: the same sample of offsets as the exact values' (exact_values.py).
+        at = sample_offsets(len(grad["data"]))
+        if at is not None:
+            grad = dict(grad, data=[grad["data"][i] for i in at], indices=at)
+        gradients[case["id"]] = grad
     entries = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}"
                          for k, v in sorted(gradients.items()))
     print("{")

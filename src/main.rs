@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use cross_entropy_spec::bench::{BenchError, BenchSpec, parse_dtype, parse_options, run};
 use cross_entropy_spec::conformance::protocol::tensor_json;
-use cross_entropy_spec::conformance::random::{self, run_random};
+use cross_entropy_spec::conformance::random;
 use cross_entropy_spec::conformance::serve::{MAX_REQUEST_LINE, serve};
 use cross_entropy_spec::conformance::{
     Expectations, Grade, Implementation, MAX_REPLY_LINE, Replay, Report, Subprocess, case_json,
@@ -143,7 +143,8 @@ struct CheckArgs {
     /// with `sh -c`. Without it, the built-in reference runs in process.
     #[arg(long = "impl", value_name = "COMMAND")]
     implementation: Option<String>,
-    /// The implementation's known divergences (TOML `[[divergence]]` tables: id, reason, link).
+    /// The implementation's known divergences (TOML `[[divergence]]` tables: id, reason, link;
+    /// with --random, its `[[random]]` rules: op, condition, reason).
     #[arg(long, value_name = "FILE")]
     expect: Option<PathBuf>,
     /// Also write the report as JSON to this file.
@@ -389,7 +390,6 @@ fn child(command: &str, timeout: Duration, startup: Duration, jobs: usize) -> Su
 fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
     let ignored = [
         (args.jobs.is_some(), "--jobs"),
-        (args.expect.is_some(), "--expect"),
         (args.write_expectations.is_some(), "--write-expectations"),
         (args.spec.filter.is_some(), "--filter"),
     ];
@@ -399,6 +399,8 @@ fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
     let grades = grades(&args.grade)?;
     let mut options = random_options(&args.random)?;
     options.guard = args.implementation.is_some();
+    // Its `[[random]]` rules; the `[[divergence]]` entries name the spec's cases, not drawn calls.
+    let rules = read_expectations(args.expect.as_deref(), spec)?.random;
     let timeout = timeout(args.timeout)?;
     let startup = seconds("--startup", args.startup.unwrap_or(DEFAULT_STARTUP_SECONDS))?;
     let (json, _) = outputs(args)?;
@@ -408,9 +410,10 @@ fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
         None => Box::new(Reference),
         Some(command) => Box::new(child(command, timeout, startup, 1)),
     };
-    let mut outcome = run_random(
+    let mut outcome = random::run_random_expecting(
         spec,
         &options,
+        &rules,
         implementation.as_mut(),
         &interrupt::interrupted,
     );
@@ -418,7 +421,7 @@ fn check_random(spec: &Spec, args: &CheckArgs) -> Result<ExitCode, String> {
         outcome.report.implementation = name.clone();
     }
     let (code, verdict_line) = verdict_code(&outcome.report, args.allow_empty, &grades);
-    let text = render::random::outcome(&outcome, &options, args.implementation.as_deref());
+    let text = render::random::outcome(&outcome, &options, &rules, args.implementation.as_deref());
     let took = format!("in {:.1} s\n", started.elapsed().as_secs_f64());
     let printed = say(&(text + &took + &verdict_line));
     if let Some(file) = json {

@@ -38,7 +38,8 @@ ERROR_KINDS = [
     (r"expected target dtype|expected scalar type|Found dtype|not implemented for|can't be cast", "dtype_mismatch"),
     # Label smoothing's own refusals: a (1,) target of an unbatched input leaves a 0-d loss that
     # cannot take the (1,) smoothing term; a weight of K-dim input that is not 1-D fails its
-    # view or its gather.
+    # view or its gather. (The first message is also what a binary loss says of a (1,) weight or
+    # pos_weight on a 0-d input, which enlarges it: weight_shape, see error_kind.)
     (r"output with shape \[\] doesn't match the broadcast shape \[1\]", "shape_mismatch"),
     (r"shape '\[[\d, ]*\]' is invalid for input of size|"
      r"Index tensor must have the same number of dimensions as input tensor", "weight_shape"),
@@ -52,7 +53,11 @@ ERROR_KINDS = [
 ]
 
 
-def error_kind(message):
+def error_kind(message, op=None):
+    # A binary loss has no smoothing term: the broadcast it refuses is its weight's (chapter 08).
+    if op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") and re.search(
+            r"doesn't match the broadcast shape", message):
+        return "weight_shape"
     for pattern, kind in ERROR_KINDS:
         if re.search(pattern, message):
             return kind
@@ -112,7 +117,7 @@ def call(request):
 
 def describe(request, e):
     message = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return {"kind": error_kind(message), "message": f"{type(e).__name__}: {message}"}
+    return {"kind": error_kind(message, request.get("op")), "message": f"{type(e).__name__}: {message}"}
 
 
 # What PyTorch raises for a call it rejects: these become error replies.

@@ -32,6 +32,14 @@ impl TensorSpec {
     pub fn draws(&self) -> bool {
         matches!(self, TensorSpec::Expr { expr, .. } if expr.draws())
     }
+
+    /// How many elements the tensor has (`None` beyond a `usize`).
+    pub fn numel(&self) -> Option<usize> {
+        match self {
+            TensorSpec::Literal(lit) => Some(lit.numel()),
+            TensorSpec::Expr { expr, .. } => expr.numel(),
+        }
+    }
 }
 
 /// The options of a call, with PyTorch's names; `None` means PyTorch's default.
@@ -86,6 +94,10 @@ pub enum GradCheck {
     Value { expect: Literal, tol: Tolerance },
     Error { kind: ErrorKind },
 }
+
+/// The most input elements a case has and still runs in the plain test build
+/// ([`Case::vocabulary_scale`]).
+pub const VOCABULARY_SCALE: usize = 65_536;
 
 /// One executable example of the spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +156,15 @@ impl Case {
     /// The identifier of the generated test function: dots become double underscores.
     pub fn test_name(&self) -> String {
         self.id.replace('.', "__")
+    }
+
+    /// Whether the case is of vocabulary scale: an input of more than [`VOCABULARY_SCALE`]
+    /// elements. Its generated test is ignored by the plain test build, where the reference and
+    /// the oracle take seconds over it, and run by `.ci/run` (`-- --ignored`); the release
+    /// suite (`cargo run --release`) judges it like every case.
+    pub fn vocabulary_scale(&self) -> bool {
+        (self.tensors.get(&Role::Input))
+            .is_some_and(|t| t.numel().is_none_or(|n| n > VOCABULARY_SCALE))
     }
 
     /// The key of one run of the case in the recorded data: `<case id>@<dtype>`.

@@ -53,6 +53,10 @@ pub enum Func {
     Log,
     Exp,
     Neg,
+    /// `.mul(c)`: every element times the number `c`, rounded in the run's dtype.
+    Mul(f64),
+    /// `.add(c)`: every element plus the number `c`, rounded in the run's dtype.
+    Add(f64),
     /// `.reshape(...)` / `.view(...)`; one entry may be -1.
     Reshape(Vec<i64>),
     Squeeze(i64),
@@ -67,6 +71,19 @@ impl Expr {
             Expr::Literal(lit) => lit.numel(),
             Expr::Apply { arg, .. } => arg.literal_elements(),
             _ => 0,
+        }
+    }
+
+    /// How many elements the tensor has (every function keeps its argument's count), or `None`
+    /// when that does not fit a `usize`.
+    pub fn numel(&self) -> Option<usize> {
+        let product = |shape: &[usize]| shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        match self {
+            Expr::Literal(lit) => Some(lit.numel()),
+            Expr::Rand { shape, .. } | Expr::Randn { shape, .. } => product(shape),
+            Expr::RandomBelow { shape, .. } | Expr::Full { shape, .. } => product(shape),
+            Expr::Arange { start, end } => usize::try_from(end.saturating_sub(*start)).ok(),
+            Expr::Apply { arg, .. } => arg.numel(),
         }
     }
 
@@ -491,6 +508,23 @@ impl Parser<'_> {
                 let d = Dtype::parse(method).ok_or("unknown dtype")?;
                 Ok(apply(Func::Cast(d), e))
             }
+            "mul" | "add" => match (pos.as_slice(), kw.as_slice()) {
+                ([v @ (Value::Int(_) | Value::Float(_))], []) => {
+                    let c = number(v)?;
+                    if !c.is_finite() {
+                        return Err(format!(".{method} takes a finite number"));
+                    }
+                    Ok(apply(
+                        if method == "mul" {
+                            Func::Mul(c)
+                        } else {
+                            Func::Add(c)
+                        },
+                        e,
+                    ))
+                }
+                _ => Err(format!(".{method} takes one number")),
+            },
             "random_" => Err(".random_(n) follows torch.empty(...)".into()),
             _ => Err(format!(
                 "`.{method}(...)` is not part of the expression language"
@@ -700,6 +734,32 @@ mod tests {
         assert!(!e.draws());
         let e = parse("torch.empty(6, 1, 5, 5, dtype=torch.long).random_(3).squeeze(1)").unwrap();
         assert!(e.draws());
+        let e = parse("torch.randn(2, 1000).mul(3).add(-1e3)").unwrap();
+        let Expr::Apply { func, arg } = e else {
+            panic!("an application")
+        };
+        assert_eq!(func, Func::Add(-1000.0));
+        assert!(matches!(
+            *arg,
+            Expr::Apply {
+                func: Func::Mul(3.0),
+                ..
+            }
+        ));
+        assert!(
+            parse("torch.rand(3).mul()")
+                .unwrap_err()
+                .contains("one number")
+        );
+        assert!(parse("torch.rand(3).add(x)").is_err());
+        assert_eq!(
+            parse("torch.randn(2, 1000).mul(3)").unwrap().numel(),
+            Some(2000)
+        );
+        assert_eq!(
+            parse("torch.arange(1, 13).reshape(3, 4)").unwrap().numel(),
+            Some(12)
+        );
     }
 
     #[test]

@@ -18,23 +18,31 @@ pub const GRADIENTS_FILE: &str = "recorded/pytorch-gradients.json";
 pub const EXACT_FILE: &str = "recorded/exact.json";
 
 /// A recorded tensor: `{dtype, shape, data}` with the protocol's spelling of non-finite values.
+/// A tensor of vocabulary scale is recorded as a *sample*: `indices` lists flat (row-major)
+/// offsets in increasing order and `data` holds the elements at those offsets only
+/// (`spec/12-exact-values.md`, *At vocabulary scale*).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordedTensor {
     pub dtype: Dtype,
     pub shape: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indices: Option<Vec<usize>>,
     #[serde(with = "floats::many")]
     pub data: Vec<f64>,
 }
 
 impl RecordedTensor {
-    pub fn to_literal(&self) -> Literal {
-        Literal {
+    /// The recorded values as a literal of the tensor's shape; for a sample, the literal holds
+    /// the sampled elements only, and the offsets come back beside it.
+    pub fn to_literal(&self) -> (Literal, Option<Vec<usize>>) {
+        let literal = Literal {
             dtype: Some(self.dtype),
             shape: self.shape.clone(),
             data: self.data.clone(),
             integral: false,
-        }
+        };
+        (literal, self.indices.clone())
     }
 
     /// A float32 decimal read as a float64 and then rounded to float32 rounds twice, and lands
@@ -54,8 +62,24 @@ impl RecordedTensor {
     }
 
     fn check(&self) -> Result<(), String> {
-        match crate::shape::checked_numel(&self.shape) {
-            Ok(n) if n == self.data.len() => Ok(()),
+        let numel = crate::shape::checked_numel(&self.shape).ok();
+        match (&self.indices, numel) {
+            (None, Some(n)) if n == self.data.len() => Ok(()),
+            (Some(at), Some(n)) if at.len() == self.data.len() => {
+                let increasing = at.windows(2).all(|w| w[0] < w[1]);
+                match increasing && at.last().is_none_or(|&last| last < n) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "the sampled offsets must increase and lie below the {n} elements of shape {:?}",
+                        self.shape
+                    )),
+                }
+            }
+            (Some(at), Some(_)) => Err(format!(
+                "{} sampled offsets but {} values",
+                at.len(),
+                self.data.len()
+            )),
             _ => Err(format!(
                 "shape {:?} does not hold the {} values given",
                 self.shape,
@@ -166,8 +190,9 @@ impl Recorded {
         })
     }
 
-    /// PyTorch's recorded gradient for the run `<case id>@<dtype>`.
-    pub fn gradient(&self, key: &str) -> Result<Literal, String> {
+    /// PyTorch's recorded gradient for the run `<case id>@<dtype>`, with the sampled offsets
+    /// when only a sample is recorded.
+    pub fn gradient(&self, key: &str) -> Result<(Literal, Option<Vec<usize>>), String> {
         let Some(file) = &self.gradients else {
             return Err(format!(
                 "the spec has no {GRADIENTS_FILE}, so the gradient of {key} cannot be judged"
@@ -193,7 +218,7 @@ mod tests {
             gradients: Some(Recorded::parse_gradients(text).unwrap()),
             exact: None,
         };
-        assert_eq!(recorded.gradient("a.b@float32").unwrap().shape, vec![2]);
+        assert_eq!(recorded.gradient("a.b@float32").unwrap().0.shape, vec![2]);
         assert!(
             recorded
                 .gradient("a.b@float64")
@@ -215,6 +240,27 @@ mod tests {
         assert!(e.contains("halfway between two float32s"), "{e}");
         let once = text.replace("[0.5, \"nan\"]", "[0.5, 7.038530691851209e-26]");
         assert!(Recorded::parse_gradients(&once).is_ok());
+        // A sample: offsets into the shape, one value each, increasing and in range.
+        let sample = |shape: &str, at: &str| {
+            text.replace(
+                "\"shape\": [2]",
+                &format!("\"shape\": {shape}, \"indices\": {at}"),
+            )
+        };
+        let parsed = Recorded::parse_gradients(&sample("[3, 4]", "[0, 11]")).unwrap();
+        let (lit, at) = parsed.gradients["a.b@float32"].to_literal();
+        assert_eq!(
+            (lit.shape, lit.data.len(), at),
+            (vec![3, 4], 2, Some(vec![0, 11]))
+        );
+        for (shape, at, why) in [
+            ("[3, 4]", "[0, 12]", "below the 12"),
+            ("[3, 4]", "[5, 5]", "must increase"),
+            ("[3, 4]", "[1]", "1 sampled offsets but 2 values"),
+        ] {
+            let e = Recorded::parse_gradients(&sample(shape, at)).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
     }
 
     #[test]

@@ -102,7 +102,20 @@ pub fn compare(got: &Tensor, claim: &Claim, dtype: Dtype) -> Comparison {
                 return c;
             }
         },
-        None if got.shape() != want.shape.as_slice() || values.len() != want.data.len() => {
+        None if got.shape() != want.shape.as_slice() => {
+            c.shape_mismatch = Some(format!(
+                "shape {:?}, expected {:?}",
+                got.shape(),
+                want.shape
+            ));
+            return c;
+        }
+        // A recorded sample: its elements at their offsets (which a shape that agrees holds).
+        None if claim.at.is_some() => (claim.at.iter().flatten().zip(&want.data))
+            .filter(|&(&i, _)| i < values.len())
+            .map(|(&i, &w)| (i, values[i], w))
+            .collect(),
+        None if values.len() != want.data.len() => {
             c.shape_mismatch = Some(format!(
                 "shape {:?}, expected {:?}",
                 got.shape(),
@@ -294,6 +307,7 @@ mod tests {
                 integral: false,
             },
             select: select.map(<[usize]>::to_vec),
+            at: None,
             tol: crate::spec::Tolerance {
                 name: "test".into(),
                 float32: bounds,
@@ -358,6 +372,22 @@ mod tests {
         let c = compare(&got, &claim(&[], &[2.0], Some(&[3]), false), Dtype::Float64);
         assert_eq!(c.worst_ratio(), f64::INFINITY);
         assert_eq!(unflatten(&[2, 3], 4), vec![1, 1]);
+    }
+
+    /// A recorded sample compares the elements at its offsets only, and its shape still has to
+    /// be the output's.
+    #[test]
+    fn a_sample_compares_its_offsets_only() {
+        let got = tensor(&[1.0, 9.0, 3.0]);
+        let mut c = claim(&[3], &[1.0, 3.0], None, false);
+        c.at = Some(vec![0, 2]);
+        let r = compare(&got, &c, Dtype::Float64);
+        assert!(r.passed() && r.compared == 2);
+        c.want.data = vec![1.0, 9.0];
+        let r = compare(&got, &c, Dtype::Float64);
+        assert_eq!(r.failing, vec![2]);
+        c.want.shape = vec![1, 3];
+        assert!(compare(&got, &c, Dtype::Float64).shape_mismatch.is_some());
     }
 
     /// An expectation with fewer values than its shape says is a shape mismatch, not a pass on

@@ -40,12 +40,15 @@ fn split_id(id: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The expectations file: `[[divergence]]` tables.
+/// The expectations file: `[[divergence]]` tables for the spec's cases, and `[[random]]` rules
+/// for the random mode's drawn calls, which have no case id (`random::expect`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectations {
     #[serde(default)]
     pub divergence: Vec<Divergence>,
+    #[serde(default)]
+    pub random: Vec<super::random::expect::Rule>,
 }
 
 impl Expectations {
@@ -53,6 +56,11 @@ impl Expectations {
     /// only one of them could ever apply.
     pub fn parse(text: &str) -> Result<Expectations, String> {
         let parsed: Expectations = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (n, rule) in parsed.random.iter().enumerate() {
+            if let wrong @ [_, ..] = rule.problems().as_slice() {
+                return Err(format!("[[random]] number {}: {}", n + 1, wrong.join("; ")));
+            }
+        }
         if let ids @ [_, ..] = parsed.invalid_parts().as_slice() {
             return Err(format!(
                 "`part` is \"value\" or \"gradient\" (entries {})",

@@ -111,16 +111,14 @@ fn stated_only(spec: &Spec, case: &Case, dtype: Dtype, part: Part) -> Vec<Claim>
     let tol = spec.tolerances.get("gradient");
     let want = match grad {
         Some(g) => match g.as_ref() {
-            GradCheck::Value { expect, tol } => Some((expect.clone(), tol.clone())),
+            GradCheck::Value { expect, tol } => Some((expect.clone(), None, tol.clone())),
             GradCheck::Error { .. } => None,
         },
-        None => spec
-            .recorded
-            .gradient(&case.run_key(dtype))
-            .ok()
-            .zip(tol.cloned()),
+        None => (spec.recorded.gradient(&case.run_key(dtype)).ok())
+            .zip(tol.cloned())
+            .map(|((want, at), tol)| (want, at, tol)),
     };
-    want.map(|(want, tol)| Claim {
+    want.map(|(want, at, tol)| Claim {
         source: if grad.is_some() {
             Source::Stated
         } else {
@@ -128,6 +126,7 @@ fn stated_only(spec: &Spec, case: &Case, dtype: Dtype, part: Part) -> Vec<Claim>
         },
         want,
         select: None,
+        at,
         tol,
         signed_zeros: false,
         roundoff: None,
@@ -137,16 +136,23 @@ fn stated_only(spec: &Spec, case: &Case, dtype: Dtype, part: Part) -> Vec<Claim>
 }
 
 /// `{grad_input | output, tolerance, allowance}`: the values, the tolerance, and each element's
-/// allowance in the run's dtype (with the roundoff scale already applied).
+/// allowance in the run's dtype (with the roundoff scale already applied). A recorded sample is
+/// a one-dimensional tensor of the sampled values with `at`, their flat offsets, and `shape`,
+/// the whole tensor's.
 fn claim_json(claim: &Claim, dtype: Dtype, name: &str) -> Result<Value, String> {
-    let want = Tensor::from_f64(Dtype::Float64, &claim.want.shape, &claim.want.data)?;
+    let shape = match &claim.at {
+        Some(at) => vec![at.len()],
+        None => claim.want.shape.clone(),
+    };
+    let want = Tensor::from_f64(Dtype::Float64, &shape, &claim.want.data)?;
     let bounds = claim.tol.bounds(dtype);
     let tensor = serde_json::from_str::<Value>(&tensor_json(&want)).map_err(|e| e.to_string())?;
+    let offset = |i: usize| claim.at.as_ref().map_or(i, |at| at[i]);
     let roundoff = |i: usize| {
         claim
             .roundoff
             .as_ref()
-            .and_then(|r| r.get(i))
+            .and_then(|r| r.get(offset(i)))
             .copied()
             .unwrap_or(0.0)
     };
@@ -154,10 +160,15 @@ fn claim_json(claim: &Claim, dtype: Dtype, name: &str) -> Result<Value, String> 
         .map(|(i, &w)| bounds.allowance(w, roundoff(i)))
         .map(|a| if a.is_finite() { a } else { 0.0 })
         .collect();
-    Ok(json!({
+    let mut out = json!({
         name: tensor,
         "source": claim.source,
         "tolerance": { "name": claim.tol.name, "abs": bounds.abs, "rel": bounds.rel, "k": bounds.k, "cut": bounds.cut, "why": claim.tol.why },
         "allowance": allowance,
-    }))
+    });
+    if let Some(at) = &claim.at {
+        out["at"] = json!(at);
+        out["shape"] = json!(claim.want.shape);
+    }
+    Ok(out)
 }

@@ -139,6 +139,14 @@ fn float_func<T: Real>(func: &Func, a: ArrayD<T>) -> Result<ArrayD<T>, String> {
         Func::Log => a.mapv(T::ln),
         Func::Exp => a.mapv(T::exp),
         Func::Neg => a.mapv(|v| -v),
+        Func::Mul(c) => {
+            let c = T::from_f64(*c);
+            a.mapv(|v| v * c)
+        }
+        Func::Add(c) => {
+            let c = T::from_f64(*c);
+            a.mapv(|v| v + c)
+        }
         _ => return Err(format!("{func:?} is not a floating function")),
     })
 }

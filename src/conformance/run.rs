@@ -107,6 +107,9 @@ pub struct Claim {
     pub source: Source,
     pub want: Literal,
     pub select: Option<Vec<usize>>,
+    /// A recorded sample: `want.data` holds only the elements at these flat offsets of
+    /// `want.shape`, and only they are compared.
+    pub at: Option<Vec<usize>>,
     pub tol: Tolerance,
     pub signed_zeros: bool,
     /// Per element of the result: the dtype's unit roundoff times the op's error scale.
@@ -205,6 +208,7 @@ pub fn expected_for(
             source,
             want,
             select,
+            at: None,
             tol: tol.clone(),
             signed_zeros,
             roundoff: None,
@@ -224,9 +228,12 @@ pub fn expected_for(
             GradCheck::Error { kind } => return Ok(Expected::Error(*kind)),
         },
         (Part::Gradient, None) => {
-            let want = spec.recorded.gradient(&case.run_key(dtype))?;
+            let (want, at) = spec.recorded.gradient(&case.run_key(dtype))?;
             let tol = named(spec, "gradient")?;
-            claim(Source::Pytorch, want, None, &tol, false)
+            Claim {
+                at,
+                ..claim(Source::Pytorch, want, None, &tol, false)
+            }
         }
     };
     let mut first = first;
@@ -255,7 +262,10 @@ pub fn expected_for(
 /// value has the stated value's shape (or holds the stated element).
 fn agreeing_shapes(claims: &[Claim], request: &Request, part: Part) -> Result<(), String> {
     for c in claims {
-        let n: usize = c.want.shape.iter().product();
+        let n = match &c.at {
+            Some(at) => at.len(),
+            None => c.want.shape.iter().product(),
+        };
         if n != c.want.data.len() {
             return Err(format!(
                 "{} has shape {:?} but {} values",
@@ -307,7 +317,9 @@ fn named(spec: &Spec, name: &str) -> Result<Tolerance, String> {
 
 /// The claim of the exact result, within `k` roundoffs of the op's error scale at these inputs
 /// (`rounding` for values, `rounding_grad` for gradients). The record must have been made for
-/// exactly this request.
+/// exactly this request. A record of vocabulary scale holds a sample of the exact values; the
+/// claim is then the crate's double-double oracle on every element, the oracle that
+/// `tests/suite/oracle.rs` holds to the recorded sample (`spec/12-exact-values.md`).
 fn exact_claim(
     spec: &Spec,
     case: &Case,
@@ -334,7 +346,21 @@ fn exact_claim(
     let Check::Value { signed_zeros, .. } = &case.check else {
         unreachable!("a value case")
     };
-    let mut want = tensor.to_literal();
+    let mut want = match tensor.indices {
+        None => tensor.to_literal().0,
+        Some(_) => {
+            // The request asks for the gradient exactly when this is the gradient run.
+            let exact = crate::oracle::exact(request)
+                .map_err(|e| format!("the oracle refuses {key}, a value case: {e}"))?;
+            if exact.shape != tensor.shape {
+                return Err(format!(
+                    "the oracle's {key} has shape {:?}, the recorded sample's {:?}",
+                    exact.shape, tensor.shape
+                ));
+            }
+            exact
+        }
+    };
     want.data = (want.data.iter())
         .map(|&v| exact_in_dtype(dtype, v))
         .collect();
@@ -342,6 +368,7 @@ fn exact_claim(
         source: Source::Exact,
         want,
         select: None,
+        at: None,
         tol,
         signed_zeros: *signed_zeros && part == Part::Value,
         roundoff: Some(roundoff(request, part)?),

@@ -57,6 +57,18 @@ fn claim_row(
         .iter()
         .map(|(dtype, value)| {
             let text = match value {
+                Some(RecordedTensor {
+                    shape,
+                    indices: Some(at),
+                    data,
+                    dtype,
+                }) => format!(
+                    "a sample of {} elements (shape {shape:?}), flat offsets {} to {}: {}",
+                    at.len(),
+                    at.first().copied().unwrap_or(0),
+                    at.last().copied().unwrap_or(0),
+                    tensor(&[data.len()], data, Some(*dtype))
+                ),
                 Some(t) => tensor(&t.shape, &t.data, Some(t.dtype)),
                 None => "not recorded: the run is an error".into(),
             };

@@ -71,6 +71,7 @@ fn cross_checks(
             source: Source::Stated,
             want: Literal::from(output),
             select: None,
+            at: None,
             tol: identity.clone(),
             signed_zeros: false,
             roundoff: None,

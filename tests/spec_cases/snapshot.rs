@@ -36,7 +36,17 @@ pub struct TensorSnapshot {
     /// Every other tensor's values, one line per row of the last axis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<Vec<String>>,
+    /// A tensor of more than [`LISTED`] elements (vocabulary scale): FNV-1a (64-bit) of its
+    /// values' decimals, so that any element that moves changes the snapshot, and its first
+    /// and last elements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
 }
+
+/// The most elements a snapshot lists one by one.
+pub const LISTED: usize = 4096;
 
 #[derive(Debug, Serialize)]
 pub struct ErrorSnapshot {
@@ -52,6 +62,27 @@ fn shape_text<S: serde::Serializer>(shape: &[usize], s: S) -> Result<S::Ok, S::E
 impl TensorSnapshot {
     pub fn of(t: &Tensor) -> TensorSnapshot {
         let values = t.formatted();
+        if values.len() > LISTED {
+            let hash = (values.iter().flat_map(|v| v.bytes().chain([b','])))
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+            let n = values.len();
+            return TensorSnapshot {
+                dtype: t.dtype(),
+                shape: t.shape().to_vec(),
+                value: None,
+                rows: None,
+                digest: Some(format!("{hash:016x}")),
+                ends: Some(format!(
+                    "{}, {} … {}, {}",
+                    values[0],
+                    values[1],
+                    values[n - 2],
+                    values[n - 1]
+                )),
+            };
+        }
         let (value, rows) = match t.shape() {
             [] => (values.first().cloned(), None),
             shape => {
@@ -67,6 +98,8 @@ impl TensorSnapshot {
             shape: t.shape().to_vec(),
             value,
             rows,
+            digest: None,
+            ends: None,
         }
     }
 }

@@ -2,9 +2,10 @@
 //! shrunk call printed as a case block that the spec model parses, and the reference passes
 //! (up to the known gaps of today's allowance, below).
 
+use cross_entropy_spec::conformance::Expectations;
 use cross_entropy_spec::conformance::random::rng::Rng;
 use cross_entropy_spec::conformance::random::{
-    ALL_OPS, Finding, Options, Outcome, Surface, draw, run_random, shrink,
+    ALL_OPS, Finding, Options, Outcome, Surface, draw, run_random, run_random_expecting, shrink,
 };
 use cross_entropy_spec::conformance::{Implementation, Judgement, Reply, Request, Status, Verdict};
 use cross_entropy_spec::eval::Reference;
@@ -196,4 +197,90 @@ fn the_reference_passes_every_random_half_call() {
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert!(o.report.counts().passed > 700);
+}
+
+/// The reference with every subnormal element of its answer flushed to zero (and, with `skew`,
+/// every normal element of a sigmoid moved by a relative 10⁻³).
+struct Flushing {
+    skew: bool,
+}
+
+impl Implementation for Flushing {
+    fn name(&self) -> String {
+        "flushes subnormals".into()
+    }
+    fn evaluate(&mut self, request: &Request) -> Reply {
+        let skew = self.skew && request.op == Op::Sigmoid;
+        let flush = |t: cross_entropy_spec::tensor::Tensor| {
+            let tiny = match t.dtype() {
+                Dtype::Float32 => f64::from(f32::MIN_POSITIVE),
+                _ => f64::MIN_POSITIVE,
+            };
+            let data: Vec<f64> = (t.to_f64_vec().into_iter())
+                .map(|v| match v.abs() < tiny {
+                    true => 0.0,
+                    false if skew => v * (1.0 + 1e-3),
+                    false => v,
+                })
+                .collect();
+            cross_entropy_spec::tensor::Tensor::from_f64(t.dtype(), t.shape(), &data).unwrap()
+        };
+        match Reference.evaluate(request) {
+            Reply::Output { output, grad_input } => Reply::Output {
+                output: flush(output),
+                grad_input: grad_input.map(flush),
+            },
+            other => other,
+        }
+    }
+}
+
+const FLUSH_RULE: &str = r#"
+[[random]]
+op = "sigmoid"
+when = "exact_below_normal"
+reason = "flushes subnormal results to zero"
+"#;
+
+/// A `[[random]]` rule absorbs exactly the failures its condition explains: a flushed subnormal
+/// is expected, an element off where the exact value is normal is not.
+#[test]
+fn a_random_rule_absorbs_only_what_its_condition_explains() {
+    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+    let rules = Expectations::parse(FLUSH_RULE).unwrap().random;
+    let opts = Options {
+        shrink: 0,
+        ..options(&[Op::Sigmoid], 300, 11)
+    };
+    let never = &|| false;
+    let o = run_random_expecting(spec, &opts, &rules, &mut Flushing { skew: false }, never);
+    let flushed = o.report.counts();
+    assert!(flushed.expected_failures > 0, "nothing flushed: {flushed}");
+    assert_eq!(
+        (flushed.failed, o.absorbed),
+        (0, vec![flushed.expected_failures])
+    );
+
+    // Skewed, a call with a normal element fails; one whose only failing elements are flushed
+    // subnormals (a single element, say) is still absorbed.
+    let o = run_random_expecting(spec, &opts, &rules, &mut Flushing { skew: true }, never);
+    let c = o.report.counts();
+    assert!(c.failed > 0, "{c}");
+    assert!(c.expected_failures < flushed.expected_failures, "{c}");
+
+    let no_rule = run_random(spec, &opts, &mut Flushing { skew: false }, &|| false);
+    assert!(no_rule.report.counts().failed > 0);
+}
+
+#[test]
+fn a_random_rule_with_an_unknown_op_or_condition_is_refused() {
+    let bad = [
+        FLUSH_RULE.replace("exact_below_normal", "sometimes"),
+        FLUSH_RULE.replace("op = \"sigmoid\"", "op = \"tanh\""),
+        FLUSH_RULE.replace("reason", "dtype = \"float16\"\nreason"),
+        FLUSH_RULE.replace("reason", "within = -1.0\nreason"),
+    ];
+    for text in bad {
+        assert!(Expectations::parse(&text).is_err(), "{text}");
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod block;
 pub mod draw;
+pub mod expect;
 pub mod rng;
 pub mod shrink;
 
@@ -60,6 +61,8 @@ pub struct Finding {
 pub struct Outcome {
     pub report: Report,
     pub findings: Vec<Finding>,
+    /// Per `[[random]]` rule of the expectations, how many failed runs it absorbed.
+    pub absorbed: Vec<usize>,
 }
 
 /// The allowance of a run, per element: `u · M` from the error model of [`scale`], times the
@@ -92,6 +95,7 @@ pub fn expected(spec: &Spec, request: &Request, part: Part) -> Result<Expected, 
         source: Source::Oracle,
         want,
         select: None,
+        at: None,
         tol,
         signed_zeros: false,
         roundoff: Some(allowance(request, part)?),
@@ -156,6 +160,18 @@ pub fn run_random(
     implementation: &mut dyn Implementation,
     stop: &dyn Fn() -> bool,
 ) -> Outcome {
+    run_random_expecting(spec, options, &[], implementation, stop)
+}
+
+/// [`run_random`], with the failures a rule of `rules` explains marked expected (and not shrunk).
+pub fn run_random_expecting(
+    spec: &Spec,
+    options: &Options,
+    rules: &[expect::Rule],
+    implementation: &mut dyn Implementation,
+    stop: &dyn Fn() -> bool,
+) -> Outcome {
+    let mut absorbed = vec![0; rules.len()];
     let mut report = Report {
         implementation: implementation.name(),
         runs: Vec::new(),
@@ -173,8 +189,13 @@ pub fn run_random(
         let drawn = draw::draw(&mut Rng::for_case(options.seed, index), &options.surface);
         let id = case_id(options.seed, index);
         for part in [Part::Value, Part::Gradient] {
-            let verdict = run_drawn(spec, &drawn, &id, part, implementation);
+            let mut verdict = run_drawn(spec, &drawn, &id, part, implementation);
             let value_error = part == Part::Value && expects_error(&verdict);
+            if let Some(n) = rules.iter().position(|r| r.absorbs(&drawn, &verdict)) {
+                absorbed[n] += 1;
+                verdict.status = Status::ExpectedFailure;
+                verdict.divergence = Some(rules[n].note());
+            }
             if verdict.status == Status::Failed
                 && findings.len() < options.shrink
                 && (!options.guard || reference_passes(spec, &drawn, &id, part))
@@ -183,7 +204,6 @@ pub fn run_random(
                     shrink::finding(spec, &drawn, index, &verdict, implementation, options.guard);
                 findings.push(f);
             }
-            let mut verdict = verdict;
             if verdict.evidence.is_some() {
                 kept += 1;
                 if kept > KEEP_EVIDENCE {
@@ -196,5 +216,9 @@ pub fn run_random(
             }
         }
     }
-    Outcome { report, findings }
+    Outcome {
+        report,
+        findings,
+        absorbed,
+    }
 }

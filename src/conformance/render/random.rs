@@ -7,12 +7,14 @@ use std::fmt::Write as _;
 
 use super::text;
 use crate::conformance::compare::Mismatch;
+use crate::conformance::random::expect::Rule;
 use crate::conformance::random::{Options, Outcome};
 use crate::conformance::run::Part;
 use crate::conformance::verdict::{Judgement, Status, Verdict};
 
-/// The whole text. `command` is the `--impl` command, if any.
-pub fn outcome(o: &Outcome, options: &Options, command: Option<&str>) -> String {
+/// The whole text. `command` is the `--impl` command, if any; `rules` the expectations' random
+/// rules the run applied.
+pub fn outcome(o: &Outcome, options: &Options, rules: &[Rule], command: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -25,14 +27,15 @@ pub fn outcome(o: &Outcome, options: &Options, command: Option<&str>) -> String 
     );
     for part in [Part::Value, Part::Gradient] {
         let c = o.report.counts_of(part);
+        let _ = writeln!(out, "  {} runs: {c}", part.as_str());
+    }
+    for (rule, n) in rules.iter().zip(&o.absorbed) {
+        let dtype = rule.dtype.as_deref().unwrap_or("any dtype");
+        let part = rule.part.as_deref().unwrap_or("value and gradient");
         let _ = writeln!(
             out,
-            "  {} runs: {} passed, {} failed, {} errored, {} skipped",
-            part.as_str(),
-            c.passed,
-            c.failed,
-            c.errored,
-            c.skipped
+            "  expected ({} {dtype} {part}, {}): {n} runs",
+            rule.op, rule.when
         );
     }
     let groups = groups(&o.report.runs);
@@ -62,11 +65,7 @@ pub fn outcome(o: &Outcome, options: &Options, command: Option<&str>) -> String 
     let c = o.report.counts();
     let _ = writeln!(
         out,
-        "\n{} passed, {} failed, {} errored, {} skipped{}",
-        c.passed,
-        c.failed,
-        c.errored,
-        c.skipped,
+        "\n{c}{}",
         if o.report.interrupted {
             " (interrupted)"
         } else {
@@ -94,8 +93,12 @@ fn surface_args(options: &Options) -> String {
 fn groups(runs: &[Verdict]) -> BTreeMap<String, (usize, f64)> {
     let mut groups = BTreeMap::new();
     for v in runs.iter().filter(|v| v.status != Status::Passed) {
+        let expected = match v.status {
+            Status::ExpectedFailure => "expected, ",
+            _ => "",
+        };
         let key = format!(
-            "{} {} {}: {}",
+            "{} {} {}: {expected}{}",
             v.run.section,
             v.run.dtype,
             v.run.part.as_str(),

@@ -226,11 +226,11 @@ fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let (c, _) = coefficient(call, &vec![1.0; x.len()])?;
     let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
     let scales = (x.iter().zip(&t).zip(&w).zip(&pw).zip(g)).map(|((((&x, &t), &w), &pw), &g)| {
-        let lw = 1.0 + (pw - 1.0) * t;
-        let terms =
-            ((1.0 - t).abs() + lw.abs() * sigmoid(-x)).max(lw.abs() * sigmoid(x) + (pw * t).abs());
+        // `lw` to the size of its parts, as in the value (PyTorch: `(pw·t + 1) − t`).
+        let lw = super::values::lw_size(pw, t);
+        let terms = ((1.0 - t).abs() + lw * sigmoid(-x)).max(lw * sigmoid(x) + (pw * t).abs());
         // σ itself (exp, sum, division: 4), the product and the difference; σ's floor, scaled.
-        6.0 * c * w.abs() * (terms + lw.abs() * call.tiny) + 2.0 * g.abs()
+        6.0 * c * w.abs() * (terms + lw * call.tiny) + 2.0 * g.abs()
     });
     Ok(scales.collect())
 }

@@ -167,13 +167,14 @@ fn binary_terms(call: &Call) -> Result<Vec<Term>, String> {
                 }
                 // `(1 - t)·x + lw·softplus(-x)`: the terms' sizes, which may cancel, and the
                 // exp and log1p of the softplus (2 each); or `max(x, 0) − x·t + …`, which
-                // rounds `x·t` and the difference (`|x t| + |max(x, 0) − x t|`).
+                // rounds `x·t` and the difference (`|x t| + |max(x, 0) − x t|`). `lw` is held
+                // to the size of its parts (`lw_size`), not its own: PyTorch's `1 + (pw − 1)·t`
+                // cancels for a small `pw` and `t` near 1, as a relative `u` in `t` would.
                 _ => {
-                    let lw = 1.0 + (pw - 1.0) * t;
                     let softplus = (-x).max(0.0) + (-x.abs()).exp().ln_1p();
                     let unshifted = (x * t).abs() + (x.max(0.0) - x * t).abs();
                     let terms = (1.0 - t).abs() * x.abs() + unshifted;
-                    2.0 * w.abs() * (terms + lw.abs() * (softplus + 2.0))
+                    2.0 * w.abs() * (terms + lw_size(pw, t) * (softplus + 2.0))
                 }
             };
             Term {
@@ -184,6 +185,12 @@ fn binary_terms(call: &Call) -> Result<Vec<Term>, String> {
         },
     );
     Ok(terms.collect())
+}
+
+/// The size of `lw = 1 + (pw − 1)·t`'s parts, `1 + |pw t| + |t|`: what rounding its sum
+/// leaves in any order (`1 + (pw − 1)·t`, `(pw·t + 1) − t`, `(1 − t) + pw·t`), at least `|lw|`.
+pub(super) fn lw_size(pw: f64, t: f64) -> f64 {
+    1.0 + (pw * t).abs() + t.abs()
 }
 
 /// The scales of the reduced output: per sample for 'none'; for 'sum' and 'mean' the samples'

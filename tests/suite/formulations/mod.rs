@@ -10,6 +10,7 @@
 //! `cargo test --test suite formulations -- --nocapture` prints each one's worst run.
 
 mod forms;
+mod random;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,14 +21,16 @@ use cross_entropy_spec::conformance::protocol::{Reply, Request};
 use cross_entropy_spec::conformance::{Implementation, Status, run_suite};
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::tensor::Tensor;
-use cross_entropy_spec::vocab::Dtype;
+use cross_entropy_spec::vocab::{Dtype, Op};
 
 use forms::{Slice, Sum};
 
-/// A formula for some requests' values, and the cases (globs) that judge it.
+/// A formula for some requests' values, the cases (globs) that judge it, and the ops the random
+/// mode draws for it.
 struct Formulation {
     name: &'static str,
     cases: &'static [&'static str],
+    ops: &'static [Op],
     answer: fn(&Request) -> Option<Tensor>,
     answered: AtomicUsize,
 }
@@ -54,11 +57,13 @@ impl Implementation for Formulation {
 fn formulation(
     name: &'static str,
     cases: &'static [&'static str],
+    ops: &'static [Op],
     answer: fn(&Request) -> Option<Tensor>,
 ) -> Formulation {
     Formulation {
         name,
         cases,
+        ops,
         answer,
         answered: AtomicUsize::new(0),
     }
@@ -121,37 +126,46 @@ fn careful() -> Vec<Formulation> {
         formulation(
             "log_softmax as x - logsumexp(x)",
             &["log_softmax.*", "*.offset.*"],
+            &[Op::LogSoftmax],
             |r| forms::softmax(r, Slice::Unshifted),
         ),
         formulation(
             "softmax as exp(x - logsumexp(x))",
             &["softmax.*", "*.offset.*"],
+            &[Op::Softmax],
             |r| forms::softmax(r, Slice::Unshifted),
         ),
-        formulation("cross_entropy as logsumexp(x) - x_t", &["ce.*"], |r| {
-            forms::cross_entropy(r, Slice::Unshifted, Sum::Pairwise)
-        }),
+        formulation(
+            "cross_entropy as logsumexp(x) - x_t",
+            &["ce.*"],
+            &[Op::CrossEntropy],
+            |r| forms::cross_entropy(r, Slice::Unshifted, Sum::Pairwise),
+        ),
         formulation(
             "BCE-with-logits as max(x, 0) - x*y + log1p(exp(-|x|))",
             &["bcewl.*"],
+            &[Op::BinaryCrossEntropyWithLogits],
             forms::bce_with_logits,
         ),
         formulation(
             "shifted softmax and log_softmax, pairwise row sums",
             &["softmax.*", "log_softmax.*", "*.offset.*"],
+            &[Op::Softmax, Op::LogSoftmax],
             |r| forms::softmax(r, Slice::Shifted(Sum::Pairwise)),
         ),
         formulation(
             "shifted softmax and log_softmax, Kahan row sums",
             &["softmax.*", "log_softmax.*", "*.offset.*"],
+            &[Op::Softmax, Op::LogSoftmax],
             |r| forms::softmax(r, Slice::Shifted(Sum::Kahan)),
         ),
         formulation(
             "cross_entropy with Kahan row sums and a Kahan mean",
             &["ce.*"],
+            &[Op::CrossEntropy],
             |r| forms::cross_entropy(r, Slice::Shifted(Sum::Kahan), Sum::Kahan),
         ),
-        formulation("float32 computed in float64", &["*"], |r| {
+        formulation("float32 computed in float64", &["*"], &Op::ALL, |r| {
             forms::in_other_dtype(r, Dtype::Float32, Dtype::Float64)
         }),
     ]
@@ -162,17 +176,20 @@ fn sloppy() -> Vec<Formulation> {
         formulation(
             "log_softmax as log(softmax(x))",
             &["log_softmax.*", "*.offset.*"],
+            &[Op::LogSoftmax],
             |r| forms::softmax(r, Slice::LogOfSoftmax),
         ),
         formulation(
             "BCE-with-logits as binary_cross_entropy(sigmoid(x), y)",
             &["bcewl.*"],
+            &[Op::BinaryCrossEntropyWithLogits],
             forms::bce_through_sigmoid,
         ),
         // The whole suite judges it as precision mutant (p1) in `tests/mutants`.
         formulation(
             "float64 computed in float32",
             &["*.underflow.*", "*.offset.*"],
+            &Op::ALL,
             |r| forms::in_other_dtype(r, Dtype::Float64, Dtype::Float32),
         ),
     ]
