@@ -200,8 +200,13 @@ impl Implementation for Subprocess {
         if let Some(why) = self.given_up.get(&kind(request)) {
             return Reply::Broken(why.clone());
         }
+        // Whether a broken reply may be a dying process's last words: not a whole JSON value.
+        let mut partial = true;
         let reply = match self.exchange(request) {
-            Ok(Line::Text(line)) => Reply::from_json_wrt(&line, &request.id, request.vjp.wrt),
+            Ok(Line::Text(line)) => {
+                partial = serde_json::from_str::<serde::de::IgnoredAny>(&line).is_err();
+                Reply::from_json_wrt(&line, &request.id, request.vjp.wrt)
+            }
             Ok(Line::TooLong(_)) => Reply::Broken(format!(
                 "a reply line longer than the {} bytes read",
                 self.max_line
@@ -223,7 +228,11 @@ impl Implementation for Subprocess {
             // After garbage the stream may be out of step: start afresh. Garbage is often a
             // dying process's last words (a crash's partial line): give it a moment to exit, so
             // that its own status and the end of its stderr are quoted, not the runner's kill.
-            self.await_exit(EXIT_GRACE);
+            // A whole JSON value that breaks the protocol (an unknown error kind, another id)
+            // is no such thing, and waiting would cost every such run the grace.
+            if partial {
+                self.await_exit(EXIT_GRACE);
+            }
             let ended = self.stop();
             return Reply::Broken(format!("{why} {ended}"));
         } else {
