@@ -6,7 +6,7 @@
 use approx::relative_eq;
 use cross_entropy_spec::bundle;
 use cross_entropy_spec::reference::Real;
-use cross_entropy_spec::spec::Bounds;
+use cross_entropy_spec::spec::{Bounds, Spec};
 use cross_entropy_spec::vocab::Dtype;
 use ndarray::ArrayD;
 use ndarray_rand::rand::Rng;
@@ -16,6 +16,37 @@ use ndarray_rand::rand::rngs::StdRng;
 pub fn identity_bounds(dtype: Dtype) -> Bounds {
     let spec = bundle::spec().expect("the bundled spec parses");
     spec.tolerances["identity"].bounds(dtype)
+}
+
+/// The bundled spec without its vocabulary-scale cases ([`Case::vocabulary_scale`]): what a
+/// test that runs every case judges in the plain `cargo test`, whose debug build spends seconds
+/// on each row of 32,000 classes and more. Those cases are judged by their own ignored tests in
+/// `tests/spec_cases`, by the ignored twins of the tests here (both run by `.ci/run`), and by
+/// `cargo run --release`.
+///
+/// [`Case::vocabulary_scale`]: cross_entropy_spec::spec::Case::vocabulary_scale
+pub fn everyday_spec() -> &'static Spec {
+    &split().0
+}
+
+/// The bundled spec's vocabulary-scale cases alone (the other half of [`everyday_spec`]).
+pub fn vocabulary_spec() -> &'static Spec {
+    &split().1
+}
+
+fn split() -> &'static (Spec, Spec) {
+    static SPLIT: std::sync::OnceLock<(Spec, Spec)> = std::sync::OnceLock::new();
+    SPLIT.get_or_init(|| {
+        let spec = bundle::spec().expect("the bundled spec parses");
+        let only = |large: bool| Spec {
+            cases: (spec.cases.iter())
+                .filter(|c| c.vocabulary_scale() == large)
+                .cloned()
+                .collect(),
+            ..spec.clone()
+        };
+        (only(false), only(true))
+    })
 }
 
 /// Whether two values agree within `bounds` (NaN agrees with NaN only).

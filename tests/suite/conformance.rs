@@ -121,12 +121,10 @@ fn eval_command() -> String {
 /// The reference through the protocol, as a child process, gets exactly the verdicts it gets in
 /// process: the codec loses nothing. (Whether those verdicts are passes is the spec suite's
 /// concern, so an edited case fails there first, under its own name.)
-#[test]
-fn the_protocol_gives_the_verdicts_of_the_reference_in_process() {
-    let bundled = bundle::spec().expect("the embedded spec reads back");
+fn protocol_verdicts_match_in_process(spec: &Spec) {
     let mut child = Subprocess::new(&eval_command(), Duration::from_secs(30));
-    let report = run_suite(bundled, None, &mut child);
-    let in_process = run_suite(bundled, None, &mut Reference);
+    let report = run_suite(spec, None, &mut child);
+    let in_process = run_suite(spec, None, &mut Reference);
     assert_eq!(report.runs.len(), in_process.runs.len());
     for (child, local) in report.runs.iter().zip(&in_process.runs) {
         assert_eq!(child.run, local.run);
@@ -136,6 +134,19 @@ fn the_protocol_gives_the_verdicts_of_the_reference_in_process() {
         );
     }
     assert_eq!(report.counts().skipped, 0);
+}
+
+#[test]
+fn the_protocol_gives_the_verdicts_of_the_reference_in_process() {
+    protocol_verdicts_match_in_process(crate::common::everyday_spec());
+}
+
+/// The same for the vocabulary-scale cases (a request line of 256,512 logits), which the debug
+/// build takes half a minute over: run by `.ci/run` (`--ignored`).
+#[test]
+#[ignore = "vocabulary scale: run by .ci/run with --ignored"]
+fn the_protocol_gives_the_verdicts_of_the_reference_at_vocabulary_scale() {
+    protocol_verdicts_match_in_process(crate::common::vocabulary_spec());
 }
 
 /// Each run has its own request id, so an implementation that answers one request twice cannot
