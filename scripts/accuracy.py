@@ -14,9 +14,13 @@ measured (e.g. an older commit's binary, with --binary). Inputs, drawn from a fi
              target that class: cross_entropy 'none' (losses ~1e-7 down to ~1e-10)
   cancelBCE  x in U(-40, -2) with y = 0 and x in U(2, 40) with y = 1 (losses ~1e-1 down to 4e-18),
              and x in U(-8, 8) with y in U(0, 1): binary_cross_entropy_with_logits 'none', 'mean'
+  softq      64 rows of 1000 classes U(-4, 4), one class set to 6 to 28, probability targets
+             one-hot on it (32 rows) or 0.999·one-hot + noise (32 rows): cross_entropy 'none', in
+             float32 and float64 (losses down to ~1e-10); its own seed; `--part softq` runs it alone
   random     logits U(-4, 4), 512 × 1000, random targets: cross_entropy 'mean'
 
-Prints, per input and op, the largest error in ulps (an ulp of the exact value in float32).
+Prints, per input and op, the largest error in ulps (an ulp of the exact value in float32; for
+softq, in the row's dtype).
 Needs mpmath (in the PyTorch virtualenv). `--part gradients` measures gradients instead, in
 float32 and float64 (`scripts/accuracy_grad.py` holds that part and its inputs); `--part all`,
 the default, does both.
@@ -90,7 +94,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", default="target/release/cross-entropy-spec")
     p.add_argument("--label", default="reference")
-    p.add_argument("--part", choices=("values", "gradients", "all"), default="all")
+    p.add_argument("--part", choices=("values", "gradients", "all", "softq"), default="all")
     args = p.parse_args()
     if args.part in ("gradients", "all"):
         accuracy_grad.main(args.binary, args.label, reference)
@@ -105,6 +109,32 @@ def main():
         t = max(ulps(g, e) for g, e in zip(np.ravel(got_torch), flat))
         rows.append((name, op, r, t))
         print(f"{name:10} {op:32} {args.label} {r:12.3g} ulps   PyTorch {t:12.3g} ulps", flush=True)
+
+    # softq: probability targets on a dominant class, float32 and float64 ('none': each row's
+    # loss, down to ~1e-10 where the target is one-hot and the loss is -log p_max)
+    rq = np.random.default_rng(16)  # its own generator: the other inputs stay as they were
+    x64 = rq.uniform(-4, 4, (64, 1000))
+    tq = rq.integers(0, 1000, 64)
+    x64[np.arange(64), tq] = 4 + np.linspace(2, 24, 64)
+    q64 = np.zeros((64, 1000))
+    q64[np.arange(64), tq] = 1.0
+    q64[32:] = 0.999 * q64[32:] + 0.001 * rq.uniform(0, 1, (32, 1000)) / 1000
+    for dtype in (np.float32, np.float64):
+        x, q = x64.astype(dtype), q64.astype(dtype)
+        lsm = exact_log_softmax(x)
+        ex = [-mp.fsum(mp.mpf(float(qc)) * lc for qc, lc in zip(qr, lr)) for qr, lr in zip(q, lsm)]
+        got_r = reference(args.binary, "cross_entropy", {"input": x, "target": q},
+                          {"reduction": "none"})
+        got_t = F.cross_entropy(torch.from_numpy(x), torch.from_numpy(q), reduction="none").numpy()
+        r = max(accuracy_grad.ulps(g, e, dtype) for g, e in zip(got_r, ex))
+        t = max(accuracy_grad.ulps(g, e, dtype) for g, e in zip(got_t, ex))
+        name = f"cross_entropy probs none {dtype.__name__}"
+        rows.append(("softq", name, r, t))
+        print(f"{'softq':10} {name:32} {args.label} {r:12.3g} ulps   PyTorch {t:12.3g} ulps",
+              flush=True)
+
+    if args.part == "softq":
+        return
 
     # equal32k
     x = (1 + rng.uniform(-1e-3, 1e-3, (4, 32000))).astype(np.float32)

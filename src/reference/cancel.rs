@@ -10,17 +10,81 @@
 //! - BCE-with-logits' `σ(x)·(1 + (pw - 1)·y) - pw·y`, which is `(1 - y)·σ(x) - pw·y·σ(-x)`:
 //!   for a large `x`, `σ(x)` rounds to 1 and `σ(x) - 1` keeps none of `σ(-x)`'s digits.
 //!
-//! Each is used only where PyTorch's subtraction magnifies errors more than 16-fold, so that
-//! elsewhere the values are PyTorch's formula's, rounding for rounding (in float64). Both are
+//! Each is used only where PyTorch's subtraction magnifies errors more than 16-fold. Both are
 //! evaluated in [`Real::Wide`] (f64 for f32 and f64; the oracle's double-double for the oracle,
 //! which so keeps its own precision) and rounded once. BCE-with-logits' whole gradient is, so in
 //! float32 the subtraction that remains there (a true zero of the gradient) costs nothing either.
+//!
+//! log_softmax's backward (and with it cross-entropy's) is evaluated in [`Real::Wide`] as a whole
+//! too, from probabilities made without a logarithm ([`probs_wide`]): PyTorch's `exp(lp_c)` turns
+//! the absolute rounding of the log-probability into a relative error of about `|lp_c|·ε`.
 
 use num_traits::{Float, One, Zero};
 
 use super::real::Real;
-use super::reduce::sum_by;
+use super::reduce::{sum, sum_by};
 use super::softmax::{row_max, sigmoid_scalar};
+
+/// The probabilities of one row of logits in [`Real::Wide`], `p_c = e_c / Σ_j e_j` with
+/// `e_c = exp(x_c - m)`, `m` the row's maximum, and that sum (at least 1; below 2 exactly when
+/// a class has a probability above 1/2). `scratch` (the row's length) is overwritten.
+///
+/// PyTorch's backward takes `p_c = exp(lp_c)` from the rounded log-probability
+/// `lp_c = (x_c - m) - log Σ e_j`, whose absolute rounding (`|lp_c|·ε/2`, twice) `exp` turns
+/// into a relative error: 8 to 16 float32 ulps at `lp_c ≈ -20`. Here the difference `x_c - m` is
+/// split exactly into its rounded value `h_c` and the remainder `r_c` (Knuth's two-sum), so
+/// `e_c = exp(h_c)·(1 + r_c)` is good to `exp`'s own rounding and `r_c²/2`, and no logarithm is
+/// taken: `p_c` carries the errors of `exp`, of the sum and of one division, all in
+/// [`Real::Wide`] (f64 for both dtypes, so about an ulp in float64, a fraction of one in float32).
+pub(super) fn probs_wide<T: Real>(row: &[T], scratch: &mut [T]) -> (Vec<T::Wide>, T::Wide) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has just been found to support AVX-512F.
+            return unsafe { probs_wide_avx512(row, scratch) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has just been found to support AVX2.
+            return unsafe { probs_wide_avx2(row, scratch) };
+        }
+    }
+    probs_wide_loops(row, scratch)
+}
+
+/// [`probs_wide_loops`] compiled with AVX-512 (the bits are the same: no fused operations).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn probs_wide_avx512<T: Real>(row: &[T], scratch: &mut [T]) -> (Vec<T::Wide>, T::Wide) {
+    probs_wide_loops(row, scratch)
+}
+
+/// [`probs_wide_loops`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn probs_wide_avx2<T: Real>(row: &[T], scratch: &mut [T]) -> (Vec<T::Wide>, T::Wide) {
+    probs_wide_loops(row, scratch)
+}
+
+/// The loops of [`probs_wide`], inlined into each of its instruction-set versions (in float32
+/// the float64 `exp` is a vector loop only so: compiled for the baseline, the gradient took 1.7
+/// times as long).
+#[inline(always)]
+fn probs_wide_loops<T: Real>(row: &[T], scratch: &mut [T]) -> (Vec<T::Wide>, T::Wide) {
+    let m = row_max(row);
+    (scratch.iter_mut().zip(row)).for_each(|(h, &a)| *h = a - m);
+    let mut e = vec![T::Wide::zero(); row.len()];
+    T::exp_wide_of(&mut e, scratch);
+    (e.iter_mut().zip(row).zip(&*scratch)).for_each(|((e, &a), &h)| {
+        // Two-sum of a and -m: a - m = h + r exactly, for any finite a, m and h.
+        let b = h - a;
+        let r = (a - (h - b)) - (m + b);
+        let r = if r.is_finite() { r } else { T::zero() };
+        *e = *e + *e * r.to_wide();
+    });
+    let total = sum(&e);
+    e.iter_mut().for_each(|e| *e = *e / total);
+    (e, total)
+}
 
 /// The class whose probability exceeds 1/2, if there is one (there is at most one).
 fn dominant<T: Real>(p: &[T]) -> Option<usize> {
@@ -45,8 +109,8 @@ fn magnification(a: f64, b: f64) -> f64 {
 }
 
 /// The dominant class's value of log_softmax's backward on one row of logits `x`, where
-/// PyTorch's `out_c = g_c - p_c·Σ g` cancels, as `(d, value)`; given the probabilities in `out`
-/// and `Σ g`, `one_hot` saying `g` is zero but at one class and `total` is that class's `g`
+/// PyTorch's `out_c = g_c - p_c·Σ g` cancels, as `(d, value)` in [`Real::Wide`]; given `g`, the
+/// probabilities `p` and `Σ g`, all in [`Real::Wide`] ([`probs_wide`]), `one_hot` saying `g` is zero but at one class and `total` is that class's `g`
 /// (so `Σ_{c≠d} g_c = total - g_d` exactly). The caller computes every other value itself.
 ///
 /// At the dominant class `d`, where PyTorch's value is finite and cancels, it is
@@ -55,15 +119,15 @@ fn magnification(a: f64, b: f64) -> f64 {
 /// if that subtraction does not cancel itself (a one-hot or nearly one-hot `g`).
 pub(super) fn dominant_fix<T: Real>(
     x: &[T],
-    g: &(impl Fn(usize) -> T + Sync),
-    total: T,
+    g: &(impl Fn(usize) -> T::Wide + Sync),
+    total: T::Wide,
     one_hot: bool,
-    out: &[T],
-) -> Option<(usize, T)> {
-    let d = dominant(out)?;
-    let (g_d, p_d) = (g(d), out[d]);
+    p: &[T::Wide],
+) -> Option<(usize, T::Wide)> {
+    let d = dominant(p)?;
+    let (g_d, p_d) = (g(d), p[d]);
     let plain = g_d - p_d * total;
-    let m_plain = magnification(g_d.to_f64(), (p_d * total).to_f64());
+    let m_plain = magnification(Real::to_f64(g_d), Real::to_f64(p_d * total));
     if !(plain.is_finite() && m_plain > CANCELS) {
         return None;
     }
@@ -72,14 +136,14 @@ pub(super) fn dominant_fix<T: Real>(
 }
 
 /// `(g_d·s - Σ_{c≠d} g_c) / (1 + s)` in [`Real::Wide`] (f64 for f32 and f64), `s = Σ_{c≠d}
-/// exp(x_c - x_d)`, rounded once, and the [`magnification`] of its subtraction.
+/// exp(x_c - x_d)`, and the [`magnification`] of its subtraction.
 fn dominant_value<T: Real>(
     x: &[T],
     d: usize,
-    g: &(impl Fn(usize) -> T + Sync),
-    total: T,
+    g: &(impl Fn(usize) -> T::Wide + Sync),
+    total: T::Wide,
     one_hot: bool,
-) -> (T, f64) {
+) -> (T::Wide, f64) {
     let x_d = x[d].to_wide();
     let zero = T::Wide::zero();
     let others = |f: &(dyn Fn(usize) -> T::Wide + Sync)| {
@@ -87,13 +151,13 @@ fn dominant_value<T: Real>(
     };
     let s = others(&|c| (x[c].to_wide() - x_d).exp());
     let others_g = match one_hot {
-        true => (total - g(d)).to_wide(),
-        false => others(&|c| g(c).to_wide()),
+        true => total - g(d),
+        false => others(&|c| g(c)),
     };
-    let g_s = g(d).to_wide() * s;
+    let g_s = g(d) * s;
     let value = (g_s - others_g) / (T::Wide::one() + s);
     let m = magnification(Real::to_f64(g_s), Real::to_f64(others_g));
-    (T::from_wide(value), m)
+    (value, m)
 }
 
 /// BCE-with-logits' gradient on one chunk of elements, `out = w·∂l/∂x / n` (`w` 1 without a
@@ -233,6 +297,7 @@ fn logits_grad_in_t<T: Real>(x: T, y: T, pw: Option<T>) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::dd::Dd;
     use crate::reference::softmax::softmax_row;
 
     /// The probabilities of `x`, as the backward receives them.
@@ -256,6 +321,36 @@ mod tests {
         }
         if let Some((d, value)) = fix {
             out[d] = value;
+        }
+    }
+
+    #[test]
+    fn probabilities_far_behind_the_maximum_keep_their_digits() {
+        // In float32, 3 - 20.123 rounds to a multiple of 2^-19, so exp(lp) of the rounded
+        // difference is off by up to ~8 ulps; the float64 values below are exact differences.
+        let x = [3.0f32, 3.0 - 20.123, -17.0001, 1.0, f32::NEG_INFINITY];
+        let mut scratch = [0.0f32; 5];
+        let (p, total) = probs_wide(&x, &mut scratch);
+        let e: Vec<f64> = x.iter().map(|&v| (f64::from(v) - 3.0).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        assert!((total - sum).abs() <= 2e-16 * sum);
+        for (p, e) in p.iter().zip(&e) {
+            assert!((p - e / sum).abs() <= 4e-16 * e / sum, "{p} vs {}", e / sum);
+        }
+        assert_eq!(p[4], 0.0);
+        // In float64 the difference 0.1 - 30 rounds; its remainder keeps the digits: within
+        // two ulps of the double-double probabilities.
+        let x = [30.0f64, 0.1, 7.3e-3, 29.9];
+        let (p, _) = probs_wide(&x, &mut [0.0; 4]);
+        let xd: Vec<Dd> = x.iter().map(|&v| Dd::from_f64(v)).collect();
+        let (pd, _) = probs_wide(&xd, &mut [Dd::from_f64(0.0); 4]);
+        for (p, pd) in p.iter().zip(&pd) {
+            let ulp = f64::EPSILON * Real::to_f64(*pd);
+            assert!((p - Real::to_f64(*pd)).abs() <= 2.0 * ulp, "{p} vs {pd:?}");
+        }
+        // Non-finite rows are all NaN, as PyTorch's: a +inf maximum, or every logit -inf.
+        for x in [[1.0, f64::INFINITY], [f64::NEG_INFINITY; 2]] {
+            assert!(probs_wide(&x, &mut [0.0; 2]).0.iter().all(|p| p.is_nan()));
         }
     }
 

@@ -146,6 +146,18 @@ fn weigh_chunk<T: Real>(terms: &mut [T], w: Option<&[T]>, lo: usize) {
 /// Below this `log_norm`, a dominant target's loss is computed by [`log_norm_near_zero`].
 const NEAR_ZERO: f64 = 0.25;
 
+/// [`shift_and_log_norm`], with a log-norm below [`NEAR_ZERO`] (a class above `e^-1/4`, so the
+/// maximum is unique) made by [`log_norm_near_zero`]: every `log p_c = (x_c - m) - log_norm`
+/// then carries an accurate `log_norm`, and the dominant class's `-log_norm` keeps its digits
+/// (a soft target near one-hot on it has a loss near zero made mostly of that term).
+fn shift_and_small_log_norm<T: Real>(x: &[T]) -> (T, T) {
+    let (m, log_norm) = shift_and_log_norm(x);
+    match m.is_finite() && log_norm < T::from_f64(NEAR_ZERO) {
+        true => (m, log_norm_near_zero(x, m)),
+        false => (m, log_norm),
+    }
+}
+
 /// One row's `(nll, smooth)` terms for target class `t` (both 0 when the row is ignored);
 /// `smooth` only with label smoothing.
 fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: bool) -> (T, T) {
@@ -355,7 +367,7 @@ pub(crate) fn prob_terms<T: Real>(
     let w = weight.as_deref();
     let q = Rows::new(target, cd);
     let row_sums = Rows::blocks(input, cd).map(|r, x| {
-        let (shift, q) = (shift_and_log_norm(x), q.row(r));
+        let (shift, q) = (shift_and_small_log_norm(x), q.row(r));
         sum_chunked(x.len(), &|lo, terms: &mut [T]| {
             log_probs_chunk(x, shift, lo, terms);
             let qs = &q[lo..lo + terms.len()];
@@ -561,6 +573,26 @@ mod tests {
         assert!((f64::from(l[0]) - exact).abs() <= 1e-7 * exact, "{}", l[0]);
         let tie = (2.0 + 3.0 * (-1.0f64).exp()).ln();
         assert!((f64::from(l[1]) - tie).abs() <= 1e-7 * tie, "{}", l[1]);
+    }
+
+    /// The same with probability targets: one-hot on the dominant class, the loss is
+    /// `-log p_0 = log1p(4·e^-20)`, and near one-hot every `log p_c` carries the accurate
+    /// log-norm (float64: `ln(1 + s)` would be off by about 2·10⁻⁸ of it).
+    #[test]
+    fn a_dominant_soft_target_loses_no_digits() {
+        let x = array![[20.0f64, 0.0, 0.0, 0.0, 0.0]].into_dyn();
+        let o = CrossEntropyOptions {
+            reduction: Reduction::None,
+            ..Default::default()
+        };
+        let q = array![[1.0f64, 0.0, 0.0, 0.0, 0.0]].into_dyn();
+        let l = cross_entropy(&x, Target::Probabilities(&q), &o).unwrap();
+        let exact = (4.0 * (-20.0f64).exp()).ln_1p();
+        assert!((l[0] - exact).abs() <= 4e-16 * exact, "{} vs {exact}", l[0]);
+        let q = array![[0.5f64, 0.5, 0.0, 0.0, 0.0]].into_dyn();
+        let l = cross_entropy(&x, Target::Probabilities(&q), &o).unwrap();
+        let exact = exact + 10.0; // -(0.5·lp_0 + 0.5·(lp_0 - 20))
+        assert!((l[0] - exact).abs() <= 4e-16 * exact, "{} vs {exact}", l[0]);
     }
 
     #[test]

@@ -11,17 +11,18 @@
 //! (`0 - NaN·0`). The derivations are in `spec/10-gradients.md`.
 
 use ndarray::{ArrayD, Axis};
+use num_traits::Zero;
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
-use super::cancel::{dominant_fix, logits_grad_chunk};
+use super::cancel::{dominant_fix, logits_grad_chunk, probs_wide};
 use super::cross_entropy::{
-    CrossEntropyOptions, Target, check_rank, index_setup, log_probs, prob_setup, smoothed_target,
+    CrossEntropyOptions, Target, check_rank, index_setup, prob_setup, smoothed_target,
 };
 use super::nll::{NllOptions, nll_terms, weight_of};
 use super::real::{Real, from_count};
 use super::reduce::{Reduction, array_from, sum, sum_by};
 use super::rows::{Rows, collect_chunked, flat};
-use super::softmax::{shift_and_log_norm, sigmoid_scalar, softmax_row};
+use super::softmax::{sigmoid_scalar, softmax_row};
 use super::vjp::{Upstream, along_with, loss_shape, per_loss};
 use crate::error::{ErrorKind, LossError};
 use rayon::prelude::*;
@@ -80,19 +81,17 @@ pub fn log_softmax_grad<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>,
     log_softmax_vjp(x, dim, &Upstream::ones())
 }
 
-/// `u - exp(lp)·Σ u` along `dim`: log_softmax's vector–Jacobian product.
+/// `u - softmax(x)·Σ u` along `dim`: log_softmax's vector–Jacobian product (PyTorch's
+/// `u - exp(lp)·Σ u`, evaluated as cross-entropy's backward is, below).
 pub fn log_softmax_vjp<T: Real>(
     x: &ArrayD<T>,
     dim: isize,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
-    // Row by row, from the forward's shift and log-norm: no log_softmax tensor is kept.
+    // Row by row: no log_softmax tensor is kept.
     along_with(x, dim, up, |row, u, out| {
-        let (m, log_norm) = shift_and_log_norm(row);
-        let total = u.map_or_else(|| from_count::<T>(row.len()), sum); // Σ u
-        T::exp_of(out, |i| (row[i] - m) - log_norm);
-        let u_at = |i: usize| u.map_or(T::one(), |u| u[i]);
-        (out.iter_mut().enumerate()).for_each(|(i, o)| *o = u_at(i) - *o * total);
+        let u_at = |i: usize| u.map_or(T::one(), |u| u[i]).to_wide();
+        log_softmax_backward(row, u_at, None, out); // Σ u summed there
     })
 }
 
@@ -194,30 +193,31 @@ fn index_loss_shape<'a>(input: &ArrayD<impl Sized>, target: &'a ArrayD<i64>) -> 
 /// without summing (see [`one_hot_total`]); rearranged where it cancels (`cancel`).
 fn log_softmax_backward<T: Real>(
     row: &[T],
-    g: impl Fn(usize) -> T + Sync,
-    total: Option<T>,
+    g: impl Fn(usize) -> T::Wide + Sync,
+    total: Option<T::Wide>,
     out: &mut [T],
 ) {
     let one_hot = total.is_some();
     let total = total.unwrap_or_else(|| sum_by(out.len(), &g));
-    let (log_norm, lp) = log_probs(row);
-    T::exp_of(out, lp);
-    // A class above 1/2 makes `log_norm = -log p_max` less than ln 2: only then is there one.
-    let maybe_dominant = log_norm < T::from_f64(std::f64::consts::LN_2);
-    let fix = maybe_dominant.then(|| dominant_fix(row, &g, total, one_hot, out));
+    let (p, norm) = probs_wide(row, out);
+    // A class above 1/2 makes `Σ exp(x - m)` (the maximum's term is 1) less than 2: only then
+    // is there one.
+    let maybe_dominant = norm < T::Wide::from_f64(2.0);
+    let fix = maybe_dominant.then(|| dominant_fix(row, &g, total, one_hot, &p));
     let fix = fix.flatten();
+    // `g_c - p_c·Σ g` in [`Real::Wide`], rounded once.
     for (c, o) in out.iter_mut().enumerate() {
-        *o = g(c) - *o * total;
+        *o = T::from_wide(g(c) - p[c] * total);
     }
     if let Some((d, value)) = fix {
-        out[d] = value;
+        out[d] = T::from_wide(value);
     }
 }
 
 /// `Σ g` when `g` is zero but at the target: the pairwise sum adds the zeros exactly and starts
 /// from `+0`, so it is `+0 + g_t` (a `-0` at the target sums to `+0`), without the `C` additions.
-fn one_hot_total<T: Real>(g_t: Option<T>) -> T {
-    T::zero() + g_t.unwrap_or_else(T::zero)
+fn one_hot_total<W: Real>(g_t: Option<W>) -> W {
+    W::zero() + g_t.unwrap_or_else(W::zero)
 }
 
 /// Gradient of `cross_entropy(input, target, opts)` summed, for every target kind,
@@ -279,20 +279,22 @@ fn index_grad<T: Real>(
     let (classes, d, eps) = (terms.layout.classes, terms.total_weight, terms.eps);
     // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t·u_n/D at the target and
     // -(ε/C)·w_c·u_n/D at every class c (the smooth term only exists when smoothing applies).
-    let (keep, spread) = T::smoothing_weights(eps.unwrap_or(0.0), classes);
+    let (keep, spread) = T::Wide::smoothing_weights(eps.unwrap_or(0.0), classes);
     let w = terms.weight.as_deref();
     let rows = Rows::blocks(input, terms.layout.class_dim);
     rows.fill(input.shape(), |r, row, out| {
-        let u = up.at(r);
+        // ∂L/∂lp in [`Real::Wide`], rounded only in the end (`log_softmax_backward`).
+        let (u, d, zero) = (up.at(r).to_wide(), d.to_wide(), T::Wide::zero());
         let nll_g = -per_loss(opts.reduction, keep * u, d);
         let smooth_g = eps.map(|_| -per_loss(opts.reduction, spread * u, d));
         let t = terms.targets[r];
+        let w_at = |c| weight_of(w, c).to_wide();
         let g = |c| match t {
-            None => T::zero(),
+            None => zero,
             Some(t) => {
-                let smooth = smooth_g.map_or(T::zero(), |s| weight_of(w, c) * s);
+                let smooth = smooth_g.map_or(zero, |s| w_at(c) * s);
                 if c == t {
-                    smooth + weight_of(w, t) * nll_g
+                    smooth + w_at(t) * nll_g
                 } else {
                     smooth
                 }
@@ -314,15 +316,17 @@ fn prob_grad<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let terms = prob_setup(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, &terms.out_shape))?;
-    let smoothed = smoothed_target(terms.eps, terms.classes);
+    let smoothed = smoothed_target::<T::Wide>(terms.eps, terms.classes);
     let (cd, w) = (terms.class_dim, terms.weight.as_deref());
     let (x, q) = (Rows::blocks(input, cd), Rows::new(target, cd));
     // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = u_n/rows for 'mean'.
-    let rows = from_count::<T>(x.count);
+    // In [`Real::Wide`], rounded only in the end (`log_softmax_backward`).
+    let rows = from_count::<T::Wide>(x.count);
     x.fill(input.shape(), |r, row, out| {
-        let g = -per_loss(opts.reduction, up.at(r), rows);
+        let g = -per_loss(opts.reduction, up.at(r).to_wide(), rows);
         let q = q.row(r);
-        log_softmax_backward(row, |c| g * weight_of(w, c) * smoothed(q[c]), None, out);
+        let g_at = |c| g * weight_of(w, c).to_wide() * smoothed(q[c].to_wide());
+        log_softmax_backward(row, g_at, None, out);
     })
 }
 
