@@ -388,12 +388,12 @@ fn recorded_data_of_the_wrong_shape_is_an_error_of_the_spec() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs `command` with `stdin` as its input and returns its peak resident memory in bytes
-/// (`ru_maxrss` of wait4) and its stdout.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also gives its peak memory"
-)]
+/// Runs `command` with `stdin` as its input and returns its peak resident memory in bytes and
+/// its stdout. The peak is the process's own high-water mark (`VmHWM` in `/proc/PID/status`,
+/// sampled until it exits; it only grows, so the last sample holds the peak), not wait4's
+/// `ru_maxrss`: Linux carries the forking process's high-water mark across exec into
+/// `ru_maxrss`, so a test binary grown by the tests running beside it (the vocabulary-scale
+/// spec in memory) made a lean child look 370 MB large.
 fn peak_memory(mut command: Command, stdin: &[u8]) -> (u64, Vec<u8>) {
     use std::io::{Read, Write};
     let mut child = command
@@ -401,6 +401,15 @@ fn peak_memory(mut command: Command, stdin: &[u8]) -> (u64, Vec<u8>) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("starts");
+    let pid = child.id();
+    let sampler = std::thread::spawn(move || {
+        let mut peak_kb = 0;
+        while let Some(kb) = high_water_kb(pid) {
+            peak_kb = peak_kb.max(kb);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak_kb
+    });
     let mut input = child.stdin.take().expect("stdin");
     let mut output = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
@@ -411,13 +420,17 @@ fn peak_memory(mut command: Command, stdin: &[u8]) -> (u64, Vec<u8>) {
     input.write_all(stdin).expect("written");
     drop(input);
     let out = reader.join().expect("the reader");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child we started.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, writing only into the two locals.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    (usage.ru_maxrss as u64 * 1024, out)
+    child.wait().expect("the child ends");
+    let peak_kb = sampler.join().expect("the sampler");
+    assert!(peak_kb > 0, "the child ended before its memory was read");
+    (peak_kb * 1024, out)
+}
+
+/// `VmHWM` of a running process in kB; `None` once it has exited (a zombie has no memory).
+fn high_water_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A request line of `n` float64 elements of 2 bytes of JSON each (`0,`): the per-element
