@@ -23,7 +23,10 @@ smoothing, which is squeezed. Paddle's cross_entropy takes the class axis as `ax
 (N, C, d1..dk) is passed as it is (axis=1, or 0 for an unbatched input); nll_loss has its classes
 at dimension 1, as PyTorch's. No classes are moved.
 
-Gradients are paddle's autograd of the sum of the output (out.sum().backward()).
+Gradients are Paddle's autograd: the vector-Jacobian product with respect to the argument the
+request's `wrt` names (`input` unless it says otherwise), out.backward(u) with the request's
+`upstream` as u (all ones, the gradient of the sum, when it gives none). float16 and bfloat16
+tensors are read in float32 and cast to the half dtype once (paddle.cast), and run in it.
 """
 
 import os
@@ -43,9 +46,10 @@ import paddle.nn.functional as F  # noqa: E402
 
 paddle.set_device("cpu")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from protocol import SPECIAL, Unsupported, elements, encode, serve  # noqa: E402
+from protocol import SPECIAL, Unsupported, elements, encode, serve, vjp_of  # noqa: E402
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
+HALF = {"float16": paddle.float16, "bfloat16": paddle.bfloat16}
 LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 
 # Paddle 3.3's error messages, mapped to the protocol's closed list of error kinds. The first
@@ -91,11 +95,18 @@ def error_kind(op, message):
 
 
 def to_tensor(t, grad=False):
+    if t["dtype"] in HALF:  # read in float32, then rounded once (spec/protocol.md)
+        a = np.array(elements(t), dtype=np.float32).reshape(t["shape"])
+        h = paddle.cast(paddle.to_tensor(a), HALF[t["dtype"]])
+        h.stop_gradient = not grad
+        return h
     a = np.array(elements(t), dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
     return paddle.to_tensor(a, stop_gradient=not grad)
 
 
 def from_tensor(t):
+    if t.dtype == paddle.bfloat16:  # NumPy has no bfloat16: its values, exact in float32
+        return encode(paddle.cast(t, paddle.float32).numpy(), "paddle", name="bfloat16")
     return encode(t.numpy(), "paddle")
 
 
@@ -159,12 +170,26 @@ def function(op, inputs, attrs):
 
 
 def call(request):
+    try:
+        return evaluate(request)
+    except RuntimeError as e:
+        # Paddle 3.3.1's CPU build registers most of these kernels for float32 and float64 only:
+        # a half-precision call it has no kernel for is a dtype it does not support, not an error
+        missing = re.search(r"The kernel with key \(CPU, .*?, (b?float16)\) of kernel `(\w+)` is not "
+                            r"registered", str(e))
+        if missing:
+            raise Unsupported(f"Paddle's CPU build has no {missing[1]} kernel `{missing[2]}`") from e
+        raise
+
+
+def evaluate(request):
     op = request["op"]
     grad = request.get("grad", False)
     wire = request.get("inputs", {})
     if "input" not in wire:
         raise Unsupported("a call without an input: Paddle's functions require one")
-    inputs = {name: to_tensor(t, grad and name == "input") for name, t in wire.items()}
+    wrt, upstream = vjp_of(request, "Paddle") if grad else (None, None)
+    inputs = {name: to_tensor(t, name == wrt) for name, t in wire.items()}
     attrs = dict(request.get("attrs", {}))
     if isinstance(attrs.get("label_smoothing"), str):
         attrs["label_smoothing"] = SPECIAL[attrs["label_smoothing"]]
@@ -172,10 +197,12 @@ def call(request):
     out = function(op, inputs, attrs)(x)
     reply = {"output": from_tensor(out)}
     if grad:
-        out.sum().backward()
-        if x.grad is None:
-            raise Unsupported("Paddle's autograd gave no gradient for this input")
-        reply["grad_input"] = from_tensor(x.grad)
+        arg = inputs[wrt]
+        u = paddle.ones_like(out) if upstream is None else paddle.cast(to_tensor(upstream), out.dtype)
+        out.backward(u)
+        if arg.grad is None:  # e.g. the binary losses' label: their kernels have no gradient for it
+            raise Unsupported(f"Paddle's autograd gave no gradient for `{wrt}`")
+        reply[f"grad_{wrt}"] = from_tensor(arg.grad)
     return reply
 
 

@@ -20,4 +20,4 @@ python3 -m venv "$VENV"
 
 $CHECK check --impl "$VENV/bin/python adapters/paddle/adapter.py" \
     --name "PaddlePaddle 3.3.1 (CPU)" \
-    --expect adapters/paddle/expectations.toml --json adapters/paddle/report.json
+    --expect adapters/paddle/expectations.toml --json adapters/paddle/report.json --timeout 180

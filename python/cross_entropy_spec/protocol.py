@@ -76,6 +76,10 @@ class NotDifferentiable(Exception):
     protocol's `not_differentiable`, as PyTorch refuses it."""
 
 
+# The protocol's floating dtypes: the arguments a gradient can be taken with respect to.
+FLOATING = ("float16", "bfloat16", "float32", "float64")
+
+
 def vjp_of(request, framework):
     """A gradient request's product, for an adapter that differentiates any floating argument:
     the argument's name (`wrt`, `input` when absent) and the upstream gradient (a wire tensor, or
@@ -85,7 +89,7 @@ def vjp_of(request, framework):
         raise Unsupported(f"the protocol has no reply key for a gradient with respect to `{wrt}` "
                           f"(PyTorch refuses it), so {framework}'s cannot be sent")
     tensor = request.get("inputs", {}).get(wrt)
-    if tensor is not None and not tensor.get("dtype", "").startswith("float"):
+    if tensor is not None and tensor.get("dtype") not in FLOATING:
         raise NotDifferentiable(f"{framework} differentiates floating arguments only; `{wrt}` is "
                                 f"{tensor.get('dtype')}")
     return wrt, request.get("upstream")
