@@ -32,6 +32,11 @@ impl Implementation for YourCrate {
         let Some(Tensor::Float32(input)) = request.tensors.get(&Role::Input) else {
             return Reply::Unsupported("float32 inputs only".into());
         };
+        // A product with an upstream gradient other than ones, or with respect to another
+        // argument (`request.vjp`), needs a backward that takes the upstream: this crate has none.
+        if request.vjp.upstream.is_some() || request.vjp.wrt != Role::Input {
+            return Reply::Unsupported("vector-Jacobian products".into());
+        }
         // A gradient request (`request.grad`) wants the output and the gradient of its sum with
         // respect to `input`: call your crate's backward (here: the closed-form gradients).
         let grad = request.grad;

@@ -19,7 +19,7 @@ pub fn softmax<T: Float>(x: ArrayViewD<'_, T>, axis: usize) -> ArrayD<T> {
             continue;
         }
         slice.mapv_inplace(|v| (v - max).exp());
-        let sum = slice.fold(T::zero(), |s, &v| s + v);
+        let sum = pairwise(&slice.to_vec());
         slice.mapv_inplace(|v| v / sum);
     }
     out
@@ -35,10 +35,25 @@ pub fn softmax_backward<T: Float>(
     let mut grad = upstream.to_owned();
     let slices = grad.lanes_mut(Axis(axis)).into_iter();
     for (mut g, y) in slices.zip(y.lanes(Axis(axis))) {
-        let dot = Zip::from(&g).and(&y).fold(T::zero(), |s, &g, &y| s + g * y);
+        let products: Vec<T> = g.iter().zip(&y).map(|(&g, &y)| g * y).collect();
+        let dot = pairwise(&products);
         Zip::from(&mut g)
             .and(&y)
             .for_each(|g, &y| *g = y * (*g - dot));
     }
     grad
+}
+
+/// The sum of `v`, in halves: its rounding error grows with log2 of the length, not with the
+/// length, as the spec's allowance for rows of 128,256 classes requires (a sum from left to
+/// right fails it by 37 allowances in float32).
+fn pairwise<T: Float>(v: &[T]) -> T {
+    match v {
+        [] => T::zero(),
+        [x] => *x,
+        _ => {
+            let (a, b) = v.split_at(v.len() / 2);
+            pairwise(a) + pairwise(b)
+        }
+    }
 }

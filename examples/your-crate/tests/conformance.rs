@@ -4,6 +4,7 @@
 
 use cross_entropy_spec::conformance::{Expectations, Implementation, Reply, Request};
 use cross_entropy_spec::conformance::{render, run_suite};
+use cross_entropy_spec::error::ErrorKind;
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Op, Role};
 use ndarray::{ArrayD, Axis};
@@ -44,21 +45,49 @@ impl Implementation for YourCrate {
         let Some(dim) = request.attrs.dim else {
             return Reply::Unsupported("softmax without dim".into());
         };
-        match input {
-            Tensor::Float32(x) => answer(x, dim, request.grad, Tensor::Float32),
-            Tensor::Float64(x) => answer(x, dim, request.grad, Tensor::Float64),
+        if request.vjp.wrt != Role::Input {
+            return Reply::Unsupported(format!("the gradient with respect to {}", request.vjp.wrt));
+        }
+        // The backward's upstream gradient: the request's (a vector-Jacobian product), or ones.
+        let grad = request.grad;
+        match (input, &request.vjp.upstream) {
+            (Tensor::Float32(x), None) => answer(x, dim, grad, None, Tensor::Float32),
+            (Tensor::Float32(x), Some(Tensor::Float32(u))) => {
+                answer(x, dim, grad, Some(u), Tensor::Float32)
+            }
+            (Tensor::Float64(x), None) => answer(x, dim, grad, None, Tensor::Float64),
+            (Tensor::Float64(x), Some(Tensor::Float64(u))) => {
+                answer(x, dim, grad, Some(u), Tensor::Float64)
+            }
             _ => Reply::Unsupported("float32 and float64 only".into()),
         }
     }
 }
 
-/// The output and, when asked for, the gradient of its sum (an upstream gradient of ones).
-fn answer<T: Float>(x: &ArrayD<T>, dim: i64, grad: bool, wrap: fn(ArrayD<T>) -> Tensor) -> Reply {
+/// The output and, when asked for, the gradient of `Σ upstream · output` (ones when no upstream
+/// is given: the gradient of the output's sum).
+fn answer<T: Float>(
+    x: &ArrayD<T>,
+    dim: i64,
+    grad: bool,
+    upstream: Option<&ArrayD<T>>,
+    wrap: fn(ArrayD<T>) -> Tensor,
+) -> Reply {
     let rank = x.ndim().max(1) as i64;
     if !(-rank..rank).contains(&dim) {
         return Reply::Unsupported(format!("dim {dim} of a {rank}-d input"));
     }
     let axis = dim.rem_euclid(rank) as usize;
+    if let Some(u) = upstream.filter(|u| u.shape() != x.shape()) {
+        return Reply::Error {
+            kind: ErrorKind::ShapeMismatch,
+            message: format!(
+                "upstream of shape {:?} for an output of {:?}",
+                u.shape(),
+                x.shape()
+            ),
+        };
+    }
     // A 0-d input is one slice of one element.
     let x1 = if x.ndim() == 0 {
         x.clone().insert_axis(Axis(0))
@@ -67,9 +96,12 @@ fn answer<T: Float>(x: &ArrayD<T>, dim: i64, grad: bool, wrap: fn(ArrayD<T>) -> 
     };
     let y = your_crate::softmax(x1.view(), axis);
     let grad_input = grad.then(|| {
-        let ones = ArrayD::from_elem(y.raw_dim(), T::one());
+        let up = match upstream {
+            Some(u) => u.clone().into_shape_clone(y.raw_dim()).unwrap(),
+            None => ArrayD::from_elem(y.raw_dim(), T::one()),
+        };
         wrap(
-            your_crate::softmax_backward(y.view(), ones.view(), axis)
+            your_crate::softmax_backward(y.view(), up.view(), axis)
                 .into_shape_clone(x.raw_dim())
                 .unwrap(),
         )
