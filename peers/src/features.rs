@@ -1,14 +1,15 @@
 //! The rows of the conformance matrix: which spec features a case exercises, read off the case's
 //! operation, tensors and options. A case may count in several rows (a weighted K-dim
 //! cross-entropy counts under "weight" and "K-dim"); an error case counts only under "errors on
-//! bad input", and every gradient run only under "gradients".
+//! bad input", and every gradient run only under "gradients"; a run in float16 or bfloat16 counts
+//! under "float16 / bfloat16" as well.
 
 use cross_entropy_spec::conformance::protocol::Request;
 use cross_entropy_spec::conformance::{Part, request_for};
 use cross_entropy_spec::reference::Reduction;
 use cross_entropy_spec::spec::{Case, Check};
 use cross_entropy_spec::tensor::Tensor;
-use cross_entropy_spec::vocab::{Op, Role};
+use cross_entropy_spec::vocab::{Dtype, Op, Role};
 
 /// A row of the matrix, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,10 +31,11 @@ pub enum Feature {
     ExtremeLogits,
     Errors,
     Gradients,
+    HalfPrecision,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 17] = [
+    pub const ALL: [Feature; 18] = [
         Feature::Softmax,
         Feature::LogSoftmax,
         Feature::Sigmoid,
@@ -51,6 +53,7 @@ impl Feature {
         Feature::ExtremeLogits,
         Feature::Errors,
         Feature::Gradients,
+        Feature::HalfPrecision,
     ];
 
     /// The row's label and what puts a case in it.
@@ -86,12 +89,25 @@ impl Feature {
             ),
             Feature::Errors => ("errors on bad input", "the case expects an error"),
             Feature::Gradients => ("gradients", "every gradient run"),
+            Feature::HalfPrecision => (
+                "float16 / bfloat16",
+                "every run, value or gradient, in a half dtype (chapter 14), besides its other rows",
+            ),
         }
     }
 }
 
-/// The rows one run of `case` counts in.
-pub fn features(case: &Case, part: Part) -> Vec<Feature> {
+/// The rows one run of `case` in `dtype` counts in.
+pub fn features(case: &Case, part: Part, dtype: Dtype) -> Vec<Feature> {
+    let mut rows = of_part(case, part);
+    if matches!(dtype, Dtype::Float16 | Dtype::BFloat16) {
+        rows.push(Feature::HalfPrecision);
+    }
+    rows
+}
+
+/// The rows of a run by what it runs, whatever its dtype.
+fn of_part(case: &Case, part: Part) -> Vec<Feature> {
     if part == Part::Gradient {
         return vec![Feature::Gradients];
     }
@@ -157,4 +173,25 @@ fn of_request(r: &Request) -> Vec<Feature> {
     let extreme = input.is_some_and(|t| t.to_f64_vec().iter().any(|v| v.abs() >= 20.0));
     add(Feature::ExtremeLogits, on_logits && extreme);
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run counts under "float16 / bfloat16" by its dtype alone, besides the rows of what it runs.
+    #[test]
+    fn a_half_run_counts_in_the_half_row_too() {
+        let spec = cross_entropy_spec::bundle::spec().expect("the embedded spec");
+        let case = (spec.cases.iter())
+            .find(|c| c.id == "half.ce.indices.mean")
+            .expect("chapter 14's case");
+        for part in [Part::Value, Part::Gradient] {
+            let half = features(case, part, Dtype::BFloat16);
+            let single = features(case, part, Dtype::Float32);
+            assert_eq!(half.last(), Some(&Feature::HalfPrecision));
+            assert!(!single.contains(&Feature::HalfPrecision));
+            assert_eq!(half[..half.len() - 1], single[..]);
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use cross_entropy_spec::conformance::{Expectations, Grade, Part, Report, Status};
 use cross_entropy_spec::spec::Spec;
+use cross_entropy_spec::vocab::Dtype;
 use serde_json::Value;
 
 use crate::features::{Feature, features};
@@ -46,11 +47,11 @@ impl Outcome {
     }
 }
 
-/// One implementation's runs: case id, part, outcome, and for a run that did not pass the grade
+/// One implementation's runs: case id, part, dtype, outcome, and for a run that did not pass the grade
 /// it failed in (spec/protocol.md, *Grades*; absent from reports recorded before grades).
 pub struct Column {
     pub name: String,
-    pub runs: Vec<(String, Part, Outcome, Option<Grade>)>,
+    pub runs: Vec<(String, Part, Dtype, Outcome, Option<Grade>)>,
 }
 
 impl Column {
@@ -62,7 +63,8 @@ impl Column {
                 .iter()
                 .map(|r| {
                     let grade = r.failed_grade();
-                    (r.run.id.clone(), r.run.part, Outcome::of(&r.status), grade)
+                    let (id, part, dtype) = (r.run.id.clone(), r.run.part, r.run.dtype);
+                    (id, part, dtype, Outcome::of(&r.status), grade)
                 })
                 .collect(),
         }
@@ -85,7 +87,10 @@ impl Column {
                 let outcome = Outcome::of_json(status)
                     .ok_or_else(|| format!("unknown status `{status}` for {id}"))?;
                 let grade = r["grade"].as_str().and_then(Grade::parse);
-                Ok((id.to_string(), part, outcome, grade))
+                let dtype = (r["dtype"].as_str())
+                    .and_then(Dtype::parse)
+                    .ok_or_else(|| format!("a run of {id} without a float `dtype`"))?;
+                Ok((id.to_string(), part, dtype, outcome, grade))
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Column {
@@ -193,7 +198,7 @@ fn table(out: &mut String, spec: &Spec, columns: &[Column]) {
     // Columns with a failed run that has no grade: reports recorded before grades.
     let mut ungraded = std::collections::BTreeSet::new();
     for (i, column) in columns.iter().enumerate() {
-        for (id, part, outcome, grade) in &column.runs {
+        for (id, part, dtype, outcome, grade) in &column.runs {
             totals.entry((*part, i)).or_default().add(*outcome);
             match (grade, outcome) {
                 (Some(g), _) => graded.entry((*g, i)).or_default().add(*outcome),
@@ -205,7 +210,7 @@ fn table(out: &mut String, spec: &Spec, columns: &[Column]) {
             let Some(case) = cases.get(id.as_str()) else {
                 continue;
             };
-            for f in features(case, *part) {
+            for f in features(case, *part, *dtype) {
                 cells.entry((f, i)).or_default().add(*outcome);
             }
         }
@@ -299,7 +304,7 @@ mod tests {
         let spec = cross_entropy_spec::bundle::spec().expect("the embedded spec");
         let json = |grade: &str| {
             format!(
-                r#"{{"runs":[{{"id":"ce.doc001.batch3x5.mean","part":"value","status":"expected_failure"{grade}}},{{"id":"ce.doc001.batch3x5.mean","part":"gradient","status":"failed","grade":"pytorch"}}]}}"#
+                r#"{{"runs":[{{"id":"ce.doc001.batch3x5.mean","part":"value","dtype":"float32","status":"expected_failure"{grade}}},{{"id":"ce.doc001.batch3x5.mean","part":"gradient","dtype":"float32","status":"failed","grade":"pytorch"}}]}}"#
             )
         };
         let graded = Column::of_json("graded", &json(r#","grade":"exact""#)).unwrap();
