@@ -9,7 +9,7 @@
 //! PyTorch's autograd answers "Mismatch in shape"). The derivations are in
 //! `spec/10-gradients.md`.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cross_entropy::{CrossEntropyOptions, log_probs, prob_setup, smoothed_target};
@@ -122,17 +122,14 @@ pub fn binary_cross_entropy_target_vjp<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let weight = bce_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
-    let x = flat(input.view());
-    let w = weight.map(flat);
-    let n = from_count::<T>(x.len());
-    let grad = (x.iter().enumerate())
-        .map(|(i, &x)| {
-            let g = (-x).ln_1p() - x.ln(); // -logit(x)
-            let g = w.as_ref().map_or(g, |w| g * w[i]);
-            per_loss(opts.reduction, g * up.at(i), n)
-        })
-        .collect();
-    Ok(array_from(input.shape(), grad))
+    let dl = |_: usize, x: T| (-x).ln_1p() - x.ln(); // -logit(x)
+    Ok(elementwise_target_vjp(
+        input,
+        weight,
+        opts.reduction,
+        up,
+        dl,
+    ))
 }
 
 /// `∂L/∂target` of `binary_cross_entropy_with_logits`: `u·w·(log σ(-x) - p·log σ(x))`, which is
@@ -145,20 +142,40 @@ pub fn binary_cross_entropy_with_logits_target_vjp<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
+    let p = pos_weight.map(flat);
+    let dl = |i: usize, x: T| match &p {
+        Some(p) => log_sigmoid_scalar(-x) - p[i] * log_sigmoid_scalar(x),
+        None => -x,
+    };
+    Ok(elementwise_target_vjp(
+        input,
+        weight,
+        opts.reduction,
+        up,
+        dl,
+    ))
+}
+
+/// The target VJP of an elementwise binary loss: `u_i·w_i·dl(i, x_i)` per element, over `numel`
+/// for 'mean', where `dl` is the unweighted loss's derivative in the target.
+fn elementwise_target_vjp<T: Real>(
+    input: &ArrayD<T>,
+    weight: Option<ArrayViewD<'_, T>>,
+    reduction: Reduction,
+    up: &Upstream<T>,
+    dl: impl Fn(usize, T) -> T,
+) -> ArrayD<T> {
     let x = flat(input.view());
-    let (w, p) = (weight.map(flat), pos_weight.map(flat));
+    let w = weight.map(flat);
     let n = from_count::<T>(x.len());
     let grad = (x.iter().enumerate())
         .map(|(i, &x)| {
-            let g = match &p {
-                Some(p) => log_sigmoid_scalar(-x) - p[i] * log_sigmoid_scalar(x),
-                None => -x,
-            };
+            let g = dl(i, x);
             let g = w.as_ref().map_or(g, |w| g * w[i]);
-            per_loss(opts.reduction, g * up.at(i), n)
+            per_loss(reduction, g * up.at(i), n)
         })
         .collect();
-    Ok(array_from(input.shape(), grad))
+    array_from(input.shape(), grad)
 }
 
 /// `∂L/∂target` of probability-target `cross_entropy`: `l_n = -Σ_c w_c·q'_{nc}·lp_{nc}` with
