@@ -7,7 +7,9 @@ use cross_entropy_spec::conformance::random::rng::Rng;
 use cross_entropy_spec::conformance::random::{
     ALL_OPS, Finding, Options, Outcome, Surface, draw, run_random, run_random_expecting, shrink,
 };
-use cross_entropy_spec::conformance::{Implementation, Judgement, Reply, Request, Status, Verdict};
+use cross_entropy_spec::conformance::{
+    Implementation, Judgement, Reply, Report, Request, Status, Verdict,
+};
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::{Check, parse_spec};
 use cross_entropy_spec::vocab::{Dtype, ErrorKind, Op, Role};
@@ -174,13 +176,17 @@ fn a_wrong_error_kind_is_found_and_shrunk_to_an_error_case() {
 /// against the oracle on random calls of every op, fails none of them.
 #[test]
 fn the_reference_passes_every_random_call() {
-    let o = run(&ALL_OPS, 400, &mut Reference);
-    let failed: Vec<_> = (o.report.runs.iter())
+    assert_every_run_passes(&run(&ALL_OPS, 400, &mut Reference).report);
+}
+
+/// Every run of `report` passed (naming those that did not), and more than 700 were judged.
+fn assert_every_run_passes(report: &Report) {
+    let failed: Vec<_> = (report.runs.iter())
         .filter(|v| v.status != Status::Passed)
         .map(|v| format!("{} {:?}", v.run.request_id(), v.judgement))
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
-    assert!(o.report.counts().passed > 700);
+    assert!(report.counts().passed > 700);
 }
 
 /// The same in float16 and bfloat16 (`check --random --dtype float16`): the drawn calls rounded
@@ -190,13 +196,7 @@ fn the_reference_passes_every_random_half_call() {
     let spec = cross_entropy_spec::bundle::spec().expect("the spec");
     let mut opts = options(&ALL_OPS, 400, 11);
     opts.surface.dtypes = vec![Dtype::Float16, Dtype::BFloat16];
-    let o = run_random(spec, &opts, &mut Reference, &|| false);
-    let failed: Vec<_> = (o.report.runs.iter())
-        .filter(|v| v.status != Status::Passed)
-        .map(|v| format!("{} {:?}", v.run.request_id(), v.judgement))
-        .collect();
-    assert!(failed.is_empty(), "{failed:#?}");
-    assert!(o.report.counts().passed > 700);
+    assert_every_run_passes(&run_random(spec, &opts, &mut Reference, &|| false).report);
 }
 
 /// The reference with every subnormal element of its answer flushed to zero (and, with `skew`,
