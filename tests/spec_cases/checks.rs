@@ -75,6 +75,7 @@ fn cross_checks(
             tol: identity.clone(),
             signed_zeros: false,
             roundoff: None,
+            yields_to: None,
         };
         let c = compare(other, &claim, dtype);
         match c.passed() {

@@ -186,3 +186,95 @@ fn the_reference_reproduces_every_recorded_torch_gradient() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 300, "only {checked} gradients were checked");
 }
+
+/// PyTorch's recorded gradient is one rounding of the exact gradient, so the claim yields to an
+/// answer that is no further from exact (`spec/13-appendix-tolerances.md`): the exact gradient
+/// rounded to the run's dtype passes every recorded-gradient claim, including those where
+/// PyTorch's own rounding is outside the `gradient` tolerance of it, while PyTorch's values moved
+/// one tolerance further away from exact still fail. Returns the runs judged and those where
+/// PyTorch's own rounding is outside the tolerance.
+fn yields_on(spec: &cross_entropy_spec::spec::Spec) -> (usize, Vec<String>) {
+    use cross_entropy_spec::conformance::compare::compare;
+    use cross_entropy_spec::conformance::run::{Claim, Source};
+    use cross_entropy_spec::conformance::{Expected, expected_for};
+    let (mut judged, mut beyond_tolerance) = (0, Vec::new());
+    for case in &spec.cases {
+        for &dtype in case.dtypes.iter().filter(|d| !d.is_half()) {
+            let Ok(request) = request_for(case, dtype, Part::Gradient) else {
+                continue;
+            };
+            let Ok(Expected::Values(claims)) =
+                expected_for(spec, case, dtype, Part::Gradient, &request)
+            else {
+                continue;
+            };
+            let [
+                torch @ Claim {
+                    source: Source::Pytorch,
+                    ..
+                },
+                exact,
+            ] = &claims[..]
+            else {
+                continue;
+            };
+            let grad_dtype = request.tensors[&request.vjp.wrt].dtype();
+            let answer = |data: &[f64]| Tensor::from_f64(grad_dtype, &exact.want.shape, data);
+            let rounded = answer(&exact.want.data).expect("the exact gradient in the dtype");
+            let verdict = compare(&rounded, torch, dtype);
+            assert!(verdict.passed(), "{}: {verdict:?}", request.id);
+            let strict = Claim {
+                yields_to: None,
+                ..torch.clone()
+            };
+            if !compare(&rounded, &strict, dtype).passed() {
+                beyond_tolerance.push(request.id.clone());
+            }
+            // PyTorch's values pushed away from exact by its distance plus twice the tolerance.
+            let bounds = torch.tol.bounds(dtype);
+            let mut further = exact.want.data.clone();
+            let offsets: Vec<usize> = match &torch.at {
+                Some(at) => at.clone(),
+                None => (0..torch.want.data.len()).collect(),
+            };
+            let mut moved = 0;
+            for (&i, &w) in offsets.iter().zip(&torch.want.data) {
+                let x = exact.want.data[i];
+                if w.is_finite() && x.is_finite() {
+                    let away = if w >= x { 1.0 } else { -1.0 };
+                    further[i] =
+                        w + away * ((w - x).abs() + 2.0 * (bounds.abs + bounds.rel * w.abs()));
+                    moved += 1;
+                }
+            }
+            let further = answer(&further).expect("values in the dtype's range");
+            assert!(
+                moved == 0 || !compare(&further, torch, dtype).passed(),
+                "{}: values further from exact than PyTorch's pass its claim",
+                request.id
+            );
+            judged += 1;
+        }
+    }
+    (judged, beyond_tolerance)
+}
+
+#[test]
+fn the_recorded_gradient_yields_to_an_answer_at_least_as_close_to_exact() {
+    let (judged, _) = yields_on(crate::common::everyday_spec());
+    assert!(
+        judged > 300,
+        "only {judged} recorded-gradient claims judged"
+    );
+}
+
+/// The vocabulary-scale runs, where PyTorch's float32 row sums are not pairwise: the run that
+/// needs the rule (`spec/12-exact-values.md`) is among them, and the exact gradient passes it.
+#[test]
+#[ignore = "vocabulary scale: seconds in the debug build; .ci/run runs it"]
+fn the_recorded_gradient_yields_at_vocabulary_scale() {
+    let (judged, beyond) = yields_on(crate::common::vocabulary_spec());
+    assert!(judged >= 9, "only {judged} recorded-gradient claims judged");
+    let needed = "log_softmax.torch.vocabulary.row_128256_offset100@float32/grad";
+    assert!(beyond.iter().any(|id| id == needed), "{beyond:?}");
+}

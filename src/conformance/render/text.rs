@@ -285,6 +285,7 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
         want,
         select,
         tol,
+        yields_to,
         ..
     }) = claims.get(index)
     else {
@@ -299,6 +300,12 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
         repro::keyword_args(&e.request.attrs).join(", "),
         source.describe()
     );
+    if yields_to.is_some() {
+        let _ = writeln!(
+            out,
+            "(an element at least as close to the exact value as this one passes it)"
+        );
+    }
     if let Some(index) = select {
         let _ = writeln!(out, "compared element {index:?} of the output only");
     }
