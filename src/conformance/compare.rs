@@ -142,8 +142,7 @@ pub fn compare(got: &Tensor, claim: &Claim, dtype: Dtype) -> Comparison {
             claim.signed_zeros,
             got.dtype(),
         );
-        if e.mismatch == Some(Mismatch::OutsideTolerance) && closer_than_claimed(claim, index, g, w)
-        {
+        if e.mismatch == Some(Mismatch::OutsideTolerance) && yields(claim, index, g, w, dtype) {
             // The claim gives way: the element's allowance is then what it is off by.
             e.mismatch = None;
             e.allowance = e.abs_error;
@@ -164,12 +163,22 @@ pub fn compare(got: &Tensor, claim: &Claim, dtype: Dtype) -> Comparison {
     c
 }
 
-/// Whether `got` is at least as close to the exact value at `index` as the claimed `want` is, for
-/// a claim that yields to the exact result (PyTorch's recorded gradient): one rounding of the
-/// exact value does not outrank another that is no further from it.
-fn closer_than_claimed(claim: &Claim, index: usize, got: f64, want: f64) -> bool {
-    let exact = claim.yields_to.as_ref().and_then(|x| x.get(index).copied());
-    exact.is_some_and(|x| x.is_finite() && (got - x).abs() <= (want - x).abs())
+/// Whether a claim that yields to the exact result (PyTorch's recorded gradient) gives way at
+/// `index`: where the exact claim admits `got`, or `got` is no further from exact than the
+/// claimed `want` (one rounding of the exact value does not outrank a closer one).
+fn yields(claim: &Claim, index: usize, got: f64, want: f64, dtype: Dtype) -> bool {
+    let Some(exact) = claim.yields_to.as_deref() else {
+        return false;
+    };
+    let Some(&x) = exact.want.data.get(index) else {
+        return false;
+    };
+    let roundoff = (exact.roundoff.as_ref())
+        .and_then(|r| r.get(index))
+        .copied()
+        .unwrap_or(0.0);
+    let admitted = exact.tol.bounds(dtype).allowance_for(x, got, roundoff);
+    x.is_finite() && (got - x).abs() <= (want - x).abs().max(admitted)
 }
 
 /// Whether `e` should replace `worst`: a failing element beats a passing one, then the larger
@@ -443,19 +452,22 @@ mod tests {
     }
 
     /// A claim that yields to the exact result passes an element outside its tolerance that is
-    /// no further from exact than the claimed value, and still fails one that is further, or
-    /// one on the claimed value's far side.
+    /// no further from exact than the claimed value, or that the exact claim admits, and still
+    /// fails one further from exact than both.
     #[test]
     fn a_claim_yields_to_an_answer_at_least_as_close_to_exact() {
-        // Claimed 1.0 and 2.0 with abs 1e-3; exact 1.004 and 2.0.
+        // Claimed 1.0 and 2.0 with abs 1e-3; exact 1.004 and 2.0, admitted within 5e-4.
         let mut c = claim(&[3], &[1.0, 2.0, 1.0], None, false);
-        c.yields_to = Some(vec![1.004, 2.0, 1.004]);
+        let mut exact = claim(&[3], &[1.004, 2.0, 1.004], None, false);
+        exact.tol.float64.abs = 5e-4;
+        c.yields_to = Some(Box::new(exact));
         let got = tensor(&[1.005, 2.002, 0.997]);
         let result = compare(&got, &c, Dtype::Float64);
         // [0] is 1e-3 from exact where the claim is 4e-3: it passes at its allowance's edge;
-        // [1] is further from exact than the claim (which is exact); [2] is on the far side.
+        // [1] is further from exact than the claim (which is exact) and than 5e-4; [2] is on
+        // the far side.
         assert_eq!(result.failing, vec![1, 2]);
-        let got = tensor(&[1.005, 2.0, 1.0]);
+        let got = tensor(&[1.005, 2.0004, 1.0]);
         let result = compare(&got, &c, Dtype::Float64);
         assert!(result.passed());
         assert_eq!(result.worst.unwrap().ratio, 1.0);

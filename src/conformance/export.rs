@@ -168,7 +168,7 @@ fn claim_json(claim: &Claim, dtype: Dtype, name: &str) -> Result<Value, String> 
         "allowance": allowance,
     });
     if claim.yields_to.is_some() {
-        // PyTorch's gradient gives way where an answer is no further from `exact_grad`.
+        // PyTorch's gradient gives way where `exact_grad` admits an answer, or it is closer.
         out["yields_to_exact"] = json!(true);
     }
     if let Some(at) = &claim.at {

@@ -27,8 +27,11 @@ pub fn rows(h: &mut String, spec: &Spec, case: &Case) {
             file.gradients.get(&case.run_key(d))
         };
         let label = match &spec.recorded.gradients {
-            Some(file) => format!("gradient (PyTorch {})", file.torch_version),
-            None => "gradient (PyTorch)".into(),
+            Some(file) => format!(
+                "gradient (PyTorch {}, or any closer to exact)",
+                file.torch_version
+            ),
+            None => "gradient (PyTorch, or any closer to exact)".into(),
         };
         claim_row(h, spec, &label, &per_dtype(case, recorded), "gradient");
     }

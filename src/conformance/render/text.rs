@@ -303,7 +303,7 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
     if yields_to.is_some() {
         let _ = writeln!(
             out,
-            "(an element at least as close to the exact value as this one passes it)"
+            "(an element the exact claim admits, or at least as close to exact as this one, passes it)"
         );
     }
     if let Some(index) = select {
