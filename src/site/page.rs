@@ -209,7 +209,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0
 img { max-width: 100%; }
 .card { border: 1px solid #c9c9c0; border-left: 4px solid #0072b2; border-radius: 4px; margin: 1rem 0; background: #fff; font: 14px/1.45 system-ui, sans-serif; }
 .card.tolerance { border-left-color: #e69f00; padding: 0 0.8rem 0.6rem; }
-.card-head { padding: 0.4rem 0.8rem; background: #eef3f7; border-bottom: 1px solid #dde; }
+.card-head { padding: 0.4rem 0.8rem; background: #eef3f7; border-bottom: 1px solid #dde; overflow-wrap: anywhere; }
 .card.tolerance .card-head { background: none; border: none; padding-left: 0; font-weight: bold; }
 .case-id { font: bold 14px "DejaVu Sans Mono", monospace; color: #0b3d62; text-decoration: none; }
 .op { margin-left: 0.6rem; padding: 0 0.4rem; border-radius: 3px; background: #0072b2; color: #fff; font-size: 12px; }
