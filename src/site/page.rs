@@ -242,7 +242,7 @@ blockquote { margin: 1rem 0; padding: 0.2rem 1rem; border: 1px solid #c9c9c0; bo
   .card dl { grid-template-columns: 1fr; gap: 0.1rem; }
   .card dt { font-weight: bold; margin-top: 0.4rem; }
   .dtypes { float: none; display: block; }
-  table { display: block; overflow-x: auto; }
+  table { display: block; overflow-x: auto; } td code { overflow-wrap: anywhere; }
   math[display="block"] { display: block; overflow-x: auto; }
   img { height: auto; }
   blockquote { padding: 0.2rem 0.6rem; overflow-x: auto; }
