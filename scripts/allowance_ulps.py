@@ -17,7 +17,8 @@ import json
 import math
 import sys
 
-BITS = {"float32": (24, -126), "float64": (53, -1022)}
+# Significand bits and the smallest normal exponent of each dtype the export holds.
+BITS = {"float32": (24, -126), "float64": (53, -1022), "float16": (11, -14), "bfloat16": (8, -126)}
 
 
 def ulp(value, dtype):

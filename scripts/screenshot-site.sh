@@ -40,6 +40,8 @@ for width in 1280 390; do
     shoot 06-binary-losses.html "06-binary-losses-$width.png" "$width"
     shoot 03-nll-and-the-identity.html "03-nll-$width.png" "$width"
     shoot 04-weights-ignore-smoothing-reductions.html "04-options-$width.png" "$width"
+    shoot 10-gradients.html "10-gradients-$width.png" "$width"
     shoot 12-exact-values.html "12-exact-values-$width.png" "$width"
+    shoot 14-half-precision.html "14-half-precision-$width.png" "$width"
 done
 shoot index.html "search-390.png" 390 "?q=label%20smoothing"

@@ -224,7 +224,7 @@ fn tolerance_in(spec: &Spec, tol: &Tolerance) -> String {
         r#"{} ({}) <span class="why">{}</span>"#,
         tol_link(spec, tol),
         escape(&per_dtype(tol)),
-        escape(&tol.why)
+        why(&tol.why)
     )
 }
 
@@ -234,8 +234,24 @@ pub fn tolerance(tol: &Tolerance) -> String {
         r#"<code>{}</code> ({}) <span class="why">{}</span>"#,
         escape(&tol.name),
         escape(&per_dtype(tol)),
-        escape(&tol.why)
+        why(&tol.why)
     )
+}
+
+/// A tolerance's reason, escaped, with its `code spans` shown as code as in the prose (a reason
+/// is also plain text in a report, where the backticks stay). An unpaired backtick stays text.
+fn why(text: &str) -> String {
+    let escaped = escape(text);
+    if text.matches('`').count() % 2 == 1 {
+        return escaped;
+    }
+    let parts = escaped.split('`').enumerate();
+    parts
+        .map(|(i, part)| match i % 2 {
+            1 => format!("<code>{part}</code>"),
+            _ => part.to_string(),
+        })
+        .collect()
 }
 
 fn per_dtype(tol: &Tolerance) -> String {
@@ -299,4 +315,18 @@ fn verdict_list(id: &str, verdicts: &Verdicts) -> String {
         h.push_str("</div>");
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_shows_its_code_spans_as_code_and_escapes_the_rest() {
+        assert_eq!(
+            why("as the exact claim (`rounding`), <2 ulps"),
+            "as the exact claim (<code>rounding</code>), &lt;2 ulps"
+        );
+        assert_eq!(why("one ` alone"), "one ` alone");
+    }
 }
