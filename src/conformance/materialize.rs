@@ -82,6 +82,12 @@ fn evaluate(
             let n: usize = shape.iter().product();
             Tensor::from_f64(run, shape, &vec![*value; n])?
         }
+        // A cast sees its argument as PyTorch made it (float32 draws and arithmetic), not
+        // rounded to a half run's dtype first: `.bfloat16()` of a float16 run would round twice.
+        Expr::Apply {
+            func: func @ Func::Cast(_),
+            arg,
+        } if run.is_half() => apply(func, evaluate(arg, Dtype::Float32, generator)?, run)?,
         Expr::Apply { func, arg } => apply(func, evaluate(arg, run, generator)?, run)?,
     };
     // Floating values live in the run's dtype from here on.

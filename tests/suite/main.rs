@@ -8,6 +8,7 @@ mod conformance;
 mod differentiability;
 mod formulations;
 mod gradients;
+mod half_inputs;
 mod half_vocabulary;
 mod identities;
 mod misbehaving;
