@@ -120,25 +120,27 @@ fn eval_command() -> String {
 
 /// The reference through the protocol, as a child process, gets exactly the verdicts it gets in
 /// process: the codec loses nothing. (Whether those verdicts are passes is the spec suite's
-/// concern, so an edited case fails there first, under its own name.)
-fn protocol_verdicts_match_in_process(spec: &Spec) {
+/// concern, so an edited case fails there first, under its own name.) The runs are prepared
+/// once per test binary, with the reference's verdicts in process (`plan`).
+fn protocol_verdicts_match_in_process(runs: &[crate::plan::Prepared]) {
     let mut child = Subprocess::new(&eval_command(), Duration::from_secs(30));
-    let report = run_suite(spec, None, &mut child);
-    let in_process = run_suite(spec, None, &mut Reference);
-    assert_eq!(report.runs.len(), in_process.runs.len());
-    for (child, local) in report.runs.iter().zip(&in_process.runs) {
+    let mut skipped = 0;
+    for p in runs {
+        let (child, local) = (p.verdict(&mut child), &p.reference);
         assert_eq!(child.run, local.run);
         assert_eq!(
-            (child.status, text::detail(child)),
+            (child.status, text::detail(&child)),
             (local.status, text::detail(local))
         );
+        skipped += usize::from(child.status == Status::Skipped);
     }
-    assert_eq!(report.counts().skipped, 0);
+    assert!(!runs.is_empty());
+    assert_eq!(skipped, 0);
 }
 
 #[test]
 fn the_protocol_gives_the_verdicts_of_the_reference_in_process() {
-    protocol_verdicts_match_in_process(crate::common::everyday_spec());
+    protocol_verdicts_match_in_process(crate::plan::everyday());
 }
 
 /// The same for the vocabulary-scale cases (a request line of 256,512 logits), which the debug
@@ -146,7 +148,7 @@ fn the_protocol_gives_the_verdicts_of_the_reference_in_process() {
 #[test]
 #[ignore = "vocabulary scale: run by .ci/run with --ignored"]
 fn the_protocol_gives_the_verdicts_of_the_reference_at_vocabulary_scale() {
-    protocol_verdicts_match_in_process(crate::common::vocabulary_spec());
+    protocol_verdicts_match_in_process(crate::plan::vocabulary());
 }
 
 /// Each run has its own request id, so an implementation that answers one request twice cannot

@@ -14,6 +14,7 @@ mod identities;
 mod misbehaving;
 mod mutants;
 mod oracle;
+mod plan;
 mod properties;
 mod random;
 mod reliability;

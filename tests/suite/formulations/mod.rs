@@ -12,15 +12,12 @@
 mod forms;
 mod random;
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::common::{everyday_spec, vocabulary_spec};
+use crate::plan::{self, Prepared};
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use cross_entropy_spec::conformance::{Implementation, Status, run_suite};
+use cross_entropy_spec::conformance::{Implementation, Judgement, Status, glob_match};
 use cross_entropy_spec::eval::Reference;
-use cross_entropy_spec::spec::Spec;
 use cross_entropy_spec::tensor::Tensor;
 use cross_entropy_spec::vocab::{Dtype, Op};
 
@@ -36,22 +33,29 @@ struct Formulation {
     answered: AtomicUsize,
 }
 
+impl Formulation {
+    /// The formulation's reply where it applies (its value, the reference's gradient); `None`
+    /// where it leaves the request to the reference.
+    fn reply(&self, request: &Request) -> Option<Reply> {
+        let output = (self.answer)(request)?;
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        let grad_input = match (request.grad, Reference.evaluate(request)) {
+            (false, _) => None,
+            (true, Reply::Output { grad_input, .. }) => grad_input,
+            (true, error) => return Some(error),
+        };
+        Some(Reply::Output { output, grad_input })
+    }
+}
+
 impl Implementation for Formulation {
     fn name(&self) -> String {
         self.name.into()
     }
 
     fn evaluate(&mut self, request: &Request) -> Reply {
-        let Some(output) = (self.answer)(request) else {
-            return Reference.evaluate(request);
-        };
-        self.answered.fetch_add(1, Ordering::Relaxed);
-        let grad_input = match (request.grad, Reference.evaluate(request)) {
-            (false, _) => None,
-            (true, Reply::Output { grad_input, .. }) => grad_input,
-            (true, error) => return error,
-        };
-        Reply::Output { output, grad_input }
+        self.reply(request)
+            .unwrap_or_else(|| Reference.evaluate(request))
     }
 }
 
@@ -70,43 +74,34 @@ fn formulation(
     }
 }
 
-/// One judged run: its request id, status and how many times its allowance it is off.
+/// One judged run: its request id, status, how many times its allowance it is off, and the
+/// judgement (printed only for a run that fails).
 struct Judged {
     run: String,
     status: Status,
     ratio: f64,
-    detail: String,
+    judgement: Judgement,
 }
 
-/// Whether the reference passes each run of the cases `glob` selects in `spec`, computed once
-/// per spec and glob.
-fn reference_passes(spec: &'static Spec, glob: &'static str) -> Vec<bool> {
-    static PASSES: Mutex<BTreeMap<(usize, &str), Vec<bool>>> = Mutex::new(BTreeMap::new());
-    let mut passes = PASSES.lock().unwrap_or_else(|e| e.into_inner());
-    (passes.entry((std::ptr::from_ref(spec) as usize, glob)))
-        .or_insert_with(|| {
-            let report = run_suite(spec, Some(glob), &mut Reference);
-            (report.runs.iter())
-                .map(|v| v.status == Status::Passed)
-                .collect()
-        })
-        .clone()
-}
-
-/// Every run of the formulation's cases in `spec` that the reference passes, judged: a run the
-/// reference fails is the spec's to report (`tests/spec_cases`), not a formulation's.
-fn judge(f: &mut Formulation, spec: &'static Spec) -> Vec<Judged> {
+/// Every run of the formulation's cases among `runs` that the reference passes, judged: a run
+/// the reference fails is the spec's to report (`tests/spec_cases`), not a formulation's. A run
+/// it leaves to the reference keeps the reference's verdict.
+fn judge(f: &mut Formulation, runs: &[Prepared]) -> Vec<Judged> {
     let mut judged = Vec::new();
     for glob in f.cases {
-        let report = run_suite(spec, Some(glob), f);
-        let passes = reference_passes(spec, glob);
-        assert_eq!(report.runs.len(), passes.len());
-        let kept = (report.runs.iter().zip(passes)).filter(|(_, passed)| *passed);
-        judged.extend(kept.map(|(v, _)| Judged {
-            run: format!("{}@{} {}", v.run.id, v.run.dtype, v.run.part.as_str()),
-            status: v.status,
-            ratio: v.judgement.ratio(),
-            detail: format!("{:?}", v.judgement),
+        let kept = (runs.iter()).filter(|p| glob_match(glob, &p.case.id) && p.reference_passes());
+        judged.extend(kept.map(|p| {
+            let request = p.request().expect("a run the reference passes was built");
+            let judgement = match f.reply(request) {
+                Some(reply) => p.judge(&reply).expect("a built run"),
+                None => p.reference.judgement.clone(),
+            };
+            Judged {
+                run: format!("{}@{} {}", p.run.id, p.run.dtype, p.run.part.as_str()),
+                status: judgement.status(),
+                ratio: judgement.ratio(),
+                judgement,
+            }
         }));
     }
     judged
@@ -114,7 +109,7 @@ fn judge(f: &mut Formulation, spec: &'static Spec) -> Vec<Judged> {
 
 /// [`judge`] on the cases of ordinary size, where every formulation has runs to answer.
 fn judge_everyday(f: &mut Formulation) -> Vec<Judged> {
-    let judged = judge(f, everyday_spec());
+    let judged = judge(f, plan::everyday());
     assert!(
         f.answered.load(Ordering::Relaxed) > 0,
         "{} answered nothing: the test would judge the reference",
@@ -208,12 +203,13 @@ fn careful_pass(judge: impl Fn(&mut Formulation) -> Vec<Judged>) {
         let failed: Vec<String> = (judged.iter())
             .filter(|j| j.status != Status::Passed)
             .map(|j| {
+                let detail = format!("{:?}", j.judgement);
                 format!(
                     "{} ({:?}, {:.3}x) {}",
                     j.run,
                     j.status,
                     j.ratio,
-                    &j.detail[..j.detail.len().min(3000)]
+                    &detail[..detail.len().min(3000)]
                 )
             })
             .collect();
@@ -241,7 +237,7 @@ fn every_careful_formulation_passes_every_run_of_its_cases() {
 #[test]
 #[ignore = "vocabulary scale: run by .ci/run with --ignored"]
 fn every_careful_formulation_passes_every_vocabulary_scale_run() {
-    careful_pass(|f| judge(f, vocabulary_spec()));
+    careful_pass(|f| judge(f, plan::vocabulary()));
 }
 
 #[test]

@@ -18,22 +18,10 @@ mod semantic;
 mod vjp;
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use std::collections::HashSet;
-use std::sync::OnceLock;
 
-use cross_entropy_spec::conformance::{
-    Implementation, Status, parts, request_for, run_case, run_suite,
-};
+use crate::plan;
+use cross_entropy_spec::conformance::{Implementation, Status};
 use cross_entropy_spec::eval::Reference;
-use cross_entropy_spec::spec::Case;
-use cross_entropy_spec::spec::Spec;
-use cross_entropy_spec::vocab::Dtype;
-
-/// The spec without its vocabulary-scale cases: every mutant is caught by ten allowances on
-/// the cases of ordinary size, and the debug build would spend most of `cargo test` on the rest.
-fn spec() -> &'static Spec {
-    crate::common::everyday_spec()
-}
 
 /// A mutant: its bug answers the requests it applies to (`Some`), the reference the rest.
 pub struct Mutant {
@@ -41,18 +29,14 @@ pub struct Mutant {
     pub bug: fn(&Request) -> Option<Reply>,
 }
 
-impl Implementation for Mutant {
-    fn name(&self) -> String {
-        self.name.into()
-    }
-
+impl Mutant {
+    /// The mutant's reply where its bug applies; `None` where it is the reference.
+    ///
     /// A value bug leaves the gradient alone: a request for both gets the buggy value with the
     /// reference's gradient (or the reference's error, where the backward raises), so gradient
     /// runs fail only for the gradient mutant.
-    fn evaluate(&mut self, request: &Request) -> Reply {
-        let Some(mut reply) = (self.bug)(request) else {
-            return Reference.evaluate(request);
-        };
+    fn reply(&self, request: &Request) -> Option<Reply> {
+        let mut reply = (self.bug)(request)?;
         if let Reply::Output {
             grad_input: grad @ None,
             ..
@@ -61,31 +45,22 @@ impl Implementation for Mutant {
         {
             match Reference.evaluate(request) {
                 Reply::Output { grad_input, .. } => *grad = grad_input,
-                error => return error,
+                error => return Some(error),
             }
         }
-        reply
+        Some(reply)
     }
 }
 
-/// The request ids of the runs the reference passes, made once for every mutant.
-fn passed_by_reference() -> &'static HashSet<String> {
-    static PASSED: OnceLock<HashSet<String>> = OnceLock::new();
-    PASSED.get_or_init(|| {
-        let report = run_suite(spec(), None, &mut Reference);
-        (report.runs.iter())
-            .filter(|v| v.status == Status::Passed)
-            .map(|v| v.run.request_id())
-            .collect()
-    })
-}
+impl Implementation for Mutant {
+    fn name(&self) -> String {
+        self.name.into()
+    }
 
-/// Whether the mutant's bug answers any request of the case in `dtype`. Where it does not, the
-/// mutant is the reference, so its verdicts are the reference's and need not be made again.
-fn touches(mutant: &Mutant, case: &Case, dtype: Dtype) -> bool {
-    (parts(case).iter())
-        .filter_map(|&part| request_for(case, dtype, part).ok())
-        .any(|request| (mutant.bug)(&request).is_some())
+    fn evaluate(&mut self, request: &Request) -> Reply {
+        self.reply(request)
+            .unwrap_or_else(|| Reference.evaluate(request))
+    }
 }
 
 /// One failed run and how many times its tolerance the mutant missed it by.
@@ -102,24 +77,25 @@ impl std::fmt::Display for Catch {
 }
 
 /// Every run a mutant fails and the reference passes, with how many times its allowance the
-/// verdict says it missed by.
+/// verdict says it missed by; on the spec without its vocabulary-scale cases
+/// ([`everyday_spec`]: every mutant is caught by ten allowances on the cases of ordinary size).
+/// A run its bug does not answer is the reference's, which passes it, and is not asked again.
+///
+/// [`everyday_spec`]: crate::common::everyday_spec
 fn catches(mutant: &mut Mutant) -> Vec<Catch> {
-    let spec = spec();
-    let passed = passed_by_reference();
     let mut found = Vec::new();
-    for case in &spec.cases {
-        let dtypes: Vec<Dtype> = (case.dtypes.iter().copied())
-            .filter(|&d| touches(mutant, case, d))
-            .collect();
-        for dtype in dtypes {
-            let failed = run_case(spec, case, dtype, mutant)
-                .into_iter()
-                .filter(|v| v.status == Status::Failed && passed.contains(&v.run.request_id()));
-            found.extend(failed.map(|v| Catch {
-                run: format!("{}@{} {}", v.run.id, v.run.dtype, v.run.part.as_str()),
-                at: v.run.at.to_string(),
-                factor: v.judgement.ratio(),
-            }));
+    for p in (plan::everyday().iter()).filter(|p| p.reference_passes()) {
+        let request = p.request().expect("a run the reference passes was built");
+        let Some(reply) = mutant.reply(request) else {
+            continue;
+        };
+        let judgement = p.judge(&reply).expect("a built run");
+        if judgement.status() == Status::Failed {
+            found.push(Catch {
+                run: format!("{}@{} {}", p.run.id, p.run.dtype, p.run.part.as_str()),
+                at: p.run.at.to_string(),
+                factor: judgement.ratio(),
+            });
         }
     }
     found
