@@ -27,7 +27,9 @@ pub use export::case_json;
 pub use protocol::{Reply, Request};
 pub use report::{Counts, GradeCounts, Replay, Report};
 pub use run::{Expected, Part, Run, expected_for, find_run, parts, request_for};
-pub use runner::{glob_match, run_case, run_suite, run_suite_parallel, run_suite_until};
+pub use runner::{
+    glob_match, judge_prepared, prepare, run_case, run_suite, run_suite_parallel, run_suite_until,
+};
 pub use subprocess::{MAX_REPLY_LINE, Subprocess};
 pub use verdict::{Grade, Judgement, Status, Verdict, judge};
 

@@ -34,32 +34,42 @@ fn run_part(
     implementation: &mut dyn Implementation,
 ) -> Verdict {
     let run = Run::new(case, dtype, part);
-    let source = case.source.clone();
-    let prepared: Result<(Request, Expected), String> = request_for(case, dtype, part)
+    let prepared = prepare(spec, case, dtype, part);
+    judge_prepared(run, case.source.clone(), &prepared, implementation)
+}
+
+/// What a run sends and what it expects back, or why the spec cannot build it (an unjudgeable
+/// run). Tests that judge many implementations on one run prepare it once.
+pub fn prepare(
+    spec: &Spec,
+    case: &Case,
+    dtype: Dtype,
+    part: Part,
+) -> Result<(Request, Expected), String> {
+    request_for(case, dtype, part)
         .map_err(|why| format!("the case could not be built: {why}"))
         .and_then(|request| {
             let expected = expected_for(spec, case, dtype, part, &request)?;
             Ok((request, expected))
-        });
-    judge_prepared(run, source, prepared, implementation)
+        })
 }
 
 /// Asks `implementation` a prepared request and judges the reply against what it expects; a
-/// request that could not be prepared is an unjudgeable run. One place for the fixed suite and
-/// the random mode alike.
-pub(super) fn judge_prepared(
+/// request that could not be prepared is an unjudgeable run. One place for the fixed suite, the
+/// random mode and the tests that judge wrong implementations.
+pub fn judge_prepared(
     run: Run,
     source: Option<String>,
-    prepared: Result<(Request, Expected), String>,
+    prepared: &Result<(Request, Expected), String>,
     implementation: &mut dyn Implementation,
 ) -> Verdict {
     match prepared {
-        Err(why) => Verdict::new(run, source, Judgement::Unjudgeable(why), None),
+        Err(why) => Verdict::new(run, source, Judgement::Unjudgeable(why.clone()), None),
         Ok((request, expected)) => {
-            let reply = implementation.evaluate(&request);
-            let judgement = judge(&expected, run.dtype, &request, &reply);
+            let reply = implementation.evaluate(request);
+            let judgement = judge(expected, run.dtype, request, &reply);
             // The reply is reduced to what the report shows as soon as it is judged.
-            let evidence = Evidence::new(request, expected, &reply);
+            let evidence = Evidence::new(request.clone(), expected.clone(), &reply);
             drop(reply);
             Verdict::new(run, source, judgement, Some(evidence))
         }

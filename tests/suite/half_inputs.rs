@@ -22,7 +22,11 @@ fn every_dtype_of_a_half_case_holds_the_same_inputs() {
                 let want = widest[role].to_f64_vec();
                 let got = t.to_f64_vec();
                 let differ = (got.iter().zip(&want)).filter(|(g, w)| g != w).count();
-                assert_eq!(differ, 0, "{}@{dtype}: {differ} values of {role:?} differ", case.id);
+                assert_eq!(
+                    differ, 0,
+                    "{}@{dtype}: {differ} values of {role:?} differ",
+                    case.id
+                );
                 compared += 1;
             }
         }

@@ -7,10 +7,9 @@
 use std::sync::OnceLock;
 
 use cross_entropy_spec::conformance::protocol::{Reply, Request};
-use cross_entropy_spec::conformance::verdict::Evidence;
 use cross_entropy_spec::conformance::{
-    Expected, Implementation, Judgement, Run, Status, Verdict, expected_for, judge, parts,
-    request_for,
+    Expected, Implementation, Judgement, Run, Status, Verdict, judge, judge_prepared, parts,
+    prepare,
 };
 use cross_entropy_spec::eval::Reference;
 use cross_entropy_spec::spec::{Case, Spec};
@@ -47,49 +46,21 @@ impl Prepared {
 
     /// The verdict `run_suite` gives `implementation` on this run.
     pub fn verdict(&self, implementation: &mut dyn Implementation) -> Verdict {
-        verdict(self.case, &self.run, &self.prepared, implementation)
-    }
-}
-
-/// What the runner does with a prepared run: asks the implementation and judges its reply
-/// (`judge`), keeping the evidence of a run that does not pass.
-fn verdict(
-    case: &Case,
-    run: &Run,
-    prepared: &Result<(Request, Expected), String>,
-    implementation: &mut dyn Implementation,
-) -> Verdict {
-    let source = case.source.clone();
-    match prepared {
-        Err(why) => Verdict::new(
-            run.clone(),
-            source,
-            Judgement::Unjudgeable(why.clone()),
-            None,
-        ),
-        Ok((request, expected)) => {
-            let reply = implementation.evaluate(request);
-            let judgement = judge(expected, run.dtype, request, &reply);
-            let evidence = Evidence::new(request.clone(), expected.clone(), &reply);
-            Verdict::new(run.clone(), source, judgement, Some(evidence))
-        }
+        let source = self.case.source.clone();
+        judge_prepared(self.run.clone(), source, &self.prepared, implementation)
     }
 }
 
 /// Every run of `spec`, in report order, prepared and judged with the reference.
-fn prepare(spec: &'static Spec) -> Vec<Prepared> {
+fn prepare_all(spec: &'static Spec) -> Vec<Prepared> {
     let mut out = Vec::new();
     for case in &spec.cases {
         for &dtype in &case.dtypes {
             for &part in parts(case) {
-                let prepared = request_for(case, dtype, part)
-                    .map_err(|why| format!("the case could not be built: {why}"))
-                    .and_then(|request| {
-                        let expected = expected_for(spec, case, dtype, part, &request)?;
-                        Ok((request, expected))
-                    });
+                let prepared = prepare(spec, case, dtype, part);
                 let run = Run::new(case, dtype, part);
-                let reference = verdict(case, &run, &prepared, &mut Reference);
+                let source = case.source.clone();
+                let reference = judge_prepared(run.clone(), source, &prepared, &mut Reference);
                 out.push(Prepared {
                     case,
                     run,
@@ -105,11 +76,11 @@ fn prepare(spec: &'static Spec) -> Vec<Prepared> {
 /// The everyday spec's runs ([`everyday_spec`]), prepared once.
 pub fn everyday() -> &'static [Prepared] {
     static RUNS: OnceLock<Vec<Prepared>> = OnceLock::new();
-    RUNS.get_or_init(|| prepare(everyday_spec()))
+    RUNS.get_or_init(|| prepare_all(everyday_spec()))
 }
 
 /// The vocabulary-scale runs ([`vocabulary_spec`]), prepared once (by the ignored tests).
 pub fn vocabulary() -> &'static [Prepared] {
     static RUNS: OnceLock<Vec<Prepared>> = OnceLock::new();
-    RUNS.get_or_init(|| prepare(vocabulary_spec()))
+    RUNS.get_or_init(|| prepare_all(vocabulary_spec()))
 }

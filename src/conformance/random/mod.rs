@@ -137,7 +137,7 @@ pub fn run_drawn(
             Ok((request, expected))
         });
     let source = Some("drawn by check --random; exact value from the crate's oracle".into());
-    judge_prepared(run, source, prepared, implementation)
+    judge_prepared(run, source, &prepared, implementation)
 }
 
 fn reference_passes(spec: &Spec, drawn: &Drawn, id: &str, part: Part) -> bool {
