@@ -284,3 +284,67 @@ fn a_random_rule_with_an_unknown_op_or_condition_is_refused() {
         assert!(Expectations::parse(&text).is_err(), "{text}");
     }
 }
+
+/// The reference, with every softmax probability along a dimension that is not the input's last
+/// moved by a relative 10⁻⁴ (with `everywhere`, along every dimension): what a row sum taken
+/// in sequence does to PyTorch's softmax along an inner dimension, made large enough to fail.
+struct SkewedInnerDims {
+    everywhere: bool,
+}
+
+impl Implementation for SkewedInnerDims {
+    fn name(&self) -> String {
+        "skews softmax along inner dimensions".into()
+    }
+    fn evaluate(&mut self, request: &Request) -> Reply {
+        let rank = request.tensors[&Role::Input].shape().len().max(1) as i64;
+        let dim = request.attrs.dim.unwrap_or(0).rem_euclid(rank);
+        let skew = request.op == Op::Softmax && (self.everywhere || dim + 1 < rank);
+        match Reference.evaluate(request) {
+            Reply::Output { output, grad_input } if skew => {
+                let data: Vec<f64> = (output.to_f64_vec().into_iter())
+                    .map(|v| v * (1.0 + 1e-4))
+                    .collect();
+                let output = cross_entropy_spec::tensor::Tensor::from_f64(
+                    output.dtype(),
+                    output.shape(),
+                    &data,
+                )
+                .unwrap();
+                Reply::Output { output, grad_input }
+            }
+            other => other,
+        }
+    }
+}
+
+const INNER_DIM_RULE: &str = r#"
+[[random]]
+op = "softmax"
+when = "not_last_dim"
+reason = "sums a row along an inner dimension in sequence"
+"#;
+
+/// `not_last_dim` absorbs a softmax that is off only along inner dimensions, and leaves a
+/// failure along the last dimension a failure.
+#[test]
+fn a_not_last_dim_rule_absorbs_only_sums_along_inner_dimensions() {
+    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+    let rules = Expectations::parse(INNER_DIM_RULE).unwrap().random;
+    let opts = Options {
+        shrink: 0,
+        ..options(&[Op::Softmax], 300, 11)
+    };
+    let never = &|| false;
+    let mut inner = SkewedInnerDims { everywhere: false };
+    let o = run_random_expecting(spec, &opts, &rules, &mut inner, never);
+    let c = o.report.counts();
+    assert!(c.expected_failures > 0, "nothing skewed: {c}");
+    assert_eq!((c.failed, o.absorbed), (0, vec![c.expected_failures]));
+
+    let mut every = SkewedInnerDims { everywhere: true };
+    let o = run_random_expecting(spec, &opts, &rules, &mut every, never);
+    let all = o.report.counts();
+    assert!(all.failed > 0, "{all}");
+    assert_eq!(all.expected_failures, c.expected_failures, "{all}");
+}

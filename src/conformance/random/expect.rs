@@ -43,18 +43,28 @@ pub enum Condition {
     /// accumulated in a few lanes left to right, not pairwise, whose error grows with the row
     /// faster than the `⌈log2 C⌉` of chapter 12.
     LongRow,
+    /// softmax, log_softmax or cross_entropy summing along a dimension that is not the input's
+    /// last (softmax's `dim`, cross-entropy's class dimension of an input with more after it):
+    /// a row sum accumulated one term after another per position of the dimensions after it,
+    /// whose error grows with the row as `C`, not `⌈log2 C⌉`.
+    NotLastDim,
 }
 
 /// How many classes make a [`Condition::LongRow`].
 pub const LONG_ROW: usize = 16_384;
 
 impl Condition {
-    pub const ALL: [Condition; 2] = [Condition::ExactBelowNormal, Condition::LongRow];
+    pub const ALL: [Condition; 3] = [
+        Condition::ExactBelowNormal,
+        Condition::LongRow,
+        Condition::NotLastDim,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Condition::ExactBelowNormal => "exact_below_normal",
             Condition::LongRow => "long_row",
+            Condition::NotLastDim => "not_last_dim",
         }
     }
 
@@ -67,13 +77,25 @@ impl Condition {
         match self {
             Condition::ExactBelowNormal => exact.abs() < smallest_normal(drawn.dtype),
             Condition::LongRow => classes(drawn).is_some_and(|c| c >= LONG_ROW),
+            Condition::NotLastDim => summed_dim(drawn).is_some_and(|d| d + 1 < rank(drawn)),
         }
     }
 }
 
-/// The length of the rows an op sums over: softmax's and log_softmax's `dim`, cross-entropy's
-/// class dimension (the second of a batch, the only one of a single sample).
+/// The input's rank, a 0-d input counting as one element along one dimension.
+fn rank(drawn: &Drawn) -> usize {
+    drawn.input().shape.len().max(1)
+}
+
+/// The length of the rows an op sums over (see [`summed_dim`]).
 fn classes(drawn: &Drawn) -> Option<usize> {
+    let shape = &drawn.input().shape;
+    summed_dim(drawn).and_then(|d| shape.get(d).copied())
+}
+
+/// The dimension an op sums its rows along: softmax's and log_softmax's `dim`, cross-entropy's
+/// class dimension (the second of a batch, the only one of a single sample).
+fn summed_dim(drawn: &Drawn) -> Option<usize> {
     let shape = &drawn.input().shape;
     let dim = match drawn.op {
         Op::Softmax | Op::LogSoftmax => {
@@ -84,7 +106,7 @@ fn classes(drawn: &Drawn) -> Option<usize> {
         Op::CrossEntropy => 0,
         _ => return None,
     };
-    shape.get(dim).copied()
+    Some(dim)
 }
 
 fn smallest_normal(dtype: Dtype) -> f64 {
