@@ -24,6 +24,7 @@ use num_traits::{Float, One, Zero};
 use super::real::Real;
 use super::reduce::{sum, sum_by};
 use super::softmax::{row_max, sigmoid_scalar};
+use super::wider;
 
 /// The probabilities of one row of logits in [`Real::Wide`], `p_c = e_c / Σ_j e_j` with
 /// `e_c = exp(x_c - m)`, `m` the row's maximum, and that sum (at least 1; below 2 exactly when
@@ -243,6 +244,15 @@ fn logits_grad_loops<T: Real>(
                 .for_each(|((o, &v), &w)| *o = T::from_wide(v * w.to_wide() / n)),
             None => (out.iter_mut().zip(&*v)).for_each(|(o, &v)| *o = T::from_wide(v / n)),
         }
+        if T::REFINES {
+            let at = |s: Option<&[T]>, j| s.map(|s| s[lo + j]);
+            for (j, o) in out.iter_mut().enumerate() {
+                let args = (x[j], y[j], at(pw, j), at(w, j));
+                if refine_logits(*o, args, n) {
+                    *o = wider::logits_grad(args.0, args.1, args.2, args.3, Real::to_f64(n));
+                }
+            }
+        }
     }
     // A non-finite argument: PyTorch's formula in `T`, whose NaNs and infinities it keeps.
     let finite = |s: &[T]| s.iter().fold(true, |ok, v| ok & v.is_finite()); // no early exit
@@ -283,6 +293,42 @@ fn from_sigmoid<W: Real>(x: W, y: W, pw: Option<W>, e: W) -> W {
     } else {
         plain
     }
+}
+
+/// Whether a float64 element of BCE-with-logits' gradient, `value`, is recomputed in
+/// double-double (`wider`): its subtraction, the one [`from_sigmoid`] evaluates, weighed and
+/// divided as the value is, still cancels. The exponential is made again only for a value in
+/// the bound's domain.
+fn refine_logits<T: Real>(
+    value: T,
+    (x, y, pw, w): (T, T, Option<T>, Option<T>),
+    n: T::Wide,
+) -> bool {
+    let value = Real::to_f64(value);
+    if !wider::refines::<T>(value, f64::INFINITY, 0) {
+        return false;
+    }
+    let (x, y, one) = (x.to_wide(), y.to_wide(), T::Wide::one());
+    let e = (-x.abs()).exp();
+    let s = if x >= T::Wide::zero() { one } else { e } / (one + e);
+    let (k, py) = match pw.map(T::to_wide) {
+        Some(p) => ((one - y) + p * y, p * y),
+        None => (one, y),
+    };
+    let plain = (s * k, py);
+    let rearranged = ((one - y) * s, py * (e * s));
+    let cancels = (s * k).abs() + py.abs() > T::Wide::from_f64(CANCELS) * (s * k - py).abs();
+    let (a, b) = if x >= T::Wide::zero() && cancels {
+        rearranged
+    } else {
+        plain
+    };
+    let scale = Real::to_f64(w.map_or(one, T::to_wide) / n).abs();
+    wider::refines::<T>(
+        value,
+        (Real::to_f64(a).abs() + Real::to_f64(b).abs()) * scale,
+        0,
+    )
 }
 
 /// PyTorch's formula in `T`, for non-finite arguments (its `1 + (pw - 1)·y` as `(1 - y) + pw·y`,
@@ -416,8 +462,10 @@ mod tests {
         // Non-finite arguments keep PyTorch's formula: pw = inf at y = 1 is inf - inf = NaN.
         assert!(logits_grad(0.0f64, 1.0, Some(f64::INFINITY)).is_nan());
         assert_eq!(logits_grad(f64::INFINITY, 0.25, None), 0.75);
-        // A chunk longer than a block, weighed and divided: w·(σ(x) - y)/n, element by element.
-        let x: Vec<f64> = (0..1200).map(|i| (i as f64 - 600.0) / 50.0).collect();
+        // A chunk longer than a block, weighed and divided: w·(σ(x) - y)/n, element by element
+        // (in float32: in float64 a weighed value and the unweighed one may fall either side of
+        // the 1/16 above which `wider` recomputes a cancelling element).
+        let x: Vec<f32> = (0..1200).map(|i| (i as f32 - 600.0) / 50.0).collect();
         let (y, w) = (vec![0.25; 1200], vec![2.0; 1200]);
         let mut out = vec![0.0; 1200];
         logits_grad_chunk((&x, &y), None, Some(&w), 4.0, &mut out);

@@ -11,7 +11,6 @@
 //! (`0 - NaN·0`). The derivations are in `spec/10-gradients.md`.
 
 use ndarray::{ArrayD, Axis};
-use num_traits::Zero;
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cancel::{dominant_fix, logits_grad_chunk, probs_wide};
@@ -24,6 +23,7 @@ use super::reduce::{Reduction, array_from, sum, sum_by};
 use super::rows::{Rows, collect_chunked, flat};
 use super::softmax::{sigmoid_scalar, softmax_row};
 use super::vjp::{Upstream, along_with, loss_shape, per_loss};
+use super::wider;
 use crate::error::{ErrorKind, LossError};
 use rayon::prelude::*;
 
@@ -91,7 +91,8 @@ pub fn log_softmax_vjp<T: Real>(
     // Row by row: no log_softmax tensor is kept.
     along_with(x, dim, up, |row, u, out| {
         let u_at = |i: usize| u.map_or(T::one(), |u| u[i]).to_wide();
-        log_softmax_backward(row, u_at, None, out); // Σ u summed there
+        let u_wider = |i: usize| u.map_or(T::one(), |u| u[i]).to_wider();
+        log_softmax_backward(row, (u_at, u_wider), None, out); // Σ u summed there
     })
 }
 
@@ -190,15 +191,19 @@ fn index_loss_shape<'a>(input: &ArrayD<impl Sized>, target: &'a ArrayD<i64>) -> 
 
 /// log_softmax's backward on one row of logits: `∂/∂x = g - exp(lp)·Σ g`, given
 /// `g_c = ∂L/∂lp_c` as a function of `c` (no per-row vector) and `Σ g` if the caller knows it
-/// without summing (see [`one_hot_total`]); rearranged where it cancels (`cancel`).
+/// without summing (see [`one_hot_total`]); rearranged where it cancels (`cancel`). `g` is given
+/// in [`Real::Wide`] and, for a float64 row with an element that still cancels there, in
+/// [`Real::Wider`], where that row is recomputed (`wider`).
 fn log_softmax_backward<T: Real>(
     row: &[T],
-    g: impl Fn(usize) -> T::Wide + Sync,
-    total: Option<T::Wide>,
+    g: Cotangent<impl Fn(usize) -> T::Wide + Sync, impl Fn(usize) -> T::Wider + Sync>,
+    total: Option<(T::Wide, T::Wider)>,
     out: &mut [T],
 ) {
     let one_hot = total.is_some();
-    let total = total.unwrap_or_else(|| sum_by(out.len(), &g));
+    let (g, g_wider) = g;
+    let total_wider = total.map(|t| t.1);
+    let total = total.map_or_else(|| sum_by(out.len(), &g), |t| t.0);
     let (p, norm) = probs_wide(row, out);
     // A class above 1/2 makes `Σ exp(x - m)` (the maximum's term is 1) less than 2: only then
     // is there one.
@@ -212,7 +217,20 @@ fn log_softmax_backward<T: Real>(
     if let Some((d, value)) = fix {
         out[d] = T::from_wide(value);
     }
+    // Only a value in the bound's domain is looked at again (one comparison each; most rows
+    // of a 'mean' have none).
+    let cancels = |c: usize| {
+        let (a, b) = (Real::to_f64(g(c)), Real::to_f64(p[c] * total));
+        wider::refines::<T>(a - b, a.abs() + b.abs(), row.len())
+    };
+    if T::REFINES && (0..out.len()).any(|c| wider::in_domain(out[c]) && cancels(c)) {
+        wider::log_softmax_backward(row, g_wider, total_wider, out);
+    }
 }
+
+/// `∂L/∂lp_c` of one row, in [`Real::Wide`] and in [`Real::Wider`]: the same formula, made by
+/// one generic function instantiated at each.
+type Cotangent<G, H> = (G, H);
 
 /// `Σ g` when `g` is zero but at the target: the pairwise sum adds the zeros exactly and starts
 /// from `+0`, so it is `+0 + g_t` (a `-0` at the target sums to `+0`), without the `C` additions.
@@ -277,19 +295,55 @@ fn index_grad<T: Real>(
     check_unbatched_target(input.shape(), target.shape())?;
     up.check(&loss_shape(opts.reduction, index_loss_shape(input, target)))?;
     let (classes, d, eps) = (terms.layout.classes, terms.total_weight, terms.eps);
-    // The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t·u_n/D at the target and
-    // -(ε/C)·w_c·u_n/D at every class c (the smooth term only exists when smoothing applies).
-    let (keep, spread) = T::Wide::smoothing_weights(eps.unwrap_or(0.0), classes);
     let w = terms.weight.as_deref();
     let rows = Rows::blocks(input, terms.layout.class_dim);
     rows.fill(input.shape(), |r, row, out| {
         // ∂L/∂lp in [`Real::Wide`], rounded only in the end (`log_softmax_backward`).
-        let (u, d, zero) = (up.at(r).to_wide(), d.to_wide(), T::Wide::zero());
-        let nll_g = -per_loss(opts.reduction, keep * u, d);
-        let smooth_g = eps.map(|_| -per_loss(opts.reduction, spread * u, d));
-        let t = terms.targets[r];
-        let w_at = |c| weight_of(w, c).to_wide();
-        let g = |c| match t {
+        let row_g = IndexRow {
+            reduction: opts.reduction,
+            u: up.at(r),
+            d,
+            eps,
+            classes,
+            target: terms.targets[r],
+            weight: w,
+        };
+        let (g, total) = row_g.cotangent(T::to_wide);
+        let (g_wider, total_wider) = row_g.cotangent(T::to_wider);
+        let total = total.zip(total_wider);
+        log_softmax_backward(row, (g, g_wider), total, out);
+    })
+}
+
+/// What `∂L/∂lp` of one index-target row is made from.
+struct IndexRow<'a, T> {
+    reduction: Reduction,
+    /// The row's upstream gradient `u_n`.
+    u: T,
+    /// `D`, the 'mean' denominator.
+    d: T,
+    eps: Option<f64>,
+    classes: usize,
+    target: Option<usize>,
+    weight: Option<&'a [T]>,
+}
+
+impl<T: Real> IndexRow<'_, T> {
+    /// `∂L/∂lp_c` in `W` (the inputs converted exactly by `to`), and `Σ g` when it is one-hot.
+    ///
+    /// The loss is (1-ε)·nll + (ε/C)·smooth, so ∂L/∂lp is -(1-ε)·w_t·u_n/D at the target and
+    /// -(ε/C)·w_c·u_n/D at every class c (the smooth term only exists when smoothing applies).
+    fn cotangent<W: Real>(
+        &self,
+        to: impl Fn(T) -> W + Sync + Copy,
+    ) -> (impl Fn(usize) -> W + Sync, Option<W>) {
+        let (keep, spread) = W::smoothing_weights(self.eps.unwrap_or(0.0), self.classes);
+        let (u, d, zero) = (to(self.u), to(self.d), W::zero());
+        let nll_g = -per_loss(self.reduction, keep * u, d);
+        let smooth_g = self.eps.map(|_| -per_loss(self.reduction, spread * u, d));
+        let (t, w) = (self.target, self.weight);
+        let w_at = move |c| to(weight_of(w, c));
+        let g = move |c| match t {
             None => zero,
             Some(t) => {
                 let smooth = smooth_g.map_or(zero, |s| w_at(c) * s);
@@ -304,8 +358,8 @@ fn index_grad<T: Real>(
             None => Some(one_hot_total(t.map(&g))),
             Some(_) => None,
         };
-        log_softmax_backward(row, g, total, out);
-    })
+        (g, total)
+    }
 }
 
 fn prob_grad<T: Real>(
@@ -316,18 +370,31 @@ fn prob_grad<T: Real>(
 ) -> Result<ArrayD<T>, LossError> {
     let terms = prob_setup(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, &terms.out_shape))?;
-    let smoothed = smoothed_target::<T::Wide>(terms.eps, terms.classes);
     let (cd, w) = (terms.class_dim, terms.weight.as_deref());
     let (x, q) = (Rows::blocks(input, cd), Rows::new(target, cd));
-    // l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = u_n/rows for 'mean'.
-    // In [`Real::Wide`], rounded only in the end (`log_softmax_backward`).
-    let rows = from_count::<T::Wide>(x.count);
+    let (rows, eps, classes) = (x.count, terms.eps, terms.classes);
     x.fill(input.shape(), |r, row, out| {
-        let g = -per_loss(opts.reduction, up.at(r).to_wide(), rows);
         let q = q.row(r);
-        let g_at = |c| g * weight_of(w, c).to_wide() * smoothed(q[c].to_wide());
-        log_softmax_backward(row, g_at, None, out);
+        let u = up.at(r);
+        // In [`Real::Wide`], rounded only in the end (`log_softmax_backward`).
+        let g = prob_cotangent(T::to_wide, (opts.reduction, u, rows), (eps, classes), w, q);
+        let g_wider = prob_cotangent(T::to_wider, (opts.reduction, u, rows), (eps, classes), w, q);
+        log_softmax_backward(row, (g, g_wider), None, out);
     })
+}
+
+/// `∂L/∂lp_c` of one probability-target row in `W` (the inputs converted exactly by `to`):
+/// l_n = -Σ_c w_c·q'_c·lp_c, so ∂L/∂lp_c = -g·w_c·q'_c with g = u_n/rows for 'mean'.
+fn prob_cotangent<'a, T: Real, W: Real>(
+    to: impl Fn(T) -> W + Sync + Copy + 'a,
+    (reduction, u, rows): (Reduction, T, usize),
+    (eps, classes): (Option<f64>, usize),
+    w: Option<&'a [T]>,
+    q: &'a [T],
+) -> impl Fn(usize) -> W + Sync + 'a {
+    let g = -per_loss(reduction, to(u), from_count::<W>(rows));
+    let smoothed = smoothed_target::<W>(eps, classes);
+    move |c| g * to(weight_of(w, c)) * smoothed(to(q[c]))
 }
 
 /// Multiplies by the broadcast weight, then divides by `numel` for 'mean': the tail of

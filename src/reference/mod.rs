@@ -12,6 +12,7 @@
 //! - [`mod@vjp`] — the upstream gradient of a vector–Jacobian product, and the products with
 //!   respect to the target and the class weight where PyTorch differentiates them.
 //! - `cancel` — the gradients rearranged where PyTorch's formula cancels.
+//! - `wider` — the float64 elements that still cancel, recomputed in double-double.
 //! - [`mod@reduce`] — the `reduction` option and the pairwise sum every reduction uses.
 //! - [`mod@real`] — the `f32`/`f64` abstraction.
 //!
@@ -35,6 +36,7 @@ mod rows;
 pub(crate) mod shape;
 pub mod softmax;
 pub mod vjp;
+mod wider;
 
 pub use binary::{
     BceOptions, BceWithLogitsOptions, binary_cross_entropy, binary_cross_entropy_with_logits,

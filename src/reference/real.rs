@@ -55,6 +55,23 @@ pub trait Real:
     /// the float64 value behind [`Real::exp_of`] (a few float64 ulps from exact), as a vector
     /// loop.
     fn exp_wide_of(out: &mut [Self::Wide], x: &[Self]);
+    /// The type the few elements that still cancel in [`Real::Wide`] are recomputed in
+    /// (`src/reference/wider.rs`), where [`Real::REFINES`]: double-double for f64.
+    type Wider: Real;
+    /// Whether any element is recomputed in [`Real::Wider`]: for f64 only. f32's
+    /// [`Real::Wide`] (f64) already leaves its gradients within an ulp of exact, and the
+    /// oracle's type is the double-double itself.
+    const REFINES: bool = false;
+    /// Exact widening to [`Real::Wider`].
+    fn to_wider(self) -> Self::Wider;
+    /// Round-to-nearest from [`Real::Wider`].
+    fn from_wider(w: Self::Wider) -> Self;
+    /// `exp` as `src/reference/wider.rs` makes it in this type: the type's own, but for the
+    /// double-double a faster one good to about 2^-89, ample for a float64 result (the oracle's
+    /// own values keep the full one).
+    fn exp_refine(self) -> Self {
+        self.exp()
+    }
 }
 
 impl Real for f32 {
@@ -95,6 +112,13 @@ impl Real for f32 {
         let beyond = out.iter_mut().zip(x).filter(|(_, x)| x.abs() > 150.0);
         beyond.for_each(|(o, &x)| *o = f64::from(x).exp());
     }
+    type Wider = f64;
+    fn to_wider(self) -> f64 {
+        f64::from(self)
+    }
+    fn from_wider(w: f64) -> f32 {
+        w as f32
+    }
 }
 
 impl Real for f64 {
@@ -130,6 +154,14 @@ impl Real for f64 {
     #[inline(always)]
     fn exp_wide_of(out: &mut [f64], x: &[Self]) {
         out.iter_mut().zip(x).for_each(|(o, &x)| *o = x.exp());
+    }
+    type Wider = crate::oracle::dd::Dd;
+    const REFINES: bool = true;
+    fn to_wider(self) -> Self::Wider {
+        crate::oracle::dd::Dd::new(self)
+    }
+    fn from_wider(w: Self::Wider) -> f64 {
+        w.to_f64()
     }
 }
 
