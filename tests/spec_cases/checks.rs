@@ -75,7 +75,7 @@ fn cross_checks(
             tol: identity.clone(),
             signed_zeros: false,
             roundoff: None,
-            yields_to: None,
+            yields_to_exact: false,
         };
         let c = compare(other, &claim, dtype);
         match c.passed() {

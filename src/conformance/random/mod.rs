@@ -99,7 +99,7 @@ pub fn expected(spec: &Spec, request: &Request, part: Part) -> Result<Expected, 
         tol,
         signed_zeros: false,
         roundoff: Some(allowance(request, part)?),
-        yields_to: None,
+        yields_to_exact: false,
     }]))
 }
 

@@ -285,7 +285,7 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
         want,
         select,
         tol,
-        yields_to,
+        yields_to_exact,
         ..
     }) = claims.get(index)
     else {
@@ -300,7 +300,7 @@ fn mismatch(e: &Evidence, index: usize, c: &Comparison) -> String {
         repro::keyword_args(&e.request.attrs).join(", "),
         source.describe()
     );
-    if yields_to.is_some() {
+    if *yields_to_exact {
         let _ = writeln!(
             out,
             "(an element the exact claim admits, or at least as close to exact as this one, passes it)"
