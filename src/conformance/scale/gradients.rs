@@ -285,19 +285,21 @@ fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
             let q_lanes = class_lanes(&q);
             let classes = lanes.first().map_or(0, |l| l.len());
             let mut per_class = vec![0.0; classes];
-            let mut per_element = Vec::with_capacity(x.len());
-            for (n, (lane, q)) in lanes.into_iter().zip(&q_lanes).enumerate() {
-                let Some(lane) = Lane::of(lane) else {
-                    per_element.extend(std::iter::repeat_n(0.0, classes));
-                    continue;
-                };
+            // The target's elements in the product's (row-major) order: a K-dim input's class
+            // slices are strided, so each is written through its own lane.
+            let mut per_element = ArrayD::<f64>::zeros(x.raw_dim());
+            let cd = class_dim(x.ndim().max(1));
+            let slots = per_element.lanes_mut(Axis(cd)).into_iter();
+            for (n, ((lane, q), mut slot)) in lanes.into_iter().zip(&q_lanes).zip(slots).enumerate()
+            {
+                let Some(lane) = Lane::of(lane) else { continue };
                 for (j, total) in per_class.iter_mut().enumerate() {
                     let w = class_weight(weight.as_ref(), j);
                     let lp = lane.log_p(j).abs();
                     match call.vjp.wrt {
                         Role::Target => {
                             let size = c * u_at(n) * (1.0 - eps) * w.abs();
-                            per_element.push(size * (lane.log_p_scale(j) + 4.0 * lp));
+                            slot[j] = size * (lane.log_p_scale(j) + 4.0 * lp);
                         }
                         _ => {
                             let q = ((1.0 - eps) * q[j] + eps / classes as f64).abs();
@@ -309,7 +311,7 @@ fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
                 }
             }
             match call.vjp.wrt {
-                Role::Target => per_element,
+                Role::Target => per_element.iter().copied().collect(),
                 _ => per_class,
             }
         }

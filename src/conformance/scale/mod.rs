@@ -260,6 +260,34 @@ mod tests {
         );
     }
 
+    /// A K-dim input's class slices are strided: the target product's scales follow the
+    /// product's row-major order (`check --random`, seed 7, call 13084: the scale of `-35.9`
+    /// was another element's before), and each holds the product's own `3|g|`.
+    #[test]
+    fn a_k_dim_target_product_is_scaled_in_its_own_order() {
+        let f = |shape: &[usize], v: &[f64]| Tensor::from_f64(Dtype::Float32, shape, v).unwrap();
+        let request = Request {
+            id: "kdim@float32".into(),
+            op: Op::CrossEntropy,
+            tensors: Tensors::from([
+                (Role::Input, f(&[1, 2, 2], &[0.4543407, 0.0, -110.0, 0.0])),
+                (Role::Target, f(&[1, 2, 2], &[0.0; 4])),
+            ]),
+            attrs: Attrs::default(),
+            grad: true,
+            vjp: Vjp {
+                wrt: Role::Target,
+                upstream: Some(f(&[], &[-0.65])),
+            },
+        };
+        let allowed = roundoff(&request, Part::Gradient).unwrap();
+        let g = Call::new(&request, Dtype::Float32).product().unwrap();
+        let u = unit_roundoff(Dtype::Float32);
+        for (a, g) in allowed.iter().zip(&g) {
+            assert!(*a >= 3.0 * u * g.abs(), "{allowed:?} for {g}");
+        }
+    }
+
     #[test]
     fn a_reduction_is_read_by_the_reference_rule() {
         // PyTorch's deprecated name of 'mean' gets the mean's allowance, value and gradient alike.
