@@ -13,8 +13,9 @@ use crate::vocab::{Op, Role};
 
 /// The scale of each element of a gradient run's result: of the gradient of the sum, or, with an
 /// upstream gradient `u`, of the vector–Jacobian product. A loss element depends on its own row
-/// alone, so every term of its row's gradient scales with that row's `|u_n|`, and the product
-/// by `u_n` rounds once more (`2|g|`); softmax and log_softmax mix a lane's `u` (`with_upstream`).
+/// alone, so every term of its row's gradient scales with that row's `|u_n|`, its underflow
+/// floor `2η` too (`2η/u` here), and the product by `u_n` rounds once more (`2|g|`); softmax
+/// and log_softmax mix a lane's `u` (`with_upstream`).
 pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
     if call.vjp.wrt != Role::Input {
         return other_argument(call);
@@ -28,7 +29,9 @@ pub(super) fn scales(call: &Call) -> Result<Vec<f64>, String> {
     let g = call.product()?;
     let factor = row_upstream(call, &u)?;
     let ones = sum_scales(call)?;
-    let scales = (ones.iter().zip(&factor).zip(&g)).map(|((m, f), g)| m * f + 2.0 * g.abs());
+    let floor = 2.0 * call.tiny;
+    let scales =
+        (ones.iter().zip(&factor).zip(&g)).map(|((m, f), g)| f * (m + floor) + 2.0 * g.abs());
     Ok(scales.collect())
 }
 
@@ -57,7 +60,9 @@ fn row_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
 /// softmax's product `s_j (u_j − Σ_k u_k s_k)`: each `s`'s rounding times `2 max|u|`, and the
 /// rounding of the sum `Σ_k |u_k| (p_scale_k + L·s_k)`, times `s_j`; log_softmax's
 /// `u_j − s_j Σ_k u_k`: `|u_j|`, `|Σ u|` times `log p_j`'s scale as in the sum's case, and the
-/// sum's own rounding, `L·Σ|u|`, times `s_j`.
+/// sum's own rounding, `L·Σ|u|`, times `s_j`. A probability that underflows is good to its
+/// floor `2η` only, times what multiplies it: `2 max|u|` (`|Σ u|` for log_softmax) for `s_j`,
+/// `|u_k|` for each `s_k` of the sum, whose products may underflow too (`η/2` each).
 fn with_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
     let x = call.input();
     if x.shape() != u.shape() {
@@ -82,15 +87,19 @@ fn with_upstream(call: &Call, u: &ArrayD<f64>) -> Result<Vec<f64>, String> {
         let abs: f64 = u.iter().map(|v| v.abs()).sum();
         let total: f64 = u.sum();
         let max = u.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let floor = 2.0 * call.tiny;
         let sum_rounding: f64 = (0..lane.c)
-            .map(|k| u[k].abs() * (lane.p_scale(k) + lane.l * lane.p(k)))
+            .map(|k| u[k].abs() * (lane.p_scale(k) + lane.l * lane.p(k) + floor) + call.tiny / 2.0)
             .sum();
         for (j, slot) in o.iter_mut().enumerate() {
             *slot = match call.op {
-                Op::Softmax => 2.0 * max * lane.p_scale(j) + lane.p(j) * (sum_rounding + 2.0 * max),
+                Op::Softmax => {
+                    2.0 * max * (lane.p_scale(j) + floor) + lane.p(j) * (sum_rounding + 2.0 * max)
+                }
                 _ => {
                     let p = lane.p(j);
-                    u[j].abs() + p * (total.abs() * (lane.log_p_scale(j) + 2.0) + lane.l * abs)
+                    let lp = p * (lane.log_p_scale(j) + 2.0) + floor;
+                    u[j].abs() + total.abs() * lp + p * lane.l * abs
                 }
             };
         }
@@ -240,7 +249,8 @@ fn with_logits(call: &Call, g: &ArrayD<f64>) -> Result<Vec<f64>, String> {
 /// row's upstream) times `w·(log σ(-x) - p·log σ(x))` (BCE-with-logits' target),
 /// `-w·logit(x)` (BCE's), `-(1-ε)·w_c·log p_nc` (probability cross-entropy's target) or
 /// `-Σ_n q'_nc·log p_nc` (its weight). Each logarithm is good to twice its size (`2|log|`),
-/// `log p` to its lane's scale; the difference of two logarithms keeps their absolute errors;
+/// `log p` to its lane's scale, and either, where it underflows (`log σ(-x) ≈ -e^(-x)`), to
+/// its floor `2η`, times the factors above; the difference of two logarithms keeps their absolute errors;
 /// the products round once each (`|g|` apiece), and the weight's sum over `N` rows adds
 /// `⌈log2 N⌉` times the sum of its terms' sizes.
 fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
@@ -255,6 +265,7 @@ fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
         _ => u.get(n).copied().unwrap_or(0.0),
     };
     let mean = call.reduction()? == Reduction::Mean;
+    let (tiny, floor) = (call.tiny, 2.0 * call.tiny);
     let x = call.input();
     let log_sigmoid = |v: f64| match v {
         v if v >= 0.0 => -(-v).exp().ln_1p(),
@@ -270,8 +281,11 @@ fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
             (x.iter().zip(&w).zip(&pw).zip(&g).enumerate())
                 .map(|(k, (((&x, &w), &pw), &g))| {
                     let logs = match call.op {
-                        Op::BinaryCrossEntropy => (-x).ln_1p().abs() + x.ln().abs(),
-                        _ => log_sigmoid(-x).abs() + (pw * log_sigmoid(x)).abs(),
+                        Op::BinaryCrossEntropy => (-x).ln_1p().abs() + x.ln().abs() + 2.0 * tiny,
+                        _ => {
+                            let floors = (1.0 + pw.abs()) * tiny;
+                            log_sigmoid(-x).abs() + (pw * log_sigmoid(x)).abs() + floors
+                        }
                     };
                     2.0 * c * u_at(k) * w.abs() * logs + 3.0 * g.abs()
                 })
@@ -299,13 +313,13 @@ fn other_argument(call: &Call) -> Result<Vec<f64>, String> {
                     match call.vjp.wrt {
                         Role::Target => {
                             let size = c * u_at(n) * (1.0 - eps) * w.abs();
-                            slot[j] = size * (lane.log_p_scale(j) + 4.0 * lp);
+                            slot[j] = size * (lane.log_p_scale(j) + 4.0 * lp + floor);
                         }
                         _ => {
                             let q = ((1.0 - eps) * q[j] + eps / classes as f64).abs();
                             let size = c * u_at(n) * q;
-                            *total +=
-                                size * (lane.log_p_scale(j) + (4.0 + depth(q_lanes.len())) * lp);
+                            let rounding = (4.0 + depth(q_lanes.len())) * lp;
+                            *total += size * (lane.log_p_scale(j) + rounding + floor);
                         }
                     }
                 }
