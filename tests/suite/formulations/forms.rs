@@ -104,6 +104,36 @@ impl Slice {
         }
         x
     }
+
+    /// softmax's (`log = false`) or log_softmax's vector–Jacobian product with the upstream
+    /// `v` along `dim`, from this slice's own probabilities: `p_j (v_j − Σ_k v_k p_k)` or
+    /// `v_j − p_j Σ_k v_k` (for `Unshifted`, `p = exp(x − logsumexp(x))`: the exponential of
+    /// a rounded log-probability, in every term of the sum).
+    pub fn vjp_along<T: Float>(
+        self,
+        x: ArrayD<T>,
+        v: &ArrayD<T>,
+        dim: Option<i64>,
+        log: bool,
+    ) -> ArrayD<T> {
+        let d = dim.unwrap_or(0).rem_euclid(x.ndim() as i64) as usize;
+        let sum = match self {
+            Slice::Shifted(sum) => sum,
+            _ => Sum::Pairwise,
+        };
+        let mut g = self.along(x, dim, false);
+        for (mut row, v) in g.lanes_mut(Axis(d)).into_iter().zip(v.lanes(Axis(d))) {
+            let p: Vec<T> = row.to_vec();
+            let total = match log {
+                true => sum.of(&v.to_vec()),
+                false => sum.of(&(p.iter().zip(v).map(|(&p, &v)| v * p)).collect::<Vec<_>>()),
+            };
+            for ((g, &p), &v) in row.iter_mut().zip(&p).zip(v) {
+                *g = if log { v - p * total } else { p * (v - total) };
+            }
+        }
+        g
+    }
 }
 
 /// Runs `f` on the input in its own dtype and wraps the result.
@@ -139,6 +169,35 @@ pub fn softmax(request: &Request, slice: Slice) -> Option<Tensor> {
         |a| Some(slice.along(a, dim, log)),
         |a| Some(slice.along(a, dim, log)),
     )
+}
+
+/// softmax's or log_softmax's product with respect to the input by `slice`, in float32 or
+/// float64 (the reference answers a half dtype): the upstream as the request states it, or ones.
+pub fn softmax_vjp(request: &Request, slice: Slice) -> Option<Tensor> {
+    let log = match request.op {
+        Op::Softmax => false,
+        Op::LogSoftmax => true,
+        _ => return None,
+    };
+    let input = request.tensors.get(&Role::Input)?;
+    if !request.grad || request.vjp.wrt != Role::Input || input.shape().is_empty() {
+        return None;
+    }
+    let ones = || Tensor::from_f64(input.dtype(), input.shape(), &vec![1.0; input.numel()]);
+    let v = match &request.vjp.upstream {
+        Some(v) => v.clone(),
+        None => ones().ok()?,
+    };
+    let dim = request.attrs.dim;
+    match (input, v) {
+        (Tensor::Float32(x), Tensor::Float32(v)) => {
+            Some(Tensor::Float32(slice.vjp_along(x.clone(), &v, dim, log)))
+        }
+        (Tensor::Float64(x), Tensor::Float64(v)) => {
+            Some(Tensor::Float64(slice.vjp_along(x.clone(), &v, dim, log)))
+        }
+        _ => None,
+    }
 }
 
 /// Cross-entropy with class indices on `(N, C)` logits, without weights or smoothing: each

@@ -4,9 +4,11 @@
 //! every sloppy one, on some run, by more than ten times that run's allowance: a model that
 //! failed a backward-stable formula, or passed a sloppy one by a hair, would be wrong.
 //!
-//! Each formulation answers the value of the requests it applies to and leaves the rest, and
-//! every gradient, to the reference; it must answer at least one value run of each kind of case
-//! it is there for, so that no test passes by delegating everything.
+//! Each formulation answers the value of the requests it applies to and leaves the rest to the
+//! reference, and its gradients too unless it has its own vector–Jacobian product (softmax and
+//! log_softmax from their own probabilities: `exp(x − logsumexp(x))` in every term of the sum);
+//! it must answer at least one value run of each kind of case it is there for, so that no test
+//! passes by delegating everything.
 //! `cargo test --test suite formulations -- --nocapture` prints each one's worst run.
 
 mod forms;
@@ -23,25 +25,35 @@ use cross_entropy_spec::vocab::{Dtype, Op};
 
 use forms::{Slice, Sum};
 
-/// A formula for some requests' values, the cases (globs) that judge it, and the ops the random
-/// mode draws for it.
+/// A formula for some requests' values (and, for some, their gradients), the cases (globs) that
+/// judge it, and the ops the random mode draws for it.
 struct Formulation {
     name: &'static str,
     cases: &'static [&'static str],
     ops: &'static [Op],
     answer: fn(&Request) -> Option<Tensor>,
     answered: AtomicUsize,
+    /// Its own vector–Jacobian product, where it has one (the reference's otherwise), and how
+    /// many gradient replies it made.
+    gradient: Option<fn(&Request) -> Option<Tensor>>,
+    gradients: AtomicUsize,
 }
 
 impl Formulation {
-    /// The formulation's reply where it applies (its value, the reference's gradient); `None`
-    /// where it leaves the request to the reference.
+    /// The formulation's reply where it applies (its value, its gradient or the reference's);
+    /// `None` where it leaves the request to the reference.
     fn reply(&self, request: &Request) -> Option<Reply> {
         let output = (self.answer)(request)?;
         self.answered.fetch_add(1, Ordering::Relaxed);
+        let own = || {
+            let g = self.gradient.and_then(|f| f(request));
+            self.gradients
+                .fetch_add(usize::from(g.is_some()), Ordering::Relaxed);
+            g
+        };
         let grad_input = match (request.grad, Reference.evaluate(request)) {
             (false, _) => None,
-            (true, Reply::Output { grad_input, .. }) => grad_input,
+            (true, Reply::Output { grad_input, .. }) => own().or(grad_input),
             (true, error) => return Some(error),
         };
         Some(Reply::Output { output, grad_input })
@@ -71,7 +83,15 @@ fn formulation(
         ops,
         answer,
         answered: AtomicUsize::new(0),
+        gradient: None,
+        gradients: AtomicUsize::new(0),
     }
+}
+
+/// [`formulation`], answering its gradient runs with its own vector–Jacobian product too.
+fn with_vjp(mut f: Formulation, gradient: fn(&Request) -> Option<Tensor>) -> Formulation {
+    f.gradient = Some(gradient);
+    f
 }
 
 /// One judged run: its request id, status, how many times its allowance it is off, and the
@@ -124,17 +144,23 @@ fn worst(judged: &[Judged]) -> Option<&Judged> {
 
 fn careful() -> Vec<Formulation> {
     vec![
-        formulation(
-            "log_softmax as x - logsumexp(x)",
-            &["log_softmax.*", "*.offset.*"],
-            &[Op::LogSoftmax],
-            |r| forms::softmax(r, Slice::Unshifted),
+        with_vjp(
+            formulation(
+                "log_softmax as x - logsumexp(x)",
+                &["log_softmax.*", "*.offset.*"],
+                &[Op::LogSoftmax],
+                |r| forms::softmax(r, Slice::Unshifted),
+            ),
+            |r| forms::softmax_vjp(r, Slice::Unshifted),
         ),
-        formulation(
-            "softmax as exp(x - logsumexp(x))",
-            &["softmax.*", "*.offset.*"],
-            &[Op::Softmax],
-            |r| forms::softmax(r, Slice::Unshifted),
+        with_vjp(
+            formulation(
+                "softmax as exp(x - logsumexp(x))",
+                &["softmax.*", "*.offset.*"],
+                &[Op::Softmax],
+                |r| forms::softmax(r, Slice::Unshifted),
+            ),
+            |r| forms::softmax_vjp(r, Slice::Unshifted),
         ),
         formulation(
             "cross_entropy as logsumexp(x) - x_t",
@@ -148,17 +174,23 @@ fn careful() -> Vec<Formulation> {
             &[Op::BinaryCrossEntropyWithLogits],
             forms::bce_with_logits,
         ),
-        formulation(
-            "shifted softmax and log_softmax, pairwise row sums",
-            &["softmax.*", "log_softmax.*", "*.offset.*"],
-            &[Op::Softmax, Op::LogSoftmax],
-            |r| forms::softmax(r, Slice::Shifted(Sum::Pairwise)),
+        with_vjp(
+            formulation(
+                "shifted softmax and log_softmax, pairwise row sums",
+                &["softmax.*", "log_softmax.*", "*.offset.*"],
+                &[Op::Softmax, Op::LogSoftmax],
+                |r| forms::softmax(r, Slice::Shifted(Sum::Pairwise)),
+            ),
+            |r| forms::softmax_vjp(r, Slice::Shifted(Sum::Pairwise)),
         ),
-        formulation(
-            "shifted softmax and log_softmax, Kahan row sums",
-            &["softmax.*", "log_softmax.*", "*.offset.*"],
-            &[Op::Softmax, Op::LogSoftmax],
-            |r| forms::softmax(r, Slice::Shifted(Sum::Kahan)),
+        with_vjp(
+            formulation(
+                "shifted softmax and log_softmax, Kahan row sums",
+                &["softmax.*", "log_softmax.*", "*.offset.*"],
+                &[Op::Softmax, Op::LogSoftmax],
+                |r| forms::softmax(r, Slice::Shifted(Sum::Kahan)),
+            ),
+            |r| forms::softmax_vjp(r, Slice::Shifted(Sum::Kahan)),
         ),
         formulation(
             "cross_entropy with Kahan row sums and a Kahan mean",

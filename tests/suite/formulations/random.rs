@@ -1,6 +1,7 @@
 //! The formulations through the random mode (`check --random`): calls nobody chose, judged
 //! against the oracle. Every careful formulation passes every drawn call of its ops, and every
-//! sloppy one fails some call by ten allowances or more, as on the fixed suite.
+//! sloppy one fails some call by ten allowances or more, as on the fixed suite. A formulation
+//! with its own vector–Jacobian product answers the drawn upstream gradients with it.
 //!
 //! A formulation is judged where it is a matter of precision: on calls whose inputs are finite
 //! and that the reference does not reject (an error kind or the special values of chapter 07
@@ -58,11 +59,13 @@ fn judge(f: &mut Formulation) -> Vec<(String, Status, f64)> {
         guard: false,
     };
     let before = f.answered.load(Ordering::Relaxed);
+    let gradients_before = f.gradients.load(Ordering::Relaxed);
     let outcome = run_random(spec, &options, &mut Finite(f), &|| false);
     let answered = f.answered.load(Ordering::Relaxed) - before;
+    let gradients = f.gradients.load(Ordering::Relaxed) - gradients_before;
     assert!(
-        answered >= 20,
-        "{} answered {answered} random runs: the test would judge the reference",
+        answered >= 20 && (f.gradient.is_none() || gradients >= 20),
+        "{} answered {answered} random runs, {gradients} gradients: the test would judge the reference",
         f.name
     );
     (outcome.report.runs.iter())
