@@ -149,6 +149,7 @@ fn calls() -> Vec<(String, Drawn)> {
                 dtype,
                 tensors,
                 attrs,
+                grad: Default::default(),
             };
             out.push((format!("half.vocab.{name}@{dtype}"), drawn));
         }

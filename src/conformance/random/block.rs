@@ -8,6 +8,7 @@ use crate::conformance::run::Part;
 use crate::conformance::verdict::Verdict;
 use crate::oracle;
 use crate::tensor::fmt_float;
+use crate::vocab::Role;
 
 /// The `case` block of a shrunk call.
 pub fn case_block(drawn: &Drawn, id: &str, verdict: &Verdict, index: u64) -> String {
@@ -23,6 +24,9 @@ pub fn case_block(drawn: &Drawn, id: &str, verdict: &Verdict, index: u64) -> Str
         lines.push(format!("{role} = {}", tensor(a)));
     }
     lines.extend(attrs(drawn));
+    if verdict.run.part == Part::Gradient {
+        lines.extend(vjp(drawn));
+    }
     lines.push(format!("dtypes = [\"{}\"]", drawn.dtype));
     lines.extend(expectation(drawn, verdict.run.part));
     lines.push("```".into());
@@ -49,6 +53,21 @@ fn attrs(d: &Drawn) -> Vec<String> {
     }
     if let Some(l) = a.label_smoothing {
         lines.push(format!("label_smoothing = {}", fmt_float(l, false)));
+    }
+    lines
+}
+
+/// The gradient run's `wrt` and `upstream`, where they are not the input and all ones.
+fn vjp(d: &Drawn) -> Vec<String> {
+    let Ok(request) = d.request(String::new(), true) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if request.vjp.wrt != Role::Input {
+        lines.push(format!("wrt = \"{}\"", request.vjp.wrt));
+    }
+    if let Some(u) = &request.vjp.upstream {
+        lines.push(format!("upstream = {}", floats(u.shape(), &u.to_f64_vec())));
     }
     lines
 }

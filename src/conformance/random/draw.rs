@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::rng::{Rng, pow2};
 use crate::conformance::protocol::{Request, Vjp};
+use crate::eval::Mode;
 use crate::spec::Attrs;
 use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op, Role};
@@ -50,6 +51,27 @@ pub struct Drawn {
     pub dtype: Dtype,
     pub tensors: BTreeMap<Role, Array>,
     pub attrs: Attrs,
+    /// What its gradient run differentiates, and with which upstream gradient.
+    pub grad: GradDraw,
+}
+
+/// The vector–Jacobian product a drawn call's gradient run asks for: the argument it
+/// differentiates, and the seed of its upstream gradient (`None`: all ones, the gradient of the
+/// sum). The upstream is made when the request is ([`Drawn::request`]), of the output's shape
+/// then, so that it follows the shrinker's cuts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradDraw {
+    pub wrt: Role,
+    pub upstream: Option<u64>,
+}
+
+impl Default for GradDraw {
+    fn default() -> GradDraw {
+        GradDraw {
+            wrt: Role::Input,
+            upstream: None,
+        }
+    }
 }
 
 impl Drawn {
@@ -58,14 +80,34 @@ impl Drawn {
         let tensors = (self.tensors.iter())
             .map(|(&role, a)| Ok((role, a.tensor(self.dtype)?)))
             .collect::<Result<_, String>>()?;
+        let vjp = match grad {
+            true => self.vjp(&tensors),
+            false => Vjp::default(),
+        };
         Ok(Request {
             id,
             op: self.op,
             tensors,
             attrs: self.attrs.clone(),
             grad,
-            vjp: Vjp::default(),
+            vjp,
         })
+    }
+
+    /// The gradient run's `wrt` (the input, if the shrinker dropped the drawn one) and its
+    /// upstream, drawn from its seed in the output's shape and dtype, which the reference's value
+    /// gives (a call whose value is an error keeps all ones: its gradient run expects that error).
+    fn vjp(&self, tensors: &crate::eval::Tensors) -> Vjp {
+        let wrt = Some(self.grad.wrt)
+            .filter(|r| tensors.contains_key(r))
+            .unwrap_or(Role::Input);
+        let value = crate::eval::evaluate_in::<f64>(self.op, tensors, &self.attrs, Mode::Value);
+        let upstream = (self.grad.upstream.zip(value.ok())).and_then(|(seed, (dtype, out))| {
+            let data = upstream_values(&mut Rng::for_case(seed, 0), out.len());
+            let a = Array::float(out.shape().to_vec(), data, dtype);
+            Tensor::from_f64(dtype, &a.shape, &a.data).ok()
+        });
+        Vjp { wrt, upstream }
     }
 
     pub fn input(&self) -> &Array {
@@ -94,6 +136,7 @@ pub fn draw(rng: &mut Rng, surface: &Surface) -> Drawn {
         dtype,
         tensors: BTreeMap::new(),
         attrs: Attrs::default(),
+        grad: GradDraw::default(),
     };
     let budget = surface.max_elements.max(1);
     match op {
@@ -108,7 +151,44 @@ pub fn draw(rng: &mut Rng, surface: &Surface) -> Drawn {
     if op.is_loss() && rng.chance(0.9) {
         d.attrs.reduction = Some(rng.pick(&["none", "sum", "mean"]).to_string());
     }
+    d.grad = grad_draw(rng, &d);
     d
+}
+
+/// The gradient run's product: in three calls of four a drawn upstream (the rest keep the
+/// gradient of the sum), and in two of five, where PyTorch differentiates another argument
+/// than the input (a probability target and its class weight, the binary losses' target),
+/// that argument. Drawn after everything else, so the calls' other draws are as they were.
+fn grad_draw(rng: &mut Rng, d: &Drawn) -> GradDraw {
+    let upstream = rng.chance(0.75).then(|| rng.next_u64());
+    let soft = |r: &Role| d.tensors.get(r).is_some_and(|a| !a.int);
+    let others: Vec<Role> = match d.op {
+        Op::CrossEntropy if soft(&Role::Target) => [Role::Target, Role::Weight]
+            .into_iter()
+            .filter(|r| d.tensors.contains_key(r))
+            .collect(),
+        Op::BinaryCrossEntropy | Op::BinaryCrossEntropyWithLogits => vec![Role::Target],
+        _ => vec![],
+    };
+    let wrt = match !others.is_empty() && rng.chance(0.4) {
+        true => rng.pick(&others),
+        false => Role::Input,
+    };
+    GradDraw { wrt, upstream }
+}
+
+/// An upstream gradient: zeros, ±1, negatives and positives of any size from 2^-8 to 2^8, and
+/// now and then all of one value (a scalar for a reduction is one such value).
+fn upstream_values(rng: &mut Rng, n: usize) -> Vec<f64> {
+    let one = |rng: &mut Rng| match rng.below(6) {
+        0 => 0.0,
+        1 => rng.pick(&[1.0, -1.0]),
+        _ => rng.pick(&[1.0, -1.0]) * rng.magnitude(-8, 8),
+    };
+    match rng.chance(0.1) {
+        true => vec![one(rng); n],
+        false => (0..n).map(|_| one(rng)).collect(),
+    }
 }
 
 /// A number of elements, about log-uniform in `1..=budget`, favouring small ones; now and then
@@ -394,7 +474,43 @@ mod tests {
         let digest = (text.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
         });
-        assert_eq!(format!("{digest:016x}"), "c195bc2a2f809801");
+        assert_eq!(format!("{digest:016x}"), "fa2da96f0c1eeb2e");
+    }
+
+    #[test]
+    fn gradient_runs_draw_upstreams_and_other_arguments() {
+        let s = surface(64);
+        let (mut signs, mut scalars, mut ones, mut wrt) = ([0; 3], 0, 0, BTreeMap::new());
+        for i in 0..3000 {
+            let d = draw(&mut Rng::for_case(2, i), &s);
+            let Ok(r) = d.request(String::new(), true) else {
+                continue;
+            };
+            *wrt.entry(r.vjp.wrt).or_insert(0) += 1;
+            let Some(u) = r.vjp.upstream else {
+                ones += 1;
+                continue;
+            };
+            scalars += usize::from(u.shape().is_empty());
+            for v in u.to_f64_vec() {
+                signs[usize::from(v > 0.0) + usize::from(v >= 0.0)] += 1;
+            }
+            // Of the output's shape: the request's value answers in it.
+            let value = r.tensors.clone();
+            let out = crate::eval::evaluate_in::<f64>(d.op, &value, &d.attrs, Mode::Value);
+            assert_eq!(out.unwrap().1.shape(), u.shape(), "{d:?}");
+        }
+        assert!(
+            signs.iter().all(|&n| n > 50),
+            "negative, zero, positive: {signs:?}"
+        );
+        assert!(
+            scalars > 20 && ones > 50,
+            "{scalars} scalar upstreams, {ones} all ones"
+        );
+        for role in [Role::Input, Role::Target, Role::Weight] {
+            assert!(wrt.get(&role).is_some_and(|&n| n >= 3), "{wrt:?}");
+        }
     }
 
     #[test]

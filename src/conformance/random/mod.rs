@@ -1,5 +1,6 @@
 //! The random differential mode (`check --random N`): calls drawn from the whole option surface
-//! ([`draw`]), each judged — its value and the gradient of its sum — against the exact result
+//! ([`draw`]), each judged — its value and a vector–Jacobian product, with a drawn upstream
+//! gradient and argument ([`GradDraw`]) or of its sum — against the exact result
 //! from the crate's oracle ([`crate::oracle`]) within the allowance of the exact claims
 //! (`k · u · M`, [`allowance`]); an error is judged by kind, the oracle's (the reference's) kind
 //! being the expectation, as in the fixed suite. A failure is shrunk ([`shrink`]) and printed as
@@ -23,7 +24,7 @@ use super::scale;
 use super::verdict::{Judgement, Status, Verdict};
 use crate::oracle;
 use crate::spec::{Location, Spec};
-pub use draw::{ALL_OPS, Drawn, Surface};
+pub use draw::{ALL_OPS, Drawn, GradDraw, Surface};
 use rng::Rng;
 
 /// What to draw and how many.
