@@ -8,8 +8,10 @@
 use serde::Deserialize;
 
 use super::draw::Drawn;
+use crate::conformance::protocol::Request;
 use crate::conformance::run::Expected;
 use crate::conformance::verdict::{Judgement, Status, Verdict};
+use crate::tensor::Tensor;
 use crate::vocab::{Dtype, Op};
 
 /// One `[[random]]` table of an expectations file.
@@ -37,7 +39,9 @@ pub struct Rule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     /// The exact value, rounded to the dtype, is below the smallest normal number in magnitude
-    /// (subnormal or zero): an implementation that flushes gradual underflow.
+    /// (subnormal or zero): an implementation that flushes gradual underflow. In a product with
+    /// an upstream gradient, below the smallest normal number times the upstream's largest
+    /// magnitude (when above one): what a flushed subnormal intermediate is once scaled up.
     ExactBelowNormal,
     /// softmax, log_softmax or cross_entropy over at least [`LONG_ROW`] classes: a row sum
     /// accumulated in a few lanes left to right, not pairwise, whose error grows with the row
@@ -73,10 +77,11 @@ impl Condition {
         Condition::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
-    /// Whether an element of the judged tensor, of exact value `exact`, meets the condition.
-    fn holds(self, drawn: &Drawn, exact: f64) -> bool {
+    /// Whether an element of the judged tensor, of exact value `exact`, meets the condition;
+    /// `scale` is what may have multiplied an underflowed intermediate ([`upstream_scale`]).
+    fn holds(self, drawn: &Drawn, exact: f64, scale: f64) -> bool {
         match self {
-            Condition::ExactBelowNormal => exact.abs() < smallest_normal(drawn.dtype),
+            Condition::ExactBelowNormal => exact.abs() < smallest_normal(drawn.dtype) * scale,
             Condition::LongRow => classes(drawn).is_some_and(|c| c >= LONG_ROW),
             Condition::NotLastDim => summed_dim(drawn).is_some_and(|d| d + 1 < rank(drawn)),
         }
@@ -108,6 +113,14 @@ fn summed_dim(drawn: &Drawn) -> Option<usize> {
         _ => return None,
     };
     Some(dim)
+}
+
+/// The largest magnitude of a request's upstream gradient, and at least 1 (all ones without
+/// one): the most an element of the product scales what it multiplies by.
+fn upstream_scale(request: &Request) -> f64 {
+    (request.vjp.upstream.iter())
+        .flat_map(Tensor::to_f64_vec)
+        .fold(1.0, |m, v| m.max(v.abs()))
 }
 
 fn smallest_normal(dtype: Dtype) -> f64 {
@@ -190,11 +203,12 @@ impl Rule {
         let Some(want) = claims.get(*claim).map(|c| &c.want.data) else {
             return false;
         };
+        let scale = upstream_scale(&evidence.request);
         comparison.shape_mismatch.is_none()
             && self.within.is_none_or(|w| comparison.worst_ratio() <= w)
             && (comparison.failing.iter()).all(|&i| {
                 want.get(i)
-                    .is_some_and(|&exact| condition.holds(drawn, exact))
+                    .is_some_and(|&exact| condition.holds(drawn, exact, scale))
             })
     }
 }
