@@ -69,9 +69,9 @@ pub trait Real:
     /// whose float64 evaluation costs little and removes every cancellation a float32 formula
     /// has. The other dtypes are their own [`Real::Wide`].
     const ROUNDED_ONCE: bool = false;
-    /// Whether any element is recomputed in [`Real::Wider`]: for f64 only. f32's
-    /// [`Real::Wide`] (f64) already leaves its gradients within an ulp of exact, and the
-    /// oracle's type is the double-double itself.
+    /// Whether any element is recomputed in [`Real::Wider`]: for f64 only (a float32 run is
+    /// the float64 one rounded, [`Real::ROUNDED_ONCE`], refinements included); the oracle's
+    /// type is the double-double itself.
     const REFINES: bool = false;
     /// Exact widening to [`Real::Wider`].
     fn to_wider(self) -> Self::Wider;
