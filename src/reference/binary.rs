@@ -5,8 +5,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
-use super::real::Real;
-use super::real::from_count;
+use super::real::{Real, from_count, narrow, widen};
 use super::reduce::{Reduction, array_from, reduce_elementwise, scalar, sum_chunked};
 use super::rows::{collect_chunked, flat};
 use super::shape::{BroadcastIssue, broadcast_weight, enlarge_message, fmt_shape, fmt_torch_size};
@@ -30,6 +29,36 @@ pub struct BceWithLogitsOptions<'a, T> {
     /// `pos_weight` applies along the last dimension.
     pub pos_weight: Option<&'a ArrayD<T>>,
     pub reduction: Reduction,
+}
+
+impl<T: Real> BceOptions<'_, T> {
+    /// The same options in [`Real::Wide`], with `weight` the widened weight.
+    pub(crate) fn widened<'b>(
+        &self,
+        weight: &'b Option<ArrayD<T::Wide>>,
+    ) -> BceOptions<'b, T::Wide> {
+        BceOptions {
+            weight: weight.as_ref(),
+            reduction: self.reduction,
+        }
+    }
+}
+
+/// A BCE-with-logits call's `(weight, pos_weight)`, widened and owned.
+pub(crate) type WideWeights<W> = (Option<ArrayD<W>>, Option<ArrayD<W>>);
+
+impl<T: Real> BceWithLogitsOptions<'_, T> {
+    /// The same options in [`Real::Wide`], with the widened `(weight, pos_weight)`.
+    pub(crate) fn widened<'b>(
+        &self,
+        (weight, pos_weight): &'b WideWeights<T::Wide>,
+    ) -> BceWithLogitsOptions<'b, T::Wide> {
+        BceWithLogitsOptions {
+            weight: weight.as_ref(),
+            pos_weight: pos_weight.as_ref(),
+            reduction: self.reduction,
+        }
+    }
 }
 
 /// PyTorch clamps each log at -100 so that `0·log 0` terms stay finite.
@@ -192,6 +221,10 @@ pub fn binary_cross_entropy<T: Real>(
     target: &ArrayD<T>,
     opts: &BceOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y, w) = (widen(input), widen(target), opts.weight.map(widen));
+        return binary_cross_entropy(&x, &y, &opts.widened(&w)).map(narrow);
+    }
     let weight = bce_checked(input, target, opts)?;
     let mut losses = input.clone();
     Zip::from(&mut losses)
@@ -269,6 +302,11 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
     target: &ArrayD<T>,
     opts: &BceWithLogitsOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y) = (widen(input), widen(target));
+        let w = (opts.weight.map(widen), opts.pos_weight.map(widen));
+        return binary_cross_entropy_with_logits(&x, &y, &opts.widened(&w)).map(narrow);
+    }
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     let (x, y) = (flat(input.view()), flat(target.view()));
     let pos_weight = pos_weight.map(flat);

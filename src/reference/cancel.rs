@@ -1,7 +1,8 @@
 //! Gradients rearranged where PyTorch's formula subtracts two nearly equal numbers.
 //!
 //! A difference `a - b` of rounded `a` and `b` has the absolute error of its operands: when
-//! `a ≈ b` the relative error of the result is theirs times `(|a| + |b|) / |a - b|`. Two such
+//! `a ≈ b` the relative error of the result is theirs times `(|a| + |b|) / |a - b|`. BCE's target
+//! gradient `log(1 - x) - log x` near `x = 1/2` is rearranged with `log1p` ([`neg_logit`]). Two such
 //! differences are not inherent to the function being computed and disappear when the
 //! formula is rearranged (`spec/10-gradients.md`, "Accuracy where a gradient cancels"):
 //!
@@ -159,6 +160,24 @@ fn dominant_value<T: Real>(
     let value = (g_s - others_g) / (T::Wide::one() + s);
     let m = magnification(Real::to_f64(g_s), Real::to_f64(others_g));
     (value, m)
+}
+
+/// `-logit(x) = log(1 - x) - log x`, BCE's derivative with respect to its target. Near `x = 1/2`
+/// the two logarithms cancel, magnifying their roundings `(|log(1 - x)| + |log x|) / |logit x|`
+/// times. On `[1/4, 3/4]` it is `log1p((1 - 2x)/x)` (`x ≤ 1/2`) or `-log1p((2x - 1)/(1 - x))`:
+/// `1 - 2x`, `2x - 1` and `1 - x` are exact there (Sterbenz), and `log1p` of an argument in
+/// `[0, 2]` passes on at most the relative error of its argument, so the result carries the
+/// division's and `log1p`'s roundings, not a magnified difference. Outside that interval the
+/// plain difference magnifies at most 1.52-fold.
+pub(super) fn neg_logit<T: Real>(x: T) -> T {
+    let (one, two, half) = (T::one(), T::from_f64(2.0), T::from_f64(0.5));
+    if x >= T::from_f64(0.25) && x <= half {
+        ((one - two * x) / x).ln_1p()
+    } else if x > half && x <= T::from_f64(0.75) {
+        -((two * x - one) / (one - x)).ln_1p()
+    } else {
+        (-x).ln_1p() - x.ln()
+    }
 }
 
 /// BCE-with-logits' gradient on one chunk of elements, `out = w·∂l/∂x / n` (`w` 1 without a

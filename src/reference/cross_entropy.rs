@@ -7,14 +7,14 @@
 use ndarray::{ArrayD, Axis};
 
 use super::nll::{total_weight, unbatched_as_sum, weight_of};
-use super::real::{Real, from_count};
+use super::real::{Real, from_count, narrow, widen};
 use super::reduce::{Reduction, array_from, scalar, sum, sum_chunked};
 use super::rows::Rows;
 use super::shape::{
     ClassLayout, WeightCheck, class_dim, class_weight, fmt_g, fmt_shape, index_target_layout,
     resolve_targets,
 };
-use super::softmax::{log_norm_near_zero, shift_and_log_norm};
+use super::softmax::shift_and_log_norm;
 use crate::error::{ErrorKind, LossError};
 
 /// The target of a cross-entropy call. PyTorch decides by shape (equal to the input's
@@ -38,6 +38,42 @@ pub struct CrossEntropyOptions<'a, T> {
     /// `ε`: mixes the target with the uniform distribution. Only `ε > 1` is an error;
     /// `ε <= 0` and NaN mean no smoothing (PyTorch tests `ε > 0`).
     pub label_smoothing: f64,
+}
+
+impl<T: Real> CrossEntropyOptions<'_, T> {
+    /// The same options in [`Real::Wide`], with `weight` the widened class weight.
+    pub(crate) fn widened<'b>(
+        &self,
+        weight: &'b Option<ArrayD<T::Wide>>,
+    ) -> CrossEntropyOptions<'b, T::Wide> {
+        CrossEntropyOptions {
+            weight: weight.as_ref(),
+            ignore_index: self.ignore_index,
+            reduction: self.reduction,
+            label_smoothing: self.label_smoothing,
+        }
+    }
+}
+
+/// `f` on the call's tensors widened to [`Real::Wide`], its result rounded once to `T`: how a
+/// [`Real::ROUNDED_ONCE`] dtype's cross-entropy (value or product) is made.
+pub(crate) fn in_wide<T: Real>(
+    input: &ArrayD<T>,
+    target: Target<'_, T>,
+    opts: &CrossEntropyOptions<'_, T>,
+    f: impl Fn(
+        &ArrayD<T::Wide>,
+        Target<'_, T::Wide>,
+        &CrossEntropyOptions<'_, T::Wide>,
+    ) -> Result<ArrayD<T::Wide>, LossError>,
+) -> Result<ArrayD<T>, LossError> {
+    let (x, w) = (widen(input), opts.weight.map(widen));
+    let opts = opts.widened(&w);
+    match target {
+        Target::Indices(t) => f(&x, Target::Indices(t), &opts),
+        Target::Probabilities(q) => f(&x, Target::Probabilities(&widen(q)), &opts),
+    }
+    .map(narrow)
 }
 
 impl<T> Default for CrossEntropyOptions<'_, T> {
@@ -143,21 +179,6 @@ fn weigh_chunk<T: Real>(terms: &mut [T], w: Option<&[T]>, lo: usize) {
     }
 }
 
-/// Below this `log_norm`, a dominant target's loss is computed by [`log_norm_near_zero`].
-const NEAR_ZERO: f64 = 0.25;
-
-/// [`shift_and_log_norm`], with a log-norm below [`NEAR_ZERO`] (a class above `e^-1/4`, so the
-/// maximum is unique) made by [`log_norm_near_zero`]: every `log p_c = (x_c - m) - log_norm`
-/// then carries an accurate `log_norm`, and the dominant class's `-log_norm` keeps its digits
-/// (a soft target near one-hot on it has a loss near zero made mostly of that term).
-fn shift_and_small_log_norm<T: Real>(x: &[T]) -> (T, T) {
-    let (m, log_norm) = shift_and_log_norm(x);
-    match m.is_finite() && log_norm < T::from_f64(NEAR_ZERO) {
-        true => (m, log_norm_near_zero(x, m)),
-        false => (m, log_norm),
-    }
-}
-
 /// One row's `(nll, smooth)` terms for target class `t` (both 0 when the row is ignored);
 /// `smooth` only with label smoothing.
 fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: bool) -> (T, T) {
@@ -168,12 +189,6 @@ fn index_row<T: Real>(row: &[T], t: Option<usize>, w: Option<&[T]>, smoothing: b
     let lp = |k: usize| (row[k] - m) - log_norm;
     let lp_t = match row.get(c) {
         None => T::nan(),
-        // The target is the row's maximum and dominates: `-log p_t = log_norm` is small, and
-        // below 1/4 the rounding of `1 + s` inside `ln` is several of its ulps (and `s < 0.29`,
-        // so the maximum is unique).
-        Some(&x) if x == m && m.is_finite() && log_norm < T::from_f64(NEAR_ZERO) => {
-            -log_norm_near_zero(row, m)
-        }
         Some(_) => lp(c),
     };
     let nll = -lp_t * weight_of(w, c);
@@ -367,7 +382,7 @@ pub(crate) fn prob_terms<T: Real>(
     let w = weight.as_deref();
     let q = Rows::new(target, cd);
     let row_sums = Rows::blocks(input, cd).map(|r, x| {
-        let (shift, q) = (shift_and_small_log_norm(x), q.row(r));
+        let (shift, q) = (shift_and_log_norm(x), q.row(r));
         sum_chunked(x.len(), &|lo, terms: &mut [T]| {
             log_probs_chunk(x, shift, lo, terms);
             let qs = &q[lo..lo + terms.len()];
@@ -443,6 +458,9 @@ pub fn cross_entropy<T: Real>(
     target: Target<'_, T>,
     opts: &CrossEntropyOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return in_wide(input, target, opts, cross_entropy);
+    }
     check_rank(input)?;
     match target {
         Target::Indices(t) => Ok(reduce_index(index_terms(input, t, opts)?, opts.reduction)),

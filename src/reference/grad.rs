@@ -15,13 +15,13 @@ use ndarray::{ArrayD, Axis};
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
 use super::cancel::{dominant_fix, logits_grad_chunk, probs_wide};
 use super::cross_entropy::{
-    CrossEntropyOptions, Target, check_rank, index_setup, prob_setup, smoothed_target,
+    CrossEntropyOptions, Target, check_rank, in_wide, index_setup, prob_setup, smoothed_target,
 };
-use super::nll::{NllOptions, nll_terms, weight_of};
-use super::real::{Real, from_count};
-use super::reduce::{Reduction, array_from, sum, sum_by};
+use super::nll::{NllOptions, nll_terms, total_weight, weight_of};
+use super::real::{Real, from_count, narrow, widen};
+use super::reduce::{Reduction, array_from, sum_by};
 use super::rows::{Rows, collect_chunked, flat};
-use super::softmax::{sigmoid_scalar, softmax_row};
+use super::softmax::{sigmoid_and_slope, softmax_row};
 use super::vjp::{Upstream, along_with, loss_shape, per_loss};
 use super::wider;
 use crate::error::{ErrorKind, LossError};
@@ -52,11 +52,16 @@ pub fn softmax_vjp<T: Real>(
     dim: isize,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return softmax_vjp(&widen(x), dim, &up.widened()).map(narrow);
+    }
     // Row by row, the softmax made in `out` and used there: no softmax tensor is kept.
     along_with(x, dim, up, |row, u, out| {
         softmax_row(row, out);
         let total = match u {
-            None => sum(out), // Σ u⊙s with u = 1
+            // Σ s is 1 by definition: the sum of the rounded s would leave a residue of an ulp
+            // that turns every exact 0 of the gradient of the sum into a multiple of it.
+            None => T::one(),
             Some(u) => sum_by(out.len(), &|i| u[i] * out[i]),
         };
         let u_at = |i: usize| u.map_or(T::one(), |u| u[i]);
@@ -88,6 +93,9 @@ pub fn log_softmax_vjp<T: Real>(
     dim: isize,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return log_softmax_vjp(&widen(x), dim, &up.widened()).map(narrow);
+    }
     // Row by row: no log_softmax tensor is kept.
     along_with(x, dim, up, |row, u, out| {
         let u_at = |i: usize| u.map_or(T::one(), |u| u[i]).to_wide();
@@ -96,7 +104,7 @@ pub fn log_softmax_vjp<T: Real>(
     })
 }
 
-/// `σ'(x) = (1 - σ)·σ`.
+/// `σ'(x) = σ(x)·σ(-x)`.
 ///
 /// `σ'(x) = σ(x)(1 - σ(x))`, largest at zero, where it is 1/4 (the Lipschitz bound of the
 /// spec's appendix):
@@ -109,15 +117,22 @@ pub fn log_softmax_vjp<T: Real>(
 /// assert_eq!(g[[0]], 0.25);
 /// assert!(g[[1]] < 0.25);
 /// ```
+///
+/// Computed as `σ(x)·σ(-x) = e / (1 + e)²` with `e = exp(-|x|)` (σ' is even): PyTorch's
+/// `σ·(1 - σ)` rounds `σ` near 1 first, and `1 - σ` keeps none of `σ(-x)`'s digits (9 float64
+/// ulps on PyTorch's own OpInfo samples, README's "Accuracy"); here nothing cancels.
 pub fn sigmoid_grad<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
-    x.mapv(|v| {
-        let s = sigmoid_scalar(v);
-        (T::one() - s) * s
-    })
+    if T::ROUNDED_ONCE {
+        return narrow(sigmoid_grad(&widen(x)));
+    }
+    x.mapv(|v| sigmoid_and_slope(v).1)
 }
 
 /// `u ⊙ (1 - σ)·σ`: sigmoid's vector–Jacobian product.
 pub fn sigmoid_vjp<T: Real>(x: &ArrayD<T>, up: &Upstream<T>) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return sigmoid_vjp(&widen(x), &up.widened()).map(narrow);
+    }
     up.check(x.shape())?;
     let grad = sigmoid_grad(x);
     Ok(match up.array() {
@@ -167,15 +182,34 @@ pub fn nll_loss_vjp<T: Real>(
     opts: &NllOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, w) = (widen(input), opts.weight.map(widen));
+        return nll_loss_vjp(&x, target, &opts.widened(&w), &up.widened()).map(narrow);
+    }
     let terms = nll_terms(input, target, opts)?;
     check_unbatched_target(input.shape(), target.shape())?;
     up.check(&loss_shape(opts.reduction, index_loss_shape(input, target)))?;
     let w = terms.weight.as_deref();
+    // Where float64 refines, `-w_c·u/D` in [`Real::Wider`] with `D` summed there, rounded once:
+    // float64's `w·(-(u/D))` rounds twice after `D`'s own rounding.
+    let wide: Option<Vec<T::Wider>> =
+        (w.filter(|_| T::REFINES)).map(|w| w.iter().map(|&v| v.to_wider()).collect());
+    let wide = wide.as_deref();
+    let d = match T::REFINES {
+        true => total_weight(&terms.targets, wide),
+        false => T::Wider::from_f64(0.0),
+    };
     let mut grad = ArrayD::zeros(input.raw_dim());
     let rows = grad.lanes_mut(Axis(terms.layout.class_dim)).into_iter();
     for (r, (mut row, &t)) in rows.zip(&terms.targets).enumerate() {
         if let Some((c, slot)) = t.and_then(|c| Some((c, row.get_mut(c)?))) {
-            *slot = weight_of(w, c) * -per_loss(opts.reduction, up.at(r), terms.total_weight);
+            let plain = weight_of(w, c) * -per_loss(opts.reduction, up.at(r), terms.total_weight);
+            *slot = match T::REFINES && plain.is_finite() {
+                true => T::from_wider(
+                    weight_of(wide, c) * -per_loss(opts.reduction, up.at(r).to_wider(), d),
+                ),
+                false => plain,
+            };
         }
     }
     Ok(grad)
@@ -278,6 +312,12 @@ pub fn cross_entropy_vjp<T: Real>(
     opts: &CrossEntropyOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let up = up.widened();
+        return in_wide(input, target, opts, |x, t, o| {
+            cross_entropy_vjp(x, t, o, &up)
+        });
+    }
     check_rank(input)?;
     match target {
         Target::Indices(t) => index_grad(input, t, opts, up),
@@ -451,6 +491,11 @@ pub fn binary_cross_entropy_vjp<T: Real>(
     opts: &BceOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y, w) = (widen(input), widen(target), opts.weight.map(widen));
+        let f = binary_cross_entropy_vjp(&x, &y, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let weight = bce_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
     let eps = T::from_f64(f64::from(BCE_EPSILON));
@@ -503,6 +548,12 @@ pub fn binary_cross_entropy_with_logits_vjp<T: Real>(
     opts: &BceWithLogitsOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y) = (widen(input), widen(target));
+        let w = (opts.weight.map(widen), opts.pos_weight.map(widen));
+        let f = binary_cross_entropy_with_logits_vjp(&x, &y, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
     let (x, y) = (flat(input.view()), flat(target.view()));

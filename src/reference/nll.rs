@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis};
 
-use super::real::Real;
+use super::real::{Real, narrow, widen};
 use super::reduce::{Reduction, array_from, scalar, sum};
 use super::shape::{ClassLayout, index_target_layout, resolve_targets};
 use crate::error::LossError;
@@ -15,6 +15,20 @@ pub struct NllOptions<'a, T> {
     /// Targets equal to this contribute 0 and are left out of the 'mean' denominator.
     pub ignore_index: i64,
     pub reduction: Reduction,
+}
+
+impl<T: Real> NllOptions<'_, T> {
+    /// The same options in [`Real::Wide`], with `weight` the widened class weight.
+    pub(crate) fn widened<'b>(
+        &self,
+        weight: &'b Option<ArrayD<T::Wide>>,
+    ) -> NllOptions<'b, T::Wide> {
+        NllOptions {
+            weight: weight.as_ref(),
+            ignore_index: self.ignore_index,
+            reduction: self.reduction,
+        }
+    }
 }
 
 impl<T> Default for NllOptions<'_, T> {
@@ -119,6 +133,10 @@ pub fn nll_loss<T: Real>(
     target: &ArrayD<i64>,
     opts: &NllOptions<'_, T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, w) = (widen(input), opts.weight.map(widen));
+        return nll_loss(&x, target, &opts.widened(&w)).map(narrow);
+    }
     let terms = nll_terms(input, target, opts)?;
     Ok(match opts.reduction {
         Reduction::None => array_from(&terms.layout.out_shape, terms.losses),

@@ -1,11 +1,18 @@
 //! The float types the reference is generic over.
 
+use ndarray::ArrayD;
+
 /// A PyTorch floating dtype the reference computes in: `f32` or `f64`.
 ///
-/// Arithmetic stays in `Self`, as PyTorch's CPU kernels do for these dtypes, so
-/// f32 results round like PyTorch's f32 results. The kernels' elementary functions are the
-/// exception in f32: their `exp` and softplus ([`Real::exp_of`], [`Real::log1p_exp`]) are
-/// computed in f64 and rounded once, so they are the correctly rounded f32 values.
+/// A float32 result is computed in float64 ([`Real::Wide`]) and rounded once
+/// ([`Real::ROUNDED_ONCE`]): every public function of the reference widens its float32
+/// arguments (exactly), runs its float64 self and narrows the result, so a float32 value carries
+/// float64's few roundings, 2^-29 of a float32 ulp each, and lands within about half an ulp of
+/// exact. PyTorch's CPU kernels compute float32 in float32 instead, so a float32 result need not
+/// be theirs bit for bit; where a formula cancels (a sum of a few terms, `1 − σ` at `σ` near 1,
+/// a log-probability near 0) theirs is the less accurate (README, "Accuracy"). Float64 is
+/// computed in float64, its cancelling steps rearranged (`cancel.rs`) or recomputed in
+/// [`Real::Wider`] (`wider.rs`).
 ///
 /// Note: `num_traits::ToPrimitive` (a supertrait of `Float`) also has a
 /// `to_f64`; call this one as `Real::to_f64(x)`.
@@ -58,9 +65,13 @@ pub trait Real:
     /// The type the few elements that still cancel in [`Real::Wide`] are recomputed in
     /// (`src/reference/wider.rs`), where [`Real::REFINES`]: double-double for f64.
     type Wider: Real;
-    /// Whether any element is recomputed in [`Real::Wider`]: for f64 only. f32's
-    /// [`Real::Wide`] (f64) already leaves its gradients within an ulp of exact, and the
-    /// oracle's type is the double-double itself.
+    /// Whether a result of this dtype is computed in [`Real::Wide`] and rounded once: for f32,
+    /// whose float64 evaluation costs little and removes every cancellation a float32 formula
+    /// has. The other dtypes are their own [`Real::Wide`].
+    const ROUNDED_ONCE: bool = false;
+    /// Whether any element is recomputed in [`Real::Wider`]: for f64 only (a float32 run is
+    /// the float64 one rounded, [`Real::ROUNDED_ONCE`], refinements included); the oracle's
+    /// type is the double-double itself.
     const REFINES: bool = false;
     /// Exact widening to [`Real::Wider`].
     fn to_wider(self) -> Self::Wider;
@@ -94,6 +105,7 @@ impl Real for f32 {
         super::exp::log1p_exp_f32_in_place(out)
     }
     type Wide = f64;
+    const ROUNDED_ONCE: bool = true;
     #[inline(always)]
     fn to_wide(self) -> f64 {
         f64::from(self)
@@ -163,6 +175,16 @@ impl Real for f64 {
     fn from_wider(w: Self::Wider) -> f64 {
         w.to_f64()
     }
+}
+
+/// `x` widened exactly to [`Real::Wide`], for a [`Real::ROUNDED_ONCE`] evaluation.
+pub(crate) fn widen<T: Real>(x: &ArrayD<T>) -> ArrayD<T::Wide> {
+    x.mapv(T::to_wide)
+}
+
+/// An array of [`Real::Wide`] results rounded once to `T`.
+pub(crate) fn narrow<T: Real>(x: ArrayD<T::Wide>) -> ArrayD<T> {
+    x.mapv(T::from_wide)
 }
 
 /// `T` from a count (exact for any realistic tensor size in f64; rounded in f32).

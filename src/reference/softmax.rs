@@ -6,8 +6,9 @@
 //! makes `Σ exp(x - m)` NaN.
 
 use ndarray::{ArrayD, IxDyn};
+use num_traits::One;
 
-use super::real::Real;
+use super::real::{Real, narrow, widen};
 use super::reduce::{sum, sum_chunked};
 use super::rows::Rows;
 use super::shape::{check_size, normalize_dim};
@@ -35,37 +36,40 @@ pub(crate) fn row_max<T: Real>(row: &[T]) -> T {
 
 /// The shift `m = max x` and `log Σ exp(x - m)` of one slice, so that
 /// `logsumexp(x) = m + log_norm` and `log_softmax(x)_i = (x_i - m) - log_norm`.
+///
+/// One maximum's term is `exp(0) = 1`, so the sum is `1 + s`, `s` the sum of the other terms.
+/// For `s < 1` the log-norm is `log1p(s)`: `ln(1 + s)` rounds `1 + s` first, an absolute error
+/// that `ln` turns into `1/ln(1 + s)` times the relative error of a log-norm near 0 (a dominant
+/// class, whose `log p = -log_norm` is then all the loss), where `log1p(s)` passes on at most
+/// the relative error of `s`. From `s = 1` up, `ln(1 + s)` costs at most `1/ln 2` of a rounding
+/// and `ln` is the better rounded of the two. Another maximum equal to the first stays in `s`.
+/// A non-finite maximum takes the plain sum, whose NaN is PyTorch's.
 pub(crate) fn shift_and_log_norm<T: Real>(x: &[T]) -> (T, T) {
     let m = row_max(x);
-    let log_norm = sum_exp(x, m, false).ln();
+    let log_norm = match m.is_finite() {
+        true => match sum_exp(x, m, x.iter().position(|&v| v == m)) {
+            s if s < T::one() => s.ln_1p(),
+            s => (T::one() + s).ln(),
+        },
+        false => sum_exp(x, m, None).ln(),
+    };
     (m, log_norm)
 }
 
-/// `Σ exp(x_i - m)` in [`sum`]'s tree, without the terms where `x_i = m` if `skip_max` (their
-/// argument is made `-inf`, whose `exp` is the `+0` that stands in for them). The
-/// exponentials are made a chunk at a time with [`Real::exp_of`].
-fn sum_exp<T: Real>(x: &[T], m: T, skip_max: bool) -> T {
+/// `Σ exp(x_i - m)` in [`sum`]'s tree, without the term at `skip` (its argument is made
+/// `-inf`, whose `exp` is the `+0` that stands in for it). The exponentials are made a chunk at
+/// a time with [`Real::exp_of`].
+fn sum_exp<T: Real>(x: &[T], m: T, skip: Option<usize>) -> T {
     sum_chunked(x.len(), &|lo, terms: &mut [T]| {
         let xs = &x[lo..lo + terms.len()];
-        match skip_max {
-            false => T::exp_of(terms, |j| xs[j] - m),
-            true => T::exp_of(terms, |j| match xs[j] == m {
+        match skip {
+            None => T::exp_of(terms, |j| xs[j] - m),
+            Some(k) => T::exp_of(terms, |j| match lo + j == k {
                 true => T::neg_infinity(),
                 false => xs[j] - m,
             }),
         }
     })
-}
-
-/// `log Σ exp(x - m)` for a slice whose maximum `m` is finite and unique, as `log1p(s)`.
-///
-/// The maximum's own term is `exp(0) = 1`, so the sum is `1 + s` with `s` the sum of the other
-/// terms. When one class dominates, `s` is tiny: `ln(1 + s)` rounds `1 + s` to 1 and loses every
-/// digit of a result near zero (the cross-entropy of a confidently right prediction,
-/// `-log p_max = log_norm`); `log1p(s)` keeps them. (A tie with the maximum would add 1 to `s`,
-/// so a caller that only asks when `log_norm` is small never has one.)
-pub(crate) fn log_norm_near_zero<T: Real>(x: &[T], m: T) -> T {
-    sum_exp(x, m, true).ln_1p()
 }
 
 /// The tensor whose slices along `dim` (negative wraps) are `f(slice of x, slice of out)`;
@@ -104,6 +108,9 @@ pub(crate) fn along<T: Real>(
 /// assert!((p.sum() - 1.0).abs() < 1e-15);
 /// ```
 pub fn softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return softmax(&widen(x), dim).map(narrow);
+    }
     along(x, dim, softmax_row)
 }
 
@@ -130,6 +137,9 @@ pub(crate) fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
 /// assert_eq!(naive[[0, 2]], f32::NEG_INFINITY);
 /// ```
 pub fn log_softmax<T: Real>(x: &ArrayD<T>, dim: isize) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        return log_softmax(&widen(x), dim).map(narrow);
+    }
     along(x, dim, |row, out| {
         let (m, log_norm) = shift_and_log_norm(row);
         out.iter_mut()
@@ -147,6 +157,18 @@ pub(crate) fn sigmoid_scalar<T: Real>(x: T) -> T {
     let e = (-x.abs()).exp();
     let numerator = if x >= T::zero() { T::one() } else { e };
     numerator / (T::one() + e)
+}
+
+/// `σ(x)` and `σ'(x) = σ(x)·σ(-x)` with `e = exp(-|x|)` made in `T` and the rest (`1 + e`, the
+/// divisions) in [`Real::Wider`], each rounded once: they carry the rounding of `exp` (damped
+/// by `1/(1 + e)` in `σ` for `x ≥ 0`) and their own, where PyTorch's `1/(1 + exp(-x))` rounds
+/// three times and its `σ·(1 - σ)` loses `1 - σ`'s digits at `σ` near 1.
+pub(crate) fn sigmoid_and_slope<T: Real>(x: T) -> (T, T) {
+    let e = (-x.abs()).exp().to_wider();
+    let one = T::Wider::one();
+    let d = one + e;
+    let numerator = if x >= T::zero() { one } else { e };
+    (T::from_wider(numerator / d), T::from_wider(e / (d * d)))
 }
 
 /// `log σ(x) = min(x, 0) - log1p(exp(-|x|))`: exact for large |x| on both sides
@@ -174,10 +196,13 @@ pub(crate) fn log_sigmoid_with<T: Real>(x: T, softplus: T) -> T {
 ///
 /// assert_eq!(sigmoid(&arr1(&[20.0_f32]).into_dyn())[[0]], 1.0);
 /// let wide = sigmoid(&arr1(&[20.0_f64]).into_dyn())[[0]];
-/// assert!(wide < 1.0 && (wide - 0.9999999979388463).abs() < 1e-16);
+/// assert!(wide < 1.0 && (wide - 0.9999999979388464).abs() < 1e-16); // correctly rounded
 /// ```
 pub fn sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
-    x.mapv(sigmoid_scalar)
+    if T::ROUNDED_ONCE {
+        return narrow(sigmoid(&widen(x)));
+    }
+    x.mapv(|v| sigmoid_and_slope(v).0)
 }
 
 /// Element-wise `log σ(x)`, stable for large |x|.
@@ -193,6 +218,9 @@ pub fn sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
 /// assert_eq!(sigmoid(&x)[[0]].ln(), f32::NEG_INFINITY);
 /// ```
 pub fn log_sigmoid<T: Real>(x: &ArrayD<T>) -> ArrayD<T> {
+    if T::ROUNDED_ONCE {
+        return narrow(log_sigmoid(&widen(x)));
+    }
     x.mapv(log_sigmoid_scalar)
 }
 

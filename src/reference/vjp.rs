@@ -12,9 +12,10 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::binary::{BceOptions, BceWithLogitsOptions, LogitsWeights, bce_checked, logits_checked};
+use super::cancel::neg_logit;
 use super::cross_entropy::{CrossEntropyOptions, log_probs, prob_setup, smoothed_target};
 use super::nll::weight_of;
-use super::real::{Real, from_count};
+use super::real::{Real, from_count, narrow, widen};
 use super::reduce::{Reduction, array_from, sum};
 use super::rows::{Rows, flat};
 use super::shape::{check_size, normalize_dim};
@@ -35,6 +36,11 @@ impl<T: Real> Upstream<T> {
     /// The upstream `u`, of the output's shape.
     pub fn new(u: &ArrayD<T>) -> Upstream<T> {
         Upstream(Some(u.as_standard_layout().into_owned()))
+    }
+
+    /// The same upstream widened to [`Real::Wide`] (a [`Real::ROUNDED_ONCE`] evaluation).
+    pub(crate) fn widened(&self) -> Upstream<T::Wide> {
+        Upstream(self.0.as_ref().map(widen))
     }
 
     /// The upstream's array, or `None` for all ones.
@@ -120,9 +126,14 @@ pub fn binary_cross_entropy_target_vjp<T: Real>(
     opts: &BceOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y, w) = (widen(input), widen(target), opts.weight.map(widen));
+        let f = binary_cross_entropy_target_vjp(&x, &y, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let weight = bce_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
-    let dl = |_: usize, x: T| (-x).ln_1p() - x.ln(); // -logit(x)
+    let dl = |_: usize, x: T| neg_logit(x);
     Ok(elementwise_target_vjp(
         input,
         weight,
@@ -140,6 +151,13 @@ pub fn binary_cross_entropy_with_logits_target_vjp<T: Real>(
     opts: &BceWithLogitsOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, y) = (widen(input), widen(target));
+        let w = (opts.weight.map(widen), opts.pos_weight.map(widen));
+        let f =
+            binary_cross_entropy_with_logits_target_vjp(&x, &y, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let LogitsWeights { weight, pos_weight } = logits_checked(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, input.shape()))?;
     let p = pos_weight.map(flat);
@@ -187,6 +205,11 @@ pub fn cross_entropy_target_vjp<T: Real>(
     opts: &CrossEntropyOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, q, w) = (widen(input), widen(target), opts.weight.map(widen));
+        let f = cross_entropy_target_vjp(&x, &q, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let setup = prob_setup(input, target, opts)?;
     up.check(&loss_shape(opts.reduction, &setup.out_shape))?;
     let keep = match setup.eps {
@@ -214,6 +237,11 @@ pub fn cross_entropy_weight_vjp<T: Real>(
     opts: &CrossEntropyOptions<'_, T>,
     up: &Upstream<T>,
 ) -> Result<ArrayD<T>, LossError> {
+    if T::ROUNDED_ONCE {
+        let (x, q, w) = (widen(input), widen(target), opts.weight.map(widen));
+        let f = cross_entropy_weight_vjp(&x, &q, &opts.widened(&w), &up.widened());
+        return f.map(narrow);
+    }
     let setup = prob_setup(input, target, opts)?;
     let weight = opts.weight.ok_or_else(|| {
         LossError::new(ErrorKind::MissingArgument, "no `weight` to differentiate")
