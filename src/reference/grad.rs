@@ -251,13 +251,13 @@ fn log_softmax_backward<T: Real>(
     if let Some((d, value)) = fix {
         out[d] = T::from_wide(value);
     }
-    // Only a value in the bound's domain is looked at again (one comparison each; most rows
-    // of a 'mean' have none).
+    // In a long row only a value in the bound's domain is looked at again (one comparison
+    // each; most rows of a 'mean' have none).
     let cancels = |c: usize| {
         let (a, b) = (Real::to_f64(g(c)), Real::to_f64(p[c] * total));
         wider::refines::<T>(a - b, a.abs() + b.abs(), row.len())
     };
-    if T::REFINES && (0..out.len()).any(|c| wider::in_domain(out[c]) && cancels(c)) {
+    if T::REFINES && (0..out.len()).any(|c| wider::in_domain(out[c], row.len()) && cancels(c)) {
         wider::log_softmax_backward(row, g_wider, total_wider, out);
     }
 }

@@ -36,27 +36,39 @@ const LONG_ROW_LIMIT: f64 = 64.0;
 /// The longest row recomputed at [`ELEMENT_LIMIT`].
 const SHORT_ROW: usize = 4096;
 
-/// The smallest result recomputed: the accuracy bound's domain (`|exact| ≥ 1/16`, README's
-/// "Accuracy"). Below it a value near a zero of the gradient keeps float64's formula, which is
-/// no worse than PyTorch's.
+/// The smallest result recomputed alone or in a long row: the accuracy bound's domain
+/// (`|exact| ≥ 1/16`, README's "Accuracy"). Below it such a value keeps float64's formula: a
+/// BCE-with-logits element's is no worse than PyTorch's there, and a long row is not made again
+/// for it. A row of up to [`SHORT_ROW`] classes has no such floor: its cost is bounded by its
+/// length, and below 1/16 a cancelling float64 value can be further off than PyTorch's
+/// (chapter 10, "Accuracy where a gradient cancels").
 const DOMAIN: f64 = 1.0 / 16.0;
+
+/// The limit on the magnification and the smallest magnitude recomputed, for an element alone
+/// (`row` 0) or in a log_softmax row of `row` classes.
+#[inline(always)]
+fn rule(row: usize) -> (f64, f64) {
+    match row {
+        0 => (ELEMENT_LIMIT, DOMAIN),
+        1..=SHORT_ROW => (ELEMENT_LIMIT, 0.0),
+        _ => (LONG_ROW_LIMIT, DOMAIN),
+    }
+}
 
 /// Whether a float64 result `value`, made as a difference of terms whose magnitudes sum to
 /// `size` (both already scaled as the result is), is recomputed in [`Real::Wider`]: alone
 /// (`row` 0), or with its whole row of `row` classes.
 #[inline(always)]
 pub(super) fn refines<T: Real>(value: f64, size: f64, row: usize) -> bool {
-    let limit = match row > SHORT_ROW {
-        true => LONG_ROW_LIMIT,
-        false => ELEMENT_LIMIT,
-    };
-    T::REFINES && value.abs() >= DOMAIN && size > limit * value.abs()
+    let (limit, floor) = rule(row);
+    T::REFINES && value.abs() >= floor && size > limit * value.abs()
 }
 
-/// Whether a result is in the domain [`refines`] looks at: a cheap first test.
+/// Whether a result is large enough for [`refines`] to look at, in a row of `row` classes (0:
+/// alone): a cheap first test.
 #[inline(always)]
-pub(super) fn in_domain<T: Real>(value: T) -> bool {
-    value.abs() >= T::from_f64(DOMAIN)
+pub(super) fn in_domain<T: Real>(value: T, row: usize) -> bool {
+    value.abs() >= T::from_f64(rule(row).1)
 }
 
 /// log_softmax's backward `g_c - p_c·Σ g` on one row of logits, every class, in
@@ -105,7 +117,10 @@ mod tests {
         assert!(refines::<f64>(0.1, 0.21, 0));
         assert!(!refines::<f64>(0.1, 0.19, 1000));
         assert!(refines::<f64>(0.1, 6.41, 32000) && !refines::<f64>(0.1, 6.39, 32000));
-        assert!(!refines::<f64>(0.05, 10.0, 0));
+        assert!(!refines::<f64>(0.05, 10.0, 0) && !refines::<f64>(0.05, 10.0, 32000));
+        // A short row has no floor: a small value, or a zero, that cancels is made again.
+        assert!(refines::<f64>(0.005, 0.925, 4096) && !refines::<f64>(0.005, 0.0099, 4096));
+        assert!(refines::<f64>(0.0, 1e-3, 10) && !refines::<f64>(0.0, 0.0, 10));
         assert!(!refines::<f32>(0.1, 10.0, 0));
         assert!(!refines::<f64>(f64::NAN, 10.0, 0));
     }
