@@ -1036,14 +1036,20 @@ def main():
         elif args.bin:
             ref_cmd = [args.bin, "eval"]
     if ref_cmd:
-        replies = run_reference(ref_cmd, [(c["request"], c.get("vjp")) for c, _ in cases])
+        replies = run_reference(ref_cmd, [
+            (c["request"], None if "expect_grad_error" in c else c.get("vjp")) for c, _ in cases
+        ])
 
     mp.dps = args.dps
     values = {}
     for c, exact_line in cases:
         cid = c["id"]
         req = c["request"]
-        request = dict(exact_line["request"], vjp=exact_line.get("vjp"))
+        # A refused gradient (`expect_grad_error`) has no product to record: the entry keeps the
+        # gradient of the sum with respect to the input, as every value case's does.
+        refused = "expect_grad_error" in c
+        vjp = None if refused else exact_line.get("vjp")
+        request = dict(exact_line["request"], vjp=vjp)
         (oshape, ovals), (gshape, gvals) = evaluate_checked(request, args.dps, cid)
         dtype = output_dtype(req)
         rep = replies.get(req["id"], {})
@@ -1064,7 +1070,7 @@ def main():
             "output": tensor_json(dtype, oshape, ovals, ref_out["data"] if ref_out else None),
         }
         # Every value case has a gradient run, recorded or stated or not yet.
-        wrt = (c.get("vjp") or {}).get("wrt", "input")
+        wrt = "input" if refused else (c.get("vjp") or {}).get("wrt", "input")
         ref_g = grep.get("grad_" + wrt)
         gd = req["inputs"][wrt]["dtype"]
         entry["grad_input"] = tensor_json(gd, gshape, gvals, ref_g["data"] if ref_g else None)
