@@ -10,7 +10,8 @@ are left out (chapter 14 holds them to their allowance; the bound is float32's a
     python3 scripts/accuracy_suite.py
 
 Standard library only. Snapshots of large tensors hold a digest and the ends, not every value:
-their ends are measured, the rest is `tests/suite/oracle.rs`'s business. A value or exact value
+they are left out here (`tests/suite/oracle.rs` holds the oracle they are judged by to the
+recorded samples). A value or exact value
 that is NaN or infinite is left out (those are compared exactly by the suite). Exits 1 if a
 float32 or float64 value at or above 1/16 is beyond the bound.
 """
@@ -18,43 +19,16 @@ import json
 import math
 import pathlib
 import re
-import struct
 import sys
 from fractions import Fraction
+
+# The snapshot parser and the exact reading of a shortest decimal, shared with the closeness check.
+from snapshot_closeness import frac as as_fraction, values as snapshot_values
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BITS = {"float64": (53, -1022), "float32": (24, -126)}
 BOUND = {"float32": 2.0, "float64": 4.0}
 SIXTEENTH = Fraction(1, 16)
-
-
-def snapshot_values(text):
-    """{'output'|'grad_input': [decimal str]}: the rows, or a large tensor's ends."""
-    out, part = {}, None
-    for line in text.splitlines():
-        m = re.match(r"^(output|grad_input):", line)
-        if m:
-            part = m.group(1)
-            out[part] = []
-            continue
-        if re.match(r"^\S", line):
-            part = None
-        if part is None:
-            continue
-        m = re.match(r'^\s+(?:value: |- |ends: )"(.*)"$', line)
-        if m:
-            out[part] += [v.strip() for v in m.group(1).replace(" … ", ", ").split(",")]
-    return out
-
-
-def as_fraction(s, dtype):
-    """The float a shortest round-trip decimal names, exactly; None for NaN and infinities."""
-    v = float(s)
-    if not math.isfinite(v):
-        return None
-    if dtype == "float32":
-        v = struct.unpack("f", struct.pack("f", v))[0]
-    return Fraction(v)
 
 
 def ulp(e, dtype):
