@@ -22,8 +22,9 @@ import re
 import sys
 from fractions import Fraction
 
-# The snapshot parser and the exact reading of a shortest decimal, shared with the closeness check.
-from snapshot_closeness import frac as as_fraction, values as snapshot_values
+# The snapshot parser, the exact reading of a shortest decimal and the exact values (read once,
+# when that module is imported), shared with the closeness check.
+from snapshot_closeness import exact, frac as as_fraction, values as snapshot_values
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BITS = {"float64": (53, -1022), "float32": (24, -126)}
@@ -39,7 +40,6 @@ def ulp(e, dtype):
 
 
 def main():
-    exact = json.load(open(ROOT / "spec/recorded/exact.json"))["values"]
     torch = json.load(open(ROOT / "spec/recorded/pytorch-gradients.json"))["gradients"]
     worst = {}
     for snap in sorted(ROOT.glob("snapshots/**/*.snap")):
