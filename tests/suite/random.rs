@@ -3,6 +3,7 @@
 //! (up to the known gaps of today's allowance, below).
 
 use cross_entropy_spec::conformance::Expectations;
+use cross_entropy_spec::conformance::random::expect::Rule;
 use cross_entropy_spec::conformance::random::rng::Rng;
 use cross_entropy_spec::conformance::random::{
     ALL_OPS, Finding, Options, Outcome, Surface, draw, run_random, run_random_expecting, shrink,
@@ -242,16 +243,23 @@ when = "exact_below_normal"
 reason = "flushes subnormal results to zero"
 "#;
 
-/// A `[[random]]` rule absorbs exactly the failures its condition explains: a flushed subnormal
-/// is expected, an element off where the exact value is normal is not.
-#[test]
-fn a_random_rule_absorbs_only_what_its_condition_explains() {
-    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+/// `FLUSH_RULE`'s rules, and the calls the flush tests draw: 300 sigmoid calls of seed 11,
+/// unshrunk.
+fn flush_rule_and_sigmoid_calls() -> (Vec<Rule>, Options) {
     let rules = Expectations::parse(FLUSH_RULE).unwrap().random;
     let opts = Options {
         shrink: 0,
         ..options(&[Op::Sigmoid], 300, 11)
     };
+    (rules, opts)
+}
+
+/// A `[[random]]` rule absorbs exactly the failures its condition explains: a flushed subnormal
+/// is expected, an element off where the exact value is normal is not.
+#[test]
+fn a_random_rule_absorbs_only_what_its_condition_explains() {
+    let spec = cross_entropy_spec::bundle::spec().expect("the spec");
+    let (rules, opts) = flush_rule_and_sigmoid_calls();
     let never = &|| false;
     let o = run_random_expecting(spec, &opts, &rules, &mut Flushing { skew: false }, never);
     let flushed = o.report.counts();
@@ -315,11 +323,7 @@ impl Implementation for FlushingSigmoid {
 #[test]
 fn a_flushed_intermediate_times_an_upstream_is_absorbed() {
     let spec = cross_entropy_spec::bundle::spec().expect("the spec");
-    let rules = Expectations::parse(FLUSH_RULE).unwrap().random;
-    let opts = Options {
-        shrink: 0,
-        ..options(&[Op::Sigmoid], 300, 11)
-    };
+    let (rules, opts) = flush_rule_and_sigmoid_calls();
     let never = &|| false;
     let o = run_random_expecting(spec, &opts, &rules, &mut FlushingSigmoid, never);
     let c = o.report.counts();
