@@ -111,9 +111,9 @@ impl Subprocess {
             return String::new();
         };
         let status = process.kill();
-        // Give the stderr reader a moment to collect the last words.
-        std::thread::sleep(Duration::from_millis(50));
-        let tail = process.stderr.lock().map(|t| t.lines()).unwrap_or_default();
+        // The stderr reader collects the last words until the stream ends, which it does as
+        // soon as the kill has closed the pipe; a moment at most.
+        let tail = process.stderr.last_lines(Duration::from_millis(50));
         match tail.as_slice() {
             [] => format!("({status})"),
             lines => format!(

@@ -8,10 +8,9 @@ use std::io::{BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread;
 
-use super::stderr::{self, Tail};
+use super::stderr::{self, Stderr};
 use crate::conformance::lines::{Line, read_line};
 
 /// A started command and the threads that talk to it.
@@ -21,7 +20,7 @@ pub struct Process {
     token: String,
     requests: Option<SyncSender<String>>,
     pub replies: Receiver<std::io::Result<Line>>,
-    pub stderr: Arc<Mutex<Tail>>,
+    pub stderr: Stderr,
 }
 
 impl Process {

@@ -2,7 +2,9 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// How many lines of the child's stderr a report quotes, and how long each may be.
 const LINES: usize = 12;
@@ -47,11 +49,31 @@ impl Tail {
     }
 }
 
+/// A child's stderr being read to its end in a thread: its [`Tail`] so far, and whether the
+/// reader is done.
+pub struct Stderr {
+    tail: Arc<Mutex<Tail>>,
+    /// Disconnected when the reader reaches the end of the stream.
+    ended: Receiver<()>,
+}
+
+impl Stderr {
+    /// The last lines once the stream has ended, or once `wait` has passed: a killed child's
+    /// stream ends as soon as the kernel closes its pipe, but a descendant that escaped the
+    /// kill may hold it open.
+    pub fn last_lines(&self, wait: Duration) -> Vec<String> {
+        let _ = self.ended.recv_timeout(wait);
+        self.tail.lock().map(|t| t.lines()).unwrap_or_default()
+    }
+}
+
 /// Reads `stderr` to its end in a thread, keeping only its [`Tail`].
-pub fn collect(mut stderr: impl Read + Send + 'static) -> Arc<Mutex<Tail>> {
+pub fn collect(mut stderr: impl Read + Send + 'static) -> Stderr {
     let tail = Arc::new(Mutex::new(Tail::default()));
     let sink = Arc::clone(&tail);
+    let (end, ended) = sync_channel::<()>(0);
     std::thread::spawn(move || {
+        let _end = end;
         let mut chunk = [0u8; 8192];
         while let Ok(n) = stderr.read(&mut chunk) {
             if n == 0 {
@@ -62,7 +84,7 @@ pub fn collect(mut stderr: impl Read + Send + 'static) -> Arc<Mutex<Tail>> {
             }
         }
     });
-    tail
+    Stderr { tail, ended }
 }
 
 #[cfg(test)]
