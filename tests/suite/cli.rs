@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 use cross_entropy_spec::spec::read_dir;
 use serde_json::Value;
 
-use crate::common::{bin, run, spec_copy};
+use crate::common::{bin, run, spec_copy, wait_for};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -378,14 +378,22 @@ fn control_bytes_from_an_implementation_are_escaped() {
 fn an_interrupted_run_reports_what_completed() {
     let json = std::env::temp_dir().join(format!("ces-interrupted-{}.json", std::process::id()));
     let answer = answering(r#""unsupported":"slowly""#);
-    let command = format!("read -r first; echo \"$first\" | {answer}; sleep 60");
+    // The second request read means the first run is recorded: then the interrupt.
+    let second =
+        std::env::temp_dir().join(format!("ces-interrupted-{}.second", std::process::id()));
+    let _ = std::fs::remove_file(&second);
+    let command = format!(
+        "read -r first; echo \"$first\" | {answer}; read -r second; : > {}; sleep 60",
+        second.display()
+    );
     let child = bin()
         .args(["check", "--timeout", "100", "--impl", &command, "--json"])
         .arg(&json)
         .stdout(Stdio::piped())
         .spawn()
         .expect("check starts");
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    wait_for(&second);
+    let _ = std::fs::remove_file(&second);
     // SAFETY: sends SIGINT to the child we started; no memory is involved.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);

@@ -112,6 +112,20 @@ pub fn spec_copy(name: &str) -> std::path::PathBuf {
     to
 }
 
+/// Waits until `path` exists: the mark an implementation leaves when the runner has reached the
+/// point a test needs (say, it sent the second request, so the first run is recorded).
+pub fn wait_for(path: &std::path::Path) {
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < limit,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Whether a process still runs: it exists and is not a zombie waiting to be reaped.
 pub fn alive(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{alive, bin, run, spec_copy};
+use crate::common::{alive, bin, run, spec_copy, wait_for};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -178,9 +178,12 @@ fn sigterm_and_sighup_end_the_run_like_ctrl_c() {
         let (json, pidfile) = (dir.join("r.json"), dir.join("pid"));
         std::fs::write(&json, "previous").expect("written");
         let answer = r#"sed -u 's/.*"id":"\([^"]*\)".*/{"id":"\1","unsupported":"slowly"}/'"#;
+        // The second request read means the first run is recorded: then the signal.
+        let second = dir.join("second");
         let command = format!(
-            "echo $$ > {}; read -r first; echo \"$first\" | {answer}; sleep 60",
-            s(&pidfile)
+            "echo $$ > {}; read -r first; echo \"$first\" | {answer}; read -r second; : > {}; sleep 60",
+            s(&pidfile),
+            s(&second)
         );
         let child = bin()
             .args(["check", "--spec", s(&dir), "--timeout", "100", "--json"])
@@ -189,7 +192,7 @@ fn sigterm_and_sighup_end_the_run_like_ctrl_c() {
             .stdout(Stdio::piped())
             .spawn()
             .expect("check starts");
-        std::thread::sleep(Duration::from_secs(1));
+        wait_for(&second);
         // SAFETY: signals the child we started; no memory is involved.
         unsafe {
             libc::kill(child.id() as i32, signal);
